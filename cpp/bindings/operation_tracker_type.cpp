@@ -1,0 +1,629 @@
+// Copyright 2026 The ragperf Authors.
+//
+// Plain CPython types for the per-block hot path; see the header for why.
+
+#include "operation_tracker_type.h"
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "ragperf/memory_monitor.h"
+
+// CPython's type and method tables are designed to be partially initialised
+// (unset slots are zero); spelling out every slot would hide the ones we set.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace ragperf::bindings {
+namespace {
+
+constexpr double kBytesPerMb = 1024.0 * 1024.0;
+
+enum TrackerState : int { kNew = 0, kEntered = 1, kExited = 2 };
+
+struct HotPathObject {
+  PyObject_HEAD
+  std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
+  PerformanceMonitor* monitor;
+  // name object (str, str subclass such as OperationType) -> (id, plain str)
+  PyObject* ids;
+};
+
+struct TrackerObject {
+  PyObject_HEAD
+  HotPathObject* hot;  // strong reference
+  PyObject* name;      // plain str
+  PyObject* metadata;  // dict, created lazily; NULL when none
+  int op_id;
+  int state;
+  int64_t start_ns;
+  int64_t rss_start_bytes;  // -1 when memory was not measured
+  int64_t tokens;
+  int64_t prompt_tokens;
+  int64_t completion_tokens;
+  bool tokens_set;
+  bool success;
+  double duration_s;
+  double memory_delta_mb;
+  bool has_memory_delta;
+};
+
+struct ReadyObject {
+  PyObject_HEAD
+  PyObject* value;  // delivered once through StopIteration, then NULL
+};
+
+PyTypeObject HotPathType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject TrackerType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+PyTypeObject ReadyType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+// ---------------------------------------------------------------- Ready ----
+// The awaitable that __aenter__/__aexit__ return: completes at once.
+
+PyObject* NewReady(PyObject* value) {
+  ReadyObject* r = PyObject_New(ReadyObject, &ReadyType);
+  if (r == nullptr) return nullptr;
+  Py_INCREF(value);
+  r->value = value;
+  return reinterpret_cast<PyObject*>(r);
+}
+
+void ReadyDealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<ReadyObject*>(self)->value);
+  PyObject_Free(self);
+}
+
+PyObject* ReadyAwait(PyObject* self) {
+  Py_INCREF(self);
+  return self;
+}
+
+PyObject* ReadyNext(PyObject* self) {
+  ReadyObject* r = reinterpret_cast<ReadyObject*>(self);
+  if (r->value == nullptr) return nullptr;  // exhausted
+  // Wrap the value in an instance so tuples/exceptions are not unpacked.
+  PyObject* stop = PyObject_CallOneArg(PyExc_StopIteration, r->value);
+  Py_CLEAR(r->value);
+  if (stop == nullptr) return nullptr;
+  PyErr_SetObject(PyExc_StopIteration, stop);
+  Py_DECREF(stop);
+  return nullptr;
+}
+
+PyAsyncMethods ReadyAsync = {ReadyAwait, nullptr, nullptr, nullptr};
+
+// -------------------------------------------------------------- helpers ----
+
+// Reads a non-negative int token count; -1 with an exception set otherwise.
+int ParseTokenCount(PyObject* value, const char* field, int64_t* out) {
+  if (value == nullptr) {
+    PyErr_Format(PyExc_AttributeError, "cannot delete %s", field);
+    return -1;
+  }
+  if (PyBool_Check(value) || !PyLong_Check(value)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a non-negative int, got %R (%s)",
+                 field, value, Py_TYPE(value)->tp_name);
+    return -1;
+  }
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+  if (n == -1 && PyErr_Occurred()) return -1;
+  if (overflow != 0 || n < 0) {
+    PyErr_Format(PyExc_ValueError,
+                 "%s must be a non-negative int below 2**63, got %R", field,
+                 value);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+// Name of an exception type without its module ("ValueError").
+std::string ExceptionTypeName(PyObject* exc_type) {
+  if (!PyType_Check(exc_type)) return "Error";
+  const char* full = reinterpret_cast<PyTypeObject*>(exc_type)->tp_name;
+  const char* dot = std::strrchr(full, '.');
+  return dot != nullptr ? std::string(dot + 1) : std::string(full);
+}
+
+bool ReadRssBytes(int64_t* rss) {
+  return StatmReader::Instance().ReadRss(rss);
+}
+
+// Resolves an operation (str, str-valued enum) to (id, plain str), caching
+// by the object given. Returns a borrowed tuple or NULL with an exception.
+PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
+  if (PyUnicode_Check(op)) {
+    PyObject* hit = PyDict_GetItemWithError(hot->ids, op);
+    if (hit != nullptr) return hit;
+    if (PyErr_Occurred()) return nullptr;
+  }
+  PyObject* value = nullptr;  // the str that names the operation (new ref)
+  if (PyUnicode_Check(op)) {
+    value = PyUnicode_Substring(op, 0, PyUnicode_GET_LENGTH(op));  // exact str
+  } else if (!PyType_Check(op) && PyObject_HasAttrString(op, "value")) {
+    PyObject* v = PyObject_GetAttrString(op, "value");
+    if (v == nullptr) return nullptr;
+    if (!PyUnicode_Check(v)) {
+      PyErr_Format(PyExc_TypeError,
+                   "operation must be a str or an enum with a str value "
+                   "(e.g. OperationType), got %R with value %R",
+                   op, v);
+      Py_DECREF(v);
+      return nullptr;
+    }
+    value = PyUnicode_Substring(v, 0, PyUnicode_GET_LENGTH(v));
+    Py_DECREF(v);
+  } else {
+    PyErr_Format(PyExc_TypeError,
+                 "operation must be a str or OperationType, got %R (%s)", op,
+                 Py_TYPE(op)->tp_name);
+    return nullptr;
+  }
+  if (value == nullptr) return nullptr;
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+  if (utf8 == nullptr) {
+    Py_DECREF(value);
+    return nullptr;
+  }
+  if (size == 0 || PyUnicode_GET_LENGTH(value) > 200) {
+    PyErr_Format(PyExc_ValueError,
+                 "operation name must be 1 to 200 characters, got %R", value);
+    Py_DECREF(value);
+    return nullptr;
+  }
+  const int id = hot->monitor->Intern(absl::string_view(utf8, size));
+  PyObject* id_obj = PyLong_FromLong(id);
+  PyObject* entry = id_obj != nullptr ? PyTuple_Pack(2, id_obj, value) : nullptr;
+  Py_XDECREF(id_obj);
+  int rc = entry != nullptr ? 0 : -1;
+  // Cache under the object given (when hashable as a str) and the plain str.
+  if (rc == 0 && PyUnicode_Check(op)) rc = PyDict_SetItem(hot->ids, op, entry);
+  if (rc == 0) rc = PyDict_SetItem(hot->ids, value, entry);
+  Py_DECREF(value);
+  Py_XDECREF(entry);
+  if (rc != 0) return nullptr;
+  return PyUnicode_Check(op) ? PyDict_GetItemWithError(hot->ids, op)
+                             : PyDict_GetItemWithError(hot->ids, value);
+}
+
+// -------------------------------------------------------------- Tracker ----
+
+PyObject* TrackerEnterImpl(TrackerObject* self) {
+  if (self->state == kEntered) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "the tracker of operation %R is already active; call "
+                 "track_operation() again for a nested or concurrent block",
+                 self->name);
+    return nullptr;
+  }
+  self->rss_start_bytes = -1;
+  if (self->hot->monitor->memory_tracking()) {
+    int64_t rss = 0;
+    if (ReadRssBytes(&rss)) self->rss_start_bytes = rss;
+  }
+  self->state = kEntered;
+  self->start_ns = SteadyNowNanos();  // last, so our own work is not timed
+  return reinterpret_cast<PyObject*>(self);
+}
+
+// Records the block. Never raises into user code for internal trouble.
+int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
+  const int64_t end_ns = SteadyNowNanos();  // first, so our work is not timed
+  if (self->state != kEntered) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "__exit__ called on the tracker of operation %R without "
+                 "__enter__",
+                 self->name);
+    return -1;
+  }
+  self->state = kExited;
+  OperationRecord rec;
+  rec.duration_s = static_cast<double>(end_ns - self->start_ns) * 1e-9;
+  double rss_end_mb = -1;
+  self->has_memory_delta = false;
+  if (self->rss_start_bytes >= 0) {
+    int64_t rss_end = 0;
+    if (ReadRssBytes(&rss_end)) {
+      rss_end_mb = static_cast<double>(rss_end) / kBytesPerMb;
+      rec.has_memory_delta = true;
+      rec.memory_delta_mb =
+          static_cast<double>(rss_end - self->rss_start_bytes) / kBytesPerMb;
+      self->has_memory_delta = true;
+      self->memory_delta_mb = rec.memory_delta_mb;
+    }
+  }
+  rec.success = exc_type == nullptr || exc_type == Py_None;
+  std::string error_type;
+  if (!rec.success) {
+    error_type = ExceptionTypeName(exc_type);
+    rec.error_type = error_type;
+  }
+  rec.prompt_tokens = self->prompt_tokens;
+  rec.completion_tokens = self->completion_tokens;
+  rec.tokens = self->tokens_set ? self->tokens
+                                : self->prompt_tokens + self->completion_tokens;
+  rec.timestamp_s = WallNowSeconds();
+  self->success = rec.success;
+  self->duration_s = rec.duration_s;
+  try {
+    self->hot->monitor->Record(self->op_id, rec, rss_end_mb);
+  } catch (...) {
+    // Out of memory inside the monitor: drop this record rather than
+    // replacing the user's exception or result with ours.
+  }
+  return 0;
+}
+
+PyObject* TrackerEnter(PyObject* self, PyObject*) {
+  PyObject* r = TrackerEnterImpl(reinterpret_cast<TrackerObject*>(self));
+  Py_XINCREF(r);
+  return r;
+}
+
+PyObject* TrackerExit(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3) {
+    PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments, got %zd",
+                 nargs);
+    return nullptr;
+  }
+  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0]) != 0) {
+    return nullptr;
+  }
+  Py_RETURN_FALSE;  // never swallow the user's exception
+}
+
+PyObject* TrackerAEnter(PyObject* self, PyObject*) {
+  PyObject* r = TrackerEnterImpl(reinterpret_cast<TrackerObject*>(self));
+  return r == nullptr ? nullptr : NewReady(r);
+}
+
+PyObject* TrackerAExit(PyObject* self, PyObject* const* args,
+                       Py_ssize_t nargs) {
+  if (nargs != 3) {
+    PyErr_Format(PyExc_TypeError, "__aexit__ takes 3 arguments, got %zd",
+                 nargs);
+    return nullptr;
+  }
+  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0]) != 0) {
+    return nullptr;
+  }
+  return NewReady(Py_False);
+}
+
+int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  Py_VISIT(t->metadata);
+  return 0;
+}
+
+int TrackerClear(PyObject* self) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  Py_CLEAR(t->metadata);
+  return 0;
+}
+
+void TrackerDealloc(PyObject* self) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  PyObject_GC_UnTrack(self);
+  Py_CLEAR(t->metadata);
+  Py_CLEAR(t->name);
+  Py_CLEAR(t->hot);
+  PyObject_GC_Del(self);
+}
+
+PyObject* TrackerRepr(PyObject* self) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  static const char* kStates[] = {"new", "active", "done"};
+  return PyUnicode_FromFormat("<ragperf OperationTracker %R %s>", t->name,
+                              kStates[t->state]);
+}
+
+#define RAGPERF_TOKEN_PROPERTY(field)                                        \
+  PyObject* Get_##field(PyObject* self, void*) {                            \
+    TrackerObject* t = reinterpret_cast<TrackerObject*>(self);              \
+    return PyLong_FromLongLong(t->field);                                   \
+  }                                                                          \
+  int Set_##field(PyObject* self, PyObject* value, void*) {                 \
+    return ParseTokenCount(value, #field,                                   \
+                           &reinterpret_cast<TrackerObject*>(self)->field); \
+  }
+
+RAGPERF_TOKEN_PROPERTY(prompt_tokens)
+RAGPERF_TOKEN_PROPERTY(completion_tokens)
+#undef RAGPERF_TOKEN_PROPERTY
+
+PyObject* GetTokens(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  return PyLong_FromLongLong(t->tokens_set
+                                 ? t->tokens
+                                 : t->prompt_tokens + t->completion_tokens);
+}
+
+int SetTokens(PyObject* self, PyObject* value, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (ParseTokenCount(value, "tokens", &t->tokens) != 0) return -1;
+  t->tokens_set = true;
+  return 0;
+}
+
+PyObject* GetMetadata(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->metadata == nullptr) {
+    t->metadata = PyDict_New();
+    if (t->metadata == nullptr) return nullptr;
+  }
+  Py_INCREF(t->metadata);
+  return t->metadata;
+}
+
+int SetMetadata(PyObject* self, PyObject* value, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (value == nullptr || value == Py_None) {
+    Py_CLEAR(t->metadata);
+    return 0;
+  }
+  if (!PyDict_Check(value)) {
+    PyErr_Format(PyExc_TypeError, "metadata must be a dict, got %R (%s)",
+                 value, Py_TYPE(value)->tp_name);
+    return -1;
+  }
+  PyObject* copy = PyDict_Copy(value);
+  if (copy == nullptr) return -1;
+  Py_XSETREF(t->metadata, copy);
+  return 0;
+}
+
+PyObject* GetOperation(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  Py_INCREF(t->name);
+  return t->name;
+}
+
+PyObject* GetDuration(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->state != kExited) Py_RETURN_NONE;
+  return PyFloat_FromDouble(t->duration_s);
+}
+
+PyObject* GetSuccess(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->state != kExited) Py_RETURN_NONE;
+  return PyBool_FromLong(t->success);
+}
+
+PyObject* GetMemoryDelta(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->state != kExited || !t->has_memory_delta) Py_RETURN_NONE;
+  return PyFloat_FromDouble(t->memory_delta_mb);
+}
+
+PyObject* GetActive(PyObject* self, void*) {
+  return PyBool_FromLong(reinterpret_cast<TrackerObject*>(self)->state ==
+                         kEntered);
+}
+
+PyGetSetDef TrackerGetSet[] = {
+    {"tokens", GetTokens, SetTokens,
+     "Total tokens of this operation (int >= 0). Defaults to prompt_tokens + "
+     "completion_tokens when not set.",
+     nullptr},
+    {"prompt_tokens", Get_prompt_tokens, Set_prompt_tokens,
+     "Prompt (input) tokens, int >= 0.", nullptr},
+    {"completion_tokens", Get_completion_tokens, Set_completion_tokens,
+     "Completion (output) tokens, int >= 0.", nullptr},
+    {"metadata", GetMetadata, SetMetadata,
+     "Metadata dict of this operation (created on first access).", nullptr},
+    {"operation", GetOperation, nullptr, "The operation name (str).", nullptr},
+    {"duration_s", GetDuration, nullptr,
+     "Duration in seconds once the block has ended, else None.", nullptr},
+    {"success", GetSuccess, nullptr,
+     "False if the block raised, True if not; None while active.", nullptr},
+    {"memory_delta_mb", GetMemoryDelta, nullptr,
+     "RSS change over the block in MB (memory tracking on), else None.",
+     nullptr},
+    {"active", GetActive, nullptr, "True between __enter__ and __exit__.",
+     nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMethodDef TrackerMethods[] = {
+    {"__enter__", TrackerEnter, METH_NOARGS, "Start timing; returns self."},
+    {"__exit__", reinterpret_cast<PyCFunction>(
+                     reinterpret_cast<void (*)()>(TrackerExit)),
+     METH_FASTCALL, "Stop timing and record; never suppresses exceptions."},
+    {"__aenter__", TrackerAEnter, METH_NOARGS, "async form of __enter__."},
+    {"__aexit__", reinterpret_cast<PyCFunction>(
+                      reinterpret_cast<void (*)()>(TrackerAExit)),
+     METH_FASTCALL, "async form of __exit__."},
+    {nullptr, nullptr, 0, nullptr}};
+
+// -------------------------------------------------------------- HotPath ----
+
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
+  TrackerObject* t = PyObject_GC_New(TrackerObject, &TrackerType);
+  if (t == nullptr) return nullptr;
+  Py_INCREF(hot);
+  t->hot = hot;
+  t->op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+  t->name = PyTuple_GET_ITEM(entry, 1);
+  Py_INCREF(t->name);
+  t->metadata = metadata;  // steals
+  t->state = kNew;
+  t->start_ns = 0;
+  t->rss_start_bytes = -1;
+  t->tokens = t->prompt_tokens = t->completion_tokens = 0;
+  t->tokens_set = false;
+  t->success = true;
+  t->duration_s = 0;
+  t->memory_delta_mb = 0;
+  t->has_memory_delta = false;
+  PyObject_GC_Track(reinterpret_cast<PyObject*>(t));
+  return reinterpret_cast<PyObject*>(t);
+}
+
+bool KeywordIs(PyObject* key, const char* name) {
+  return PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+// track_operation(operation, metadata=None, /, **metadata_kwargs)
+PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
+                            Py_ssize_t nargs, PyObject* kwnames) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  PyObject* op = nargs >= 1 ? args[0] : nullptr;
+  PyObject* metadata_arg = nargs >= 2 ? args[1] : nullptr;
+  if (nargs > 2) {
+    PyErr_Format(PyExc_TypeError,
+                 "track_operation() takes an operation and an optional "
+                 "metadata dict, got %zd positional arguments",
+                 nargs);
+    return nullptr;
+  }
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  PyObject* metadata = nullptr;  // new reference once created
+  for (Py_ssize_t i = 0; i < nkw; ++i) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+    PyObject* value = args[nargs + i];
+    if (op == nullptr &&
+        (KeywordIs(key, "operation") || KeywordIs(key, "operation_type"))) {
+      op = value;
+      continue;
+    }
+    if (metadata_arg == nullptr && KeywordIs(key, "metadata") &&
+        (value == Py_None || PyDict_Check(value))) {
+      metadata_arg = value;
+      continue;
+    }
+    if (metadata == nullptr && (metadata = PyDict_New()) == nullptr) {
+      return nullptr;
+    }
+    if (PyDict_SetItem(metadata, key, value) != 0) {
+      Py_DECREF(metadata);
+      return nullptr;
+    }
+  }
+  if (op == nullptr) {
+    Py_XDECREF(metadata);
+    PyErr_SetString(PyExc_TypeError,
+                    "track_operation() missing the operation (an "
+                    "OperationType or a str)");
+    return nullptr;
+  }
+  if (metadata_arg != nullptr && metadata_arg != Py_None) {
+    if (!PyDict_Check(metadata_arg)) {
+      PyErr_Format(PyExc_TypeError, "metadata must be a dict, got %R (%s)",
+                   metadata_arg, Py_TYPE(metadata_arg)->tp_name);
+      Py_XDECREF(metadata);
+      return nullptr;
+    }
+    // The block's metadata is its own: later edits of either dict are not
+    // shared. Keyword metadata wins over the positional dict.
+    PyObject* merged = PyDict_Copy(metadata_arg);
+    if (merged == nullptr ||
+        (metadata != nullptr && PyDict_Update(merged, metadata) != 0)) {
+      Py_XDECREF(merged);
+      Py_XDECREF(metadata);
+      return nullptr;
+    }
+    Py_XSETREF(metadata, merged);
+  }
+  PyObject* entry = ResolveOperation(hot, op);
+  if (entry == nullptr) {
+    Py_XDECREF(metadata);
+    return nullptr;
+  }
+  return NewTracker(hot, entry, metadata);
+}
+
+// resolve(operation) -> (id, name)
+PyObject* HotResolve(PyObject* self, PyObject* op) {
+  PyObject* entry = ResolveOperation(reinterpret_cast<HotPathObject*>(self), op);
+  Py_XINCREF(entry);
+  return entry;
+}
+
+void HotDealloc(PyObject* self) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  Py_CLEAR(hot->ids);
+  delete hot->owner;
+  hot->owner = nullptr;
+  Py_TYPE(self)->tp_free(self);
+}
+
+PyMethodDef HotMethods[] = {
+    {"track_operation",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(HotTrackOperation)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "track_operation(operation, metadata=None, /, **metadata) -> "
+     "OperationTracker"},
+    {"resolve", HotResolve, METH_O,
+     "resolve(operation) -> (id, name); validates the operation."},
+    {nullptr, nullptr, 0, nullptr}};
+
+int ReadyType_(PyObject* module, PyTypeObject* type, const char* name) {
+  if (PyType_Ready(type) < 0) return -1;
+  Py_INCREF(type);
+  if (PyModule_AddObject(module, name, reinterpret_cast<PyObject*>(type)) < 0) {
+    Py_DECREF(type);
+    return -1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RegisterOperationTrackerTypes(PyObject* module) {
+  ReadyType.tp_name = "ragperf._core._Ready";
+  ReadyType.tp_basicsize = sizeof(ReadyObject);
+  ReadyType.tp_dealloc = ReadyDealloc;
+  ReadyType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ReadyType.tp_as_async = &ReadyAsync;
+  ReadyType.tp_iter = PyObject_SelfIter;
+  ReadyType.tp_iternext = ReadyNext;
+  ReadyType.tp_doc = "An awaitable that completes immediately.";
+
+  TrackerType.tp_name = "ragperf._core.OperationTracker";
+  TrackerType.tp_basicsize = sizeof(TrackerObject);
+  TrackerType.tp_dealloc = TrackerDealloc;
+  TrackerType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  TrackerType.tp_traverse = TrackerTraverse;
+  TrackerType.tp_clear = TrackerClear;
+  TrackerType.tp_repr = TrackerRepr;
+  TrackerType.tp_methods = TrackerMethods;
+  TrackerType.tp_getset = TrackerGetSet;
+  TrackerType.tp_doc =
+      "Times one block: `with monitor.track_operation(...) as op:` (or "
+      "`async with`). Set op.tokens / op.prompt_tokens / op.completion_tokens "
+      "and op.metadata inside the block.";
+
+  HotPathType.tp_name = "ragperf._core.HotPath";
+  HotPathType.tp_basicsize = sizeof(HotPathObject);
+  HotPathType.tp_dealloc = HotDealloc;
+  HotPathType.tp_flags = Py_TPFLAGS_DEFAULT;
+  HotPathType.tp_methods = HotMethods;
+  HotPathType.tp_doc = "Creates OperationTracker objects for one monitor.";
+
+  if (ReadyType_(module, &ReadyType, "_Ready") < 0) return -1;
+  if (ReadyType_(module, &TrackerType, "OperationTracker") < 0) return -1;
+  if (ReadyType_(module, &HotPathType, "HotPath") < 0) return -1;
+  return 0;
+}
+
+PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
+  HotPathObject* hot = PyObject_New(HotPathObject, &HotPathType);
+  if (hot == nullptr) return nullptr;
+  hot->ids = PyDict_New();
+  if (hot->ids == nullptr) {
+    hot->owner = nullptr;
+    Py_DECREF(hot);
+    return nullptr;
+  }
+  hot->monitor = monitor.get();
+  hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
+  return reinterpret_cast<PyObject*>(hot);
+}
+
+}  // namespace ragperf::bindings

@@ -1,0 +1,204 @@
+// Copyright 2026 The ragperf Authors.
+//
+// Python binding of ragperf::PerformanceMonitor as `_core.Monitor`, the
+// engine behind the Python `PerformanceMonitor` facade. Reads release the GIL
+// while merging shards; the per-block path lives in operation_tracker_type.
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "convert.h"
+#include "operation_tracker_type.h"
+#include "ragperf/performance_monitor.h"
+#include "registers.h"
+#include "status.h"
+
+namespace py = pybind11;
+
+namespace ragperf::bindings {
+
+void RegisterMonitor(py::module_& m) {
+  using Monitor = PerformanceMonitor;
+  py::class_<Monitor, std::shared_ptr<Monitor>>(m, "Monitor", R"doc(
+The C++ performance monitor. Use ragperf.PerformanceMonitor, which wraps it.
+
+Example:
+    >>> core = Monitor(enable_memory_tracking=False)
+    >>> hot = core._hot_path()
+    >>> with hot.track_operation("x"): pass
+    >>> core.count("x")
+    1
+)doc")
+      .def(py::init([](bool enable_memory_tracking, long long max_history,
+                       double relative_accuracy, double memory_threshold_mb,
+                       double error_rate_threshold) {
+             if (max_history < 1) {
+               throw py::value_error("max_history must be >= 1, got " +
+                                     std::to_string(max_history));
+             }
+             Monitor::Options o;
+             o.enable_memory_tracking = enable_memory_tracking;
+             o.max_history = static_cast<size_t>(max_history);
+             o.relative_accuracy = relative_accuracy;
+             o.memory_threshold_mb = memory_threshold_mb;
+             o.error_rate_threshold = error_rate_threshold;
+             ThrowIfError(Monitor::ValidateOptions(o));
+             return std::make_shared<Monitor>(o);
+           }),
+           py::arg("enable_memory_tracking") = true,
+           py::arg("max_history") = 1000,
+           py::arg("relative_accuracy") = QuantileSketch::kDefaultRelativeAccuracy,
+           py::arg("memory_threshold_mb") = 1000.0,
+           py::arg("error_rate_threshold") = 0.10)
+      .def("_hot_path",
+           [](std::shared_ptr<Monitor> self) {
+             PyObject* hot = NewHotPath(std::move(self));
+             if (hot == nullptr) throw py::error_already_set();
+             return py::reinterpret_steal<py::object>(hot);
+           })
+      .def(
+          "record",
+          [](Monitor& self, int op_id, double duration_s, int64_t tokens,
+             int64_t prompt_tokens, int64_t completion_tokens, bool success,
+             const std::string& error_type, py::object memory_delta_mb,
+             double timestamp_s) {
+            if (op_id < 0 || self.tracker().NameOf(op_id).empty()) {
+              throw py::value_error("unknown operation id " + std::to_string(op_id));
+            }
+            OperationRecord rec;
+            rec.duration_s = duration_s;
+            rec.tokens = tokens;
+            rec.prompt_tokens = prompt_tokens;
+            rec.completion_tokens = completion_tokens;
+            rec.success = success;
+            rec.error_type = error_type;
+            if (!memory_delta_mb.is_none()) {
+              rec.has_memory_delta = true;
+              rec.memory_delta_mb = memory_delta_mb.cast<double>();
+            }
+            rec.timestamp_s = timestamp_s > 0 ? timestamp_s : WallNowSeconds();
+            self.Record(op_id, rec);
+          },
+          py::arg("op_id"), py::arg("duration_s"), py::arg("tokens") = 0,
+          py::arg("prompt_tokens") = 0, py::arg("completion_tokens") = 0,
+          py::arg("success") = true, py::arg("error_type") = std::string(),
+          py::arg("memory_delta_mb") = py::none(), py::arg("timestamp_s") = 0.0,
+          "Records one operation by id (from HotPath.resolve); the Python "
+          "facade validates values first.")
+      .def(
+          "get_stats",
+          [](const Monitor& self, const std::string& name) {
+            OperationStats s;
+            {
+              py::gil_scoped_release release;
+              s = self.tracker().GetStats(name);
+            }
+            return StatsToDict(s);
+          },
+          py::arg("operation"))
+      .def(
+          "get_window_stats",
+          [](const Monitor& self, const std::string& name, int window_minutes) {
+            absl::StatusOr<OperationStats> s;
+            {
+              py::gil_scoped_release release;
+              s = self.tracker().GetWindowStats(name, window_minutes,
+                                                WallNowSeconds());
+            }
+            return StatsToDict(ValueOrThrow(std::move(s)));
+          },
+          py::arg("operation"), py::arg("window_minutes"))
+      .def("get_all_stats",
+           [](const Monitor& self) {
+             std::vector<OperationStats> all;
+             {
+               py::gil_scoped_release release;
+               all = self.tracker().GetAllStats();
+             }
+             py::list out;
+             for (const OperationStats& s : all) out.append(StatsToDict(s));
+             return out;
+           })
+      .def(
+          "get_recent",
+          [](const Monitor& self, const std::string& name, size_t limit) {
+            py::list out;
+            for (const RecentRecord& r : self.tracker().GetRecent(name, limit)) {
+              out.append(RecentToDict(r));
+            }
+            return out;
+          },
+          py::arg("operation"), py::arg("limit"))
+      .def(
+          "count",
+          [](const Monitor& self, const std::string& name) {
+            return self.tracker().Count(name);
+          },
+          py::arg("operation") = std::string())
+      .def("memory_stats",
+           [](Monitor& self) { return MemoryStatsToDict(self.memory().GetStats()); })
+      .def("memory_history",
+           [](Monitor& self) {
+             py::list out;
+             for (const MemorySample& s : self.memory().History()) {
+               py::dict d;
+               d["timestamp_s"] = s.timestamp_s;
+               d["rss_mb"] = s.rss_mb;
+               d["vms_mb"] = s.vms_mb;
+               out.append(d);
+             }
+             return out;
+           })
+      .def("sample_memory",
+           [](Monitor& self) { return UsageToDict(ValueOrThrow(self.memory().Sample())); })
+      .def("health",
+           [](Monitor& self) {
+             HealthStatus h;
+             {
+               py::gil_scoped_release release;
+               h = self.GetHealth();
+             }
+             return HealthToDict(h);
+           })
+      .def(
+          "report_json",
+          [](Monitor& self, int indent) {
+            py::gil_scoped_release release;
+            return Monitor::ReportToJson(self.GenerateReport(), indent);
+          },
+          py::arg("indent") = 0, "The report as JSON text.")
+      .def(
+          "export_json",
+          [](Monitor& self, const std::string& path, int indent) {
+            absl::Status status;
+            {
+              py::gil_scoped_release release;
+              status = self.ExportJson(path, indent);
+            }
+            ThrowIfError(status);
+          },
+          py::arg("path"), py::arg("indent") = 2,
+          "Writes the report atomically (temp file, fsync, rename).")
+      .def_property("memory_tracking", &Monitor::memory_tracking,
+                    &Monitor::set_memory_tracking)
+      .def_property(
+          "memory_threshold_mb", &Monitor::memory_threshold_mb,
+          [](Monitor& self, double v) { ThrowIfError(self.SetMemoryThresholdMb(v)); })
+      .def_property(
+          "error_rate_threshold", &Monitor::error_rate_threshold,
+          [](Monitor& self, double v) { ThrowIfError(self.SetErrorRateThreshold(v)); })
+      .def_property_readonly("max_history",
+                             [](const Monitor& self) { return self.tracker().max_history(); })
+      .def("memory_bytes",
+           [](const Monitor& self) { return self.tracker().MemoryBytes(); })
+      .def("clear", [](Monitor& self) {
+        py::gil_scoped_release release;
+        self.Clear();
+      });
+}
+
+}  // namespace ragperf::bindings

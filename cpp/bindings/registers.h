@@ -1,0 +1,21 @@
+// Copyright 2026 The ragperf Authors.
+//
+// registers.h — one Register<Area> function per binding file; module.cpp
+// calls them all.
+
+#ifndef RAGPERF_BINDINGS_REGISTERS_H_
+#define RAGPERF_BINDINGS_REGISTERS_H_
+
+#include <pybind11/pybind11.h>
+
+namespace ragperf::bindings {
+
+void RegisterSketch(pybind11::module_& m);
+void RegisterMemory(pybind11::module_& m);
+void RegisterTokens(pybind11::module_& m);
+void RegisterTracker(pybind11::module_& m);
+void RegisterMonitor(pybind11::module_& m);
+
+}  // namespace ragperf::bindings
+
+#endif  // RAGPERF_BINDINGS_REGISTERS_H_

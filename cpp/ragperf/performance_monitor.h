@@ -1,0 +1,142 @@
+// Copyright 2026 The ragperf Authors.
+//
+// performance_monitor.h
+// -----------------------------------------------------------------------------
+// The monitor a RAG pipeline talks to: owns a ResponseTimeTracker and a
+// MemoryMonitor, applies health rules, and produces a report (plain struct),
+// its JSON text, and atomic JSON exports.
+//
+// Health rules: status is "warning" when process RSS exceeds
+// `memory_threshold_mb` (default 1000 MB) or when any operation's error rate
+// exceeds `error_rate_threshold` (default 0.10); otherwise "healthy".
+//
+// Example:
+//
+//   ragperf::PerformanceMonitor::Options options;
+//   options.enable_memory_tracking = true;
+//   ragperf::PerformanceMonitor monitor(options);
+//   int id = monitor.Intern("document_retrieval");
+//   int64_t start_ns = ragperf::SteadyNowNanos();
+//   ... retrieval ...
+//   ragperf::OperationRecord rec;
+//   rec.duration_s = (ragperf::SteadyNowNanos() - start_ns) * 1e-9;
+//   rec.timestamp_s = ragperf::WallNowSeconds();
+//   monitor.Record(id, rec);
+//   absl::Status s = monitor.ExportJson("metrics.json");
+
+#ifndef RAGPERF_PERFORMANCE_MONITOR_H_
+#define RAGPERF_PERFORMANCE_MONITOR_H_
+
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ragperf/memory_monitor.h"
+#include "ragperf/response_time_tracker.h"
+
+namespace ragperf {
+
+// Monotonic clock for durations (vDSO, no syscall).
+inline int64_t SteadyNowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Wall clock for timestamps, unix seconds.
+inline double WallNowSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct HealthStatus {
+  bool healthy = true;
+  double memory_mb = 0;
+  uint64_t total_operations = 0;
+  std::vector<std::string> issues;
+};
+
+struct Report {
+  std::string timestamp;      // ISO 8601, local time, microseconds
+  double timestamp_unix_s = 0;
+  uint64_t total_operations = 0;
+  uint64_t total_failed = 0;
+  bool memory_tracking = false;
+  MemoryStats memory;
+  bool has_system_memory = false;
+  SystemMemory system_memory;
+  std::vector<OperationStats> operations;  // sorted by name
+  HealthStatus health;
+};
+
+class PerformanceMonitor {
+ public:
+  struct Options {
+    bool enable_memory_tracking = true;
+    size_t max_history = ResponseTimeTracker::kDefaultMaxHistory;
+    double relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy;
+    double memory_threshold_mb = 1000;
+    double error_rate_threshold = 0.10;
+  };
+
+  explicit PerformanceMonitor(const Options& options);
+  PerformanceMonitor(const PerformanceMonitor&) = delete;
+  PerformanceMonitor& operator=(const PerformanceMonitor&) = delete;
+
+  // Validates options: InvalidArgument naming the bad value.
+  static absl::Status ValidateOptions(const Options& options);
+
+  int Intern(absl::string_view name) { return tracker_.Intern(name); }
+  // Hot path: records into the tracker and, when the record carries a memory
+  // delta, feeds `rss_end_mb` to the memory aggregates.
+  void Record(int id, const OperationRecord& record, double rss_end_mb = -1) {
+    tracker_.Record(id, record);
+    if (rss_end_mb >= 0) memory_.Observe(rss_end_mb);
+  }
+
+  ResponseTimeTracker& tracker() { return tracker_; }
+  const ResponseTimeTracker& tracker() const { return tracker_; }
+  MemoryMonitor& memory() { return memory_; }
+
+  bool memory_tracking() const {
+    return memory_tracking_.load(std::memory_order_relaxed);
+  }
+  void set_memory_tracking(bool on) {
+    memory_tracking_.store(on, std::memory_order_relaxed);
+  }
+  double memory_threshold_mb() const { return memory_threshold_mb_.load(); }
+  double error_rate_threshold() const { return error_rate_threshold_.load(); }
+  // InvalidArgument unless > 0 (memory) / within [0, 1] (error rate).
+  absl::Status SetMemoryThresholdMb(double mb);
+  absl::Status SetErrorRateThreshold(double rate);
+
+  HealthStatus GetHealth();
+  Report GenerateReport();
+  // `indent` 0 = compact; 2 = what export writes.
+  static std::string ReportToJson(const Report& report, int indent);
+  // Generates the report and writes it atomically to `path`.
+  absl::Status ExportJson(const std::string& path, int indent = 2);
+
+  void Clear();
+
+ private:
+  HealthStatus HealthFrom(const std::vector<OperationStats>& ops,
+                          double rss_mb, uint64_t total) const;
+
+  ResponseTimeTracker tracker_;
+  MemoryMonitor memory_;
+  std::atomic<bool> memory_tracking_;
+  std::atomic<double> memory_threshold_mb_;
+  std::atomic<double> error_rate_threshold_;
+};
+
+}  // namespace ragperf
+
+#endif  // RAGPERF_PERFORMANCE_MONITOR_H_

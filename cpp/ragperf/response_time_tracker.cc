@@ -1,0 +1,400 @@
+// Copyright 2026 The ragperf Authors.
+
+#include "ragperf/response_time_tracker.h"
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace ragperf {
+namespace {
+
+constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
+
+int64_t MinuteOf(double timestamp_s) {
+  return static_cast<int64_t>(
+      std::floor(timestamp_s / ResponseTimeTracker::kWindowIntervalSeconds));
+}
+
+// Everything that adds up across shards and time slots.
+struct Aggregate {
+  explicit Aggregate(double relative_accuracy) : sketch(relative_accuracy) {}
+
+  void Add(const OperationRecord& r) {
+    ++total;
+    if (!r.success) {
+      ++failed;
+      ++errors[r.error_type.empty() ? absl::string_view("Error") : r.error_type];
+    }
+    sum_s += r.duration_s;
+    min_s = std::min(min_s, r.duration_s);
+    max_s = std::max(max_s, r.duration_s);
+    tokens += r.tokens;
+    prompt_tokens += r.prompt_tokens;
+    completion_tokens += r.completion_tokens;
+    if (r.has_memory_delta) {
+      ++memory_samples;
+      memory_delta_mb += r.memory_delta_mb;
+    }
+    if (total == 1) first_ts = r.timestamp_s;
+    last_ts = std::max(last_ts, r.timestamp_s);
+    sketch.Add(r.duration_s);
+  }
+
+  void MergeInto(OperationStats& out, double& first, double& last) const {
+    if (total == 0) return;
+    out.total += total;
+    out.failed += failed;
+    out.sum_s += sum_s;
+    out.min_s = std::min(out.min_s, min_s);
+    out.max_s = std::max(out.max_s, max_s);
+    out.total_tokens += tokens;
+    out.prompt_tokens += prompt_tokens;
+    out.completion_tokens += completion_tokens;
+    out.memory_samples += memory_samples;
+    out.total_memory_delta_mb += memory_delta_mb;
+    first = std::min(first, first_ts);
+    last = std::max(last, last_ts);
+    // Same accuracy by construction, so Merge cannot fail.
+    out.sketch.Merge(sketch).IgnoreError();
+  }
+
+  void Reset() {
+    total = failed = memory_samples = 0;
+    sum_s = memory_delta_mb = 0;
+    min_s = std::numeric_limits<double>::infinity();
+    max_s = -std::numeric_limits<double>::infinity();
+    tokens = prompt_tokens = completion_tokens = 0;
+    first_ts = last_ts = 0;
+    errors.clear();
+    sketch.Clear();
+  }
+
+  uint64_t total = 0;
+  uint64_t failed = 0;
+  double sum_s = 0;
+  double min_s = std::numeric_limits<double>::infinity();
+  double max_s = -std::numeric_limits<double>::infinity();
+  int64_t tokens = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  uint64_t memory_samples = 0;
+  double memory_delta_mb = 0;
+  double first_ts = 0;
+  double last_ts = 0;
+  absl::flat_hash_map<std::string, uint64_t> errors;
+  QuantileSketch sketch;
+};
+
+struct WindowSlot {
+  explicit WindowSlot(double relative_accuracy) : agg(relative_accuracy) {}
+  int64_t minute = std::numeric_limits<int64_t>::min();
+  Aggregate agg;
+};
+
+}  // namespace
+
+struct ResponseTimeTracker::OpShard {
+  OpShard(double relative_accuracy, size_t max_history)
+      : all_time(relative_accuracy),
+        relative_accuracy(relative_accuracy),
+        max_history(max_history) {}
+
+  void Add(const OperationRecord& r) {
+    all_time.Add(r);
+    AddToWindow(r);
+    AddToRecent(r);
+  }
+
+  void AddToWindow(const OperationRecord& r) {
+    // Slots are created on first use so idle operations cost nothing.
+    if (windows.empty()) {
+      windows.reserve(kNumWindowSlots);
+      for (int i = 0; i < kNumWindowSlots; ++i) {
+        windows.emplace_back(relative_accuracy);
+      }
+    }
+    const int64_t minute = MinuteOf(r.timestamp_s);
+    WindowSlot& slot = windows[static_cast<size_t>(
+        ((minute % kNumWindowSlots) + kNumWindowSlots) % kNumWindowSlots)];
+    if (slot.minute != minute) {
+      slot.agg.Reset();
+      slot.minute = minute;
+    }
+    slot.agg.Add(r);
+  }
+
+  void AddToRecent(const OperationRecord& r) {
+    RecentRecord rec;
+    rec.timestamp_s = r.timestamp_s;
+    rec.duration_s = r.duration_s;
+    rec.tokens = r.tokens;
+    rec.success = r.success;
+    rec.has_memory_delta = r.has_memory_delta;
+    rec.memory_delta_mb = r.memory_delta_mb;
+    if (!r.success) rec.error_type = std::string(r.error_type);
+    if (recent.size() < max_history) {
+      recent.push_back(std::move(rec));
+    } else {
+      recent[recent_next] = std::move(rec);
+      recent_next = (recent_next + 1) % max_history;
+    }
+  }
+
+  void Reset() {
+    all_time.Reset();
+    windows.clear();
+    recent.clear();
+    recent.shrink_to_fit();
+    recent_next = 0;
+  }
+
+  size_t MemoryBytes() const {
+    size_t bytes = sizeof(*this) + all_time.sketch.MemoryBytes();
+    for (const WindowSlot& w : windows) {
+      bytes += sizeof(WindowSlot) + w.agg.sketch.MemoryBytes();
+    }
+    bytes += recent.capacity() * sizeof(RecentRecord);
+    return bytes;
+  }
+
+  Aggregate all_time;
+  std::vector<WindowSlot> windows;
+  std::vector<RecentRecord> recent;  // ring once full; recent_next = oldest
+  size_t recent_next = 0;
+  const double relative_accuracy;
+  const size_t max_history;
+};
+
+ResponseTimeTracker::ResponseTimeTracker(size_t max_history,
+                                         double relative_accuracy)
+    : max_history_(std::max<size_t>(1, max_history)),
+      relative_accuracy_(relative_accuracy) {}
+
+ResponseTimeTracker::~ResponseTimeTracker() = default;
+
+int ResponseTimeTracker::Intern(absl::string_view name) {
+  {
+    absl::ReaderMutexLock lock(&names_mu_);
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+  }
+  absl::MutexLock lock(&names_mu_);
+  auto [it, inserted] =
+      ids_.try_emplace(std::string(name), static_cast<int>(names_.size()));
+  if (inserted) names_.emplace_back(name);
+  return it->second;
+}
+
+int ResponseTimeTracker::FindId(absl::string_view name) const {
+  absl::ReaderMutexLock lock(&names_mu_);
+  auto it = ids_.find(name);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+std::string ResponseTimeTracker::NameOf(int id) const {
+  absl::ReaderMutexLock lock(&names_mu_);
+  if (id < 0 || static_cast<size_t>(id) >= names_.size()) return "";
+  return names_[static_cast<size_t>(id)];
+}
+
+int ResponseTimeTracker::ThisThreadShard() {
+  // Round-robin at a thread's first record spreads threads evenly; a thread
+  // keeps its shard so its records never bounce between cache lines.
+  static std::atomic<unsigned> next_shard{0};
+  thread_local int shard = static_cast<int>(
+      next_shard.fetch_add(1, std::memory_order_relaxed) % kNumShards);
+  return shard;
+}
+
+ResponseTimeTracker::OpShard& ResponseTimeTracker::OpShardLocked(
+    Shard& shard, int id) const {
+  const size_t index = static_cast<size_t>(id);
+  if (index >= shard.ops.size()) shard.ops.resize(index + 1);
+  std::unique_ptr<OpShard>& op = shard.ops[index];
+  if (op == nullptr) {
+    op = std::make_unique<OpShard>(relative_accuracy_, max_history_);
+  }
+  return *op;
+}
+
+void ResponseTimeTracker::Record(int id, const OperationRecord& record) {
+  if (id < 0) return;
+  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  absl::MutexLock lock(&shard.mu);
+  OpShardLocked(shard, id).Add(record);
+}
+
+void ResponseTimeTracker::RecordDuration(absl::string_view name,
+                                         double duration_s) {
+  OperationRecord record;
+  record.duration_s = duration_s;
+  record.timestamp_s = absl::ToUnixNanos(absl::Now()) * 1e-9;
+  Record(Intern(name), record);
+}
+
+OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
+                                            double now_s) const {
+  OperationStats out;
+  out.sketch = QuantileSketch(relative_accuracy_);
+  out.min_s = std::numeric_limits<double>::infinity();
+  out.max_s = -std::numeric_limits<double>::infinity();
+  double first = std::numeric_limits<double>::infinity();
+  double last = 0;
+  absl::flat_hash_map<std::string, uint64_t> errors;
+  const int64_t now_minute = MinuteOf(now_s);
+  const size_t index = static_cast<size_t>(id);
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    if (id < 0 || index >= shard.ops.size() || shard.ops[index] == nullptr) {
+      continue;
+    }
+    const OpShard& op = *shard.ops[index];
+    if (window_minutes == 0) {
+      op.all_time.MergeInto(out, first, last);
+      for (const auto& [type, n] : op.all_time.errors) errors[type] += n;
+      continue;
+    }
+    for (const WindowSlot& slot : op.windows) {
+      if (slot.minute < now_minute - window_minutes ||
+          slot.minute > now_minute) {
+        continue;
+      }
+      slot.agg.MergeInto(out, first, last);
+      for (const auto& [type, n] : slot.agg.errors) errors[type] += n;
+    }
+  }
+  out.name = NameOf(id);
+  if (out.total == 0) {
+    out.min_s = out.max_s = 0;
+    return out;
+  }
+  out.successful = out.total - out.failed;
+  out.avg_s = out.sum_s / static_cast<double>(out.total);
+  out.p50_s = out.sketch.Quantile(0.50);
+  out.p90_s = out.sketch.Quantile(0.90);
+  out.p95_s = out.sketch.Quantile(0.95);
+  out.p99_s = out.sketch.Quantile(0.99);
+  out.avg_tokens =
+      static_cast<double>(out.total_tokens) / static_cast<double>(out.total);
+  out.tokens_per_second =
+      out.sum_s > 0 ? static_cast<double>(out.total_tokens) / out.sum_s : 0;
+  out.avg_memory_delta_mb =
+      out.memory_samples > 0
+          ? out.total_memory_delta_mb / static_cast<double>(out.memory_samples)
+          : 0;
+  out.error_rate =
+      static_cast<double>(out.failed) / static_cast<double>(out.total);
+  out.first_timestamp_s = first;
+  out.last_timestamp_s = last;
+  if (window_minutes > 0) {
+    out.window_s = now_s - static_cast<double>(now_minute - window_minutes) *
+                               kWindowIntervalSeconds;
+  }
+  out.errors_by_type.assign(errors.begin(), errors.end());
+  std::sort(out.errors_by_type.begin(), out.errors_by_type.end());
+  return out;
+}
+
+OperationStats ResponseTimeTracker::GetStats(absl::string_view name) const {
+  const int id = FindId(name);
+  OperationStats stats = Collect(id, 0, 0);
+  stats.name = std::string(name);
+  return stats;
+}
+
+absl::StatusOr<OperationStats> ResponseTimeTracker::GetWindowStats(
+    absl::string_view name, int window_minutes, double now_s) const {
+  if (window_minutes < 1 || window_minutes > kMaxWindowMinutes) {
+    return absl::InvalidArgumentError(
+        "window_minutes must be between 1 and " +
+        std::to_string(kMaxWindowMinutes) + ", got " +
+        std::to_string(window_minutes));
+  }
+  OperationStats stats = Collect(FindId(name), window_minutes, now_s);
+  stats.name = std::string(name);
+  return stats;
+}
+
+std::vector<OperationStats> ResponseTimeTracker::GetAllStats() const {
+  int num_ids;
+  {
+    absl::ReaderMutexLock lock(&names_mu_);
+    num_ids = static_cast<int>(names_.size());
+  }
+  std::vector<OperationStats> all;
+  for (int id = 0; id < num_ids; ++id) {
+    OperationStats stats = Collect(id, 0, 0);
+    if (stats.total > 0) all.push_back(std::move(stats));
+  }
+  std::sort(all.begin(), all.end(),
+            [](const OperationStats& a, const OperationStats& b) {
+              return a.name < b.name;
+            });
+  return all;
+}
+
+std::vector<RecentRecord> ResponseTimeTracker::GetRecent(
+    absl::string_view name, size_t limit) const {
+  std::vector<RecentRecord> merged;
+  const int id = FindId(name);
+  if (id < 0 || limit == 0) return merged;
+  const size_t index = static_cast<size_t>(id);
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    if (index >= shard.ops.size() || shard.ops[index] == nullptr) continue;
+    const std::vector<RecentRecord>& ring = shard.ops[index]->recent;
+    merged.insert(merged.end(), ring.begin(), ring.end());
+  }
+  std::stable_sort(merged.begin(), merged.end(),
+                   [](const RecentRecord& a, const RecentRecord& b) {
+                     return a.timestamp_s < b.timestamp_s;
+                   });
+  const size_t keep = std::min({limit, max_history_, merged.size()});
+  merged.erase(merged.begin(),
+               merged.begin() + static_cast<std::ptrdiff_t>(merged.size() - keep));
+  return merged;
+}
+
+uint64_t ResponseTimeTracker::Count(absl::string_view name) const {
+  const int only = name.empty() ? -1 : FindId(name);
+  if (!name.empty() && only < 0) return 0;
+  uint64_t total = 0;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (size_t i = 0; i < shard.ops.size(); ++i) {
+      if (shard.ops[i] == nullptr) continue;
+      if (only >= 0 && i != static_cast<size_t>(only)) continue;
+      total += shard.ops[i]->all_time.total;
+    }
+  }
+  return total;
+}
+
+void ResponseTimeTracker::Clear() {
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (std::unique_ptr<OpShard>& op : shard.ops) {
+      if (op != nullptr) op->Reset();
+    }
+  }
+}
+
+size_t ResponseTimeTracker::MemoryBytes() const {
+  size_t bytes = sizeof(*this);
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    bytes += shard.ops.capacity() * sizeof(std::unique_ptr<OpShard>);
+    for (const std::unique_ptr<OpShard>& op : shard.ops) {
+      if (op != nullptr) bytes += op->MemoryBytes();
+    }
+  }
+  return bytes;
+}
+
+}  // namespace ragperf

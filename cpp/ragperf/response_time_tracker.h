@@ -1,0 +1,181 @@
+// Copyright 2026 The ragperf Authors.
+//
+// response_time_tracker.h
+// -----------------------------------------------------------------------------
+// Per-operation timing statistics: counts, errors by type, duration
+// sum/min/max, an all-time quantile sketch, a ring of one-minute sketches for
+// time-window queries, token and memory-delta totals, and a bounded ring of the
+// most recent raw records.
+//
+// Concurrency: the tracker is split into kNumShards shards, each with its own
+// absl::Mutex. A recording thread always uses the same shard (assigned
+// round-robin when the thread first records), so threads recording the same
+// or different operations contend only when they share a shard. Reads lock
+// each shard in turn and merge: sketches merge exactly, so percentiles of the
+// merged view keep the sketch's relative-error bound.
+//
+// Operation names are interned to small integer ids once (`Intern`); the hot
+// path (`Record`) then indexes a vector and never hashes a string.
+//
+// Example:
+//
+//   ragperf::ResponseTimeTracker tracker(/*max_history=*/1000);
+//   int id = tracker.Intern("llm_inference");
+//   ragperf::OperationRecord rec;
+//   rec.duration_s = 0.120;
+//   rec.tokens = 150;
+//   tracker.Record(id, rec);
+//   ragperf::OperationStats s = tracker.GetStats("llm_inference");
+//   // s.total == 1, s.p95_s ~= 0.120 (within 0.5%)
+
+#ifndef RAGPERF_RESPONSE_TIME_TRACKER_H_
+#define RAGPERF_RESPONSE_TIME_TRACKER_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "ragperf/quantile_sketch.h"
+
+namespace ragperf {
+
+// One finished operation, as the hot path hands it over. Plain data.
+struct OperationRecord {
+  double duration_s = 0;         // >= 0, finite (callers validate)
+  int64_t tokens = 0;            // total tokens (prompt + completion if unset)
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  bool success = true;
+  bool has_memory_delta = false;
+  double memory_delta_mb = 0;    // RSS(end) - RSS(start), meaningful if has_memory_delta
+  double timestamp_s = 0;        // wall clock (unix seconds) at the end of the operation
+  absl::string_view error_type;  // exception type name when !success (may be empty)
+};
+
+// A raw record kept in the "recent operations" ring.
+struct RecentRecord {
+  double timestamp_s = 0;
+  double duration_s = 0;
+  int64_t tokens = 0;
+  bool success = true;
+  bool has_memory_delta = false;
+  double memory_delta_mb = 0;
+  std::string error_type;
+};
+
+// Aggregated statistics of one operation (all-time or over a window).
+// Durations in seconds. Percentiles come from the merged quantile sketch. An
+// operation with no records has every figure 0 so that reports stay numeric.
+struct OperationStats {
+  std::string name;
+  uint64_t total = 0;
+  uint64_t successful = 0;
+  uint64_t failed = 0;
+  double sum_s = 0;
+  double min_s = 0;
+  double max_s = 0;
+  double avg_s = 0;
+  double p50_s = 0;
+  double p90_s = 0;
+  double p95_s = 0;
+  double p99_s = 0;
+  int64_t total_tokens = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  double avg_tokens = 0;
+  double tokens_per_second = 0;  // total_tokens / sum_s
+  uint64_t memory_samples = 0;   // records that carried a memory delta
+  double total_memory_delta_mb = 0;
+  double avg_memory_delta_mb = 0;
+  double error_rate = 0;         // failed / total
+  double first_timestamp_s = 0;  // wall clock of the first record (all-time only)
+  double last_timestamp_s = 0;
+  double window_s = 0;           // 0 = all time, else the span the window covered
+  std::vector<std::pair<std::string, uint64_t>> errors_by_type;  // sorted by name
+  QuantileSketch sketch;         // merged duration sketch (seconds)
+};
+
+class ResponseTimeTracker {
+ public:
+  static constexpr int kNumShards = 8;
+  static constexpr int kWindowIntervalSeconds = 60;
+  static constexpr int kMaxWindowMinutes = 60;
+  static constexpr size_t kDefaultMaxHistory = 1000;
+
+  // `max_history`: how many recent raw records to keep per operation (>= 1).
+  // `relative_accuracy`: of the duration sketches (see QuantileSketch).
+  explicit ResponseTimeTracker(
+      size_t max_history = kDefaultMaxHistory,
+      double relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy);
+  ResponseTimeTracker(const ResponseTimeTracker&) = delete;
+  ResponseTimeTracker& operator=(const ResponseTimeTracker&) = delete;
+  ~ResponseTimeTracker();
+
+  // Returns the id of `name`, creating it on first use. Ids are dense, stable
+  // for the tracker's lifetime, and survive Clear().
+  int Intern(absl::string_view name) ABSL_LOCKS_EXCLUDED(names_mu_);
+  // The id of `name`, or -1 when it was never interned.
+  int FindId(absl::string_view name) const ABSL_LOCKS_EXCLUDED(names_mu_);
+  std::string NameOf(int id) const ABSL_LOCKS_EXCLUDED(names_mu_);
+
+  // Hot path. `id` must come from Intern(). Thread-safe.
+  void Record(int id, const OperationRecord& record);
+  // Convenience: Intern + Record of a success with only a duration.
+  void RecordDuration(absl::string_view name, double duration_s);
+
+  // All-time statistics of one operation (zeros with the name when unknown).
+  OperationStats GetStats(absl::string_view name) const;
+  // Statistics over at least the last `window_minutes` minutes (one-minute
+  // resolution: the current partial minute plus `window_minutes` whole ones).
+  // InvalidArgument unless 1 <= window_minutes <= kMaxWindowMinutes.
+  absl::StatusOr<OperationStats> GetWindowStats(absl::string_view name,
+                                                int window_minutes,
+                                                double now_s) const;
+  // All-time statistics of every operation with at least one record, sorted
+  // by name.
+  std::vector<OperationStats> GetAllStats() const;
+  // Up to `limit` most recent raw records of `name`, oldest first.
+  std::vector<RecentRecord> GetRecent(absl::string_view name,
+                                      size_t limit) const;
+  // Number of records of `name` (all operations when empty).
+  uint64_t Count(absl::string_view name = {}) const;
+  // Forgets every statistic; interned ids stay valid.
+  void Clear();
+
+  size_t max_history() const { return max_history_; }
+  double relative_accuracy() const { return relative_accuracy_; }
+  // Bytes held by the statistics (sketches, rings, maps) — approximate.
+  size_t MemoryBytes() const;
+
+ private:
+  struct OpShard;  // one operation's statistics within one shard
+  struct Shard {
+    mutable absl::Mutex mu;
+    std::vector<std::unique_ptr<OpShard>> ops ABSL_GUARDED_BY(mu);  // by id
+  };
+
+  static int ThisThreadShard();
+  OpShard& OpShardLocked(Shard& shard, int id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Merges `id` across shards; `window_minutes` 0 = all-time.
+  OperationStats Collect(int id, int window_minutes, double now_s) const;
+
+  const size_t max_history_;
+  const double relative_accuracy_;
+  mutable absl::Mutex names_mu_;
+  absl::flat_hash_map<std::string, int> ids_ ABSL_GUARDED_BY(names_mu_);
+  std::vector<std::string> names_ ABSL_GUARDED_BY(names_mu_);
+  std::array<Shard, kNumShards> shards_;
+};
+
+}  // namespace ragperf
+
+#endif  // RAGPERF_RESPONSE_TIME_TRACKER_H_

@@ -1,0 +1,42 @@
+"""ragperf: a low-overhead performance monitor for RAG pipelines.
+
+Example:
+    >>> from ragperf import get_performance_monitor, OperationType
+    >>> monitor = get_performance_monitor()
+    >>> with monitor.track_operation(OperationType.LLM_INFERENCE, {"model": "qwen"}) as op:
+    ...     op.tokens = 150
+    >>> path = monitor.export_metrics_json("metrics.json")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._core import OperationTracker, QuantileSketch
+from .memory import MemoryMonitor, get_system_memory
+from .monitor import PerformanceMonitor, get_performance_monitor
+from .operation_type import OperationType
+from .report import format_report
+from .stats import PerformanceStats
+from .timing import ResponseTimeTracker
+from .tokens import TokenCounter
+
+try:
+    __version__ = version("ragperf")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "MemoryMonitor",
+    "OperationTracker",
+    "OperationType",
+    "PerformanceMonitor",
+    "PerformanceStats",
+    "QuantileSketch",
+    "ResponseTimeTracker",
+    "TokenCounter",
+    "__version__",
+    "format_report",
+    "get_performance_monitor",
+    "get_system_memory",
+]

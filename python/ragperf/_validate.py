@@ -1,0 +1,91 @@
+"""Argument checks shared by the Python facade: each raises TypeError or
+ValueError with a message that names the bad value."""
+
+from __future__ import annotations
+
+import math
+import os
+from enum import Enum
+from typing import Any
+
+__all__ = ["check_duration", "check_token_count", "check_positive_int", "operation_name", "check_path"]
+
+
+def check_duration(value: Any, name: str = "duration_s") -> float:
+    """A finite number of seconds >= 0, as float.
+
+    Example:
+        >>> check_duration(0.5)
+        0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r} ({type(value).__name__})")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    return seconds
+
+
+def check_token_count(value: Any, name: str = "tokens") -> int:
+    """A non-negative int (bool rejected).
+
+    Example:
+        >>> check_token_count(3)
+        3
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a non-negative int, got {value!r} ({type(value).__name__})")
+    if value < 0 or value >= 2**63:
+        raise ValueError(f"{name} must be a non-negative int below 2**63, got {value!r}")
+    return int(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """An int >= 1 (bool rejected).
+
+    Example:
+        >>> check_positive_int(5, "window_minutes")
+        5
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def operation_name(operation: Any) -> str:
+    """The plain string name of an operation (str or str-valued enum).
+
+    Example:
+        >>> operation_name("reranking")
+        'reranking'
+    """
+    if isinstance(operation, str):
+        name = str.__str__(operation)
+    elif isinstance(operation, Enum) and isinstance(operation.value, str):
+        name = operation.value
+    else:
+        raise TypeError(
+            f"operation must be a str or OperationType, got {operation!r} ({type(operation).__name__})"
+        )
+    if not name or len(name) > 200:
+        raise ValueError(f"operation name must be 1 to 200 characters, got {name!r}")
+    return name
+
+
+def check_path(path: Any, name: str = "path") -> str:
+    """A filesystem path (str or os.PathLike) as str.
+
+    Example:
+        >>> check_path("metrics.json")
+        'metrics.json'
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or os.PathLike, got {path!r} ({type(path).__name__})")
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise ValueError(f"{name} must not be empty")
+    return text

@@ -1,0 +1,389 @@
+"""PerformanceMonitor: the object a RAG pipeline talks to."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+import threading
+from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
+
+from . import _core
+from ._validate import (
+    check_duration,
+    check_path,
+    check_positive_int,
+    check_token_count,
+    operation_name,
+)
+from .operation_type import OperationType
+from .report import format_report
+from .stats import PerformanceStats
+
+__all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation"]
+
+Operation = OperationType | str
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KNOWN_TYPES = {member.value: member for member in OperationType}
+
+
+def _stats_key(name: str) -> Operation:
+    return _KNOWN_TYPES.get(name, name)
+
+
+class PerformanceMonitor:
+    """Tracks durations, tokens, memory and errors of pipeline operations.
+
+    The block ``with monitor.track_operation(...) as op:`` is timed by a C++
+    object (a few hundred nanoseconds per block); statistics are aggregated in
+    C++ and percentiles come from mergeable quantile sketches. Thread-safe.
+
+    Args:
+        enable_memory_tracking: read process RSS at the start and end of every
+            block (two reads of /proc/self/statm) to report memory deltas.
+        max_history: recent raw records kept per operation, and memory samples
+            kept in the history.
+        memory_threshold_mb: RSS above which health turns "warning".
+        error_rate_threshold: per-operation error rate (0..1) above which
+            health turns "warning".
+        relative_accuracy: of the percentile sketches (default 0.5%).
+
+    Example:
+        >>> monitor = PerformanceMonitor(enable_memory_tracking=False)
+        >>> with monitor.track_operation(OperationType.LLM_INFERENCE, {"model": "qwen"}) as op:
+        ...     op.tokens = 150
+        >>> monitor.get_operation_stats(OperationType.LLM_INFERENCE).total_tokens
+        150
+    """
+
+    def __init__(
+        self,
+        enable_memory_tracking: bool = True,
+        max_history: int = 1000,
+        *,
+        memory_threshold_mb: float = 1000.0,
+        error_rate_threshold: float = 0.10,
+        relative_accuracy: float = 0.005,
+    ) -> None:
+        if not isinstance(enable_memory_tracking, bool):
+            raise TypeError(
+                f"enable_memory_tracking must be a bool, got {enable_memory_tracking!r}"
+            )
+        max_history = check_positive_int(max_history, "max_history")
+        for name, value in (
+            ("memory_threshold_mb", memory_threshold_mb),
+            ("error_rate_threshold", error_rate_threshold),
+            ("relative_accuracy", relative_accuracy),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+        self._core = _core.Monitor(
+            enable_memory_tracking=enable_memory_tracking,
+            max_history=max_history,
+            relative_accuracy=float(relative_accuracy),
+            memory_threshold_mb=float(memory_threshold_mb),
+            error_rate_threshold=float(error_rate_threshold),
+        )
+        self._hot = self._core._hot_path()
+        # The C-level factory replaces the documented method below on the
+        # instance: no Python frame runs per block.
+        self.track_operation = self._hot.track_operation  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------ recording
+
+    def track_operation(  # noqa: D417 (replaced per instance by the C factory)
+        self, operation: Operation, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> _core.OperationTracker:
+        """Times a block: ``with monitor.track_operation(op, {...}, key=value) as op:``.
+
+        ``operation`` is an :class:`OperationType` or any non-empty string;
+        metadata is a dict and/or keyword arguments. Inside the block set
+        ``op.tokens`` (or ``op.prompt_tokens`` / ``op.completion_tokens``) and
+        ``op.metadata[...]``. An exception raised in the block propagates
+        unchanged and the operation counts as failed with its exception type.
+        Works with ``async with`` too.
+
+        Example:
+            >>> with monitor.track_operation("reranking", model="bge") as op:  # doctest: +SKIP
+            ...     op.tokens = 10
+        """
+        return self._hot.track_operation(operation, metadata, **kwargs)
+
+    @overload
+    def timed(self, operation: F, /) -> F: ...
+
+    @overload
+    def timed(
+        self, operation: Operation | None = None, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Callable[[F], F]: ...
+
+    def timed(
+        self, operation: Any = None, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """Decorator that tracks every call of a sync or async function.
+
+        ``@monitor.timed("reranking")``, ``@monitor.timed(OperationType.RERANKING,
+        model="bge")``, or bare ``@monitor.timed`` (the function's name is the
+        operation).
+
+        Example:
+            >>> @monitor.timed("reranking")  # doctest: +SKIP
+            ... def rerank(docs): return sorted(docs)
+        """
+        if callable(operation) and not isinstance(operation, str):
+            return self.timed(getattr(operation, "__name__", "function"))(operation)
+        if operation is not None:
+            operation_name(operation)  # fail at decoration time, not per call
+
+        def decorate(fn: F) -> F:
+            op = operation if operation is not None else getattr(fn, "__name__", "function")
+            track = self.track_operation
+
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def async_wrapper(*args: Any, **kw: Any) -> Any:
+                    async with track(op, metadata, **kwargs):
+                        return await cast(Callable[..., Awaitable[Any]], fn)(*args, **kw)
+
+                return cast(F, async_wrapper)
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kw: Any) -> Any:
+                with track(op, metadata, **kwargs):
+                    return fn(*args, **kw)
+
+            return cast(F, wrapper)
+
+        return decorate
+
+    def record(
+        self,
+        operation: Operation,
+        duration_s: float,
+        tokens: int | None = None,
+        success: bool = True,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        memory_delta_mb: float | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """Records an operation measured elsewhere.
+
+        ``tokens`` defaults to ``prompt_tokens + completion_tokens``. A failed
+        record (``success=False``) is counted under ``error_type`` (default
+        "Error").
+
+        Example:
+            >>> monitor.record("reranking", duration_s=0.012, tokens=0, success=True)  # doctest: +SKIP
+        """
+        duration = check_duration(duration_s)
+        prompt = check_token_count(prompt_tokens, "prompt_tokens")
+        completion = check_token_count(completion_tokens, "completion_tokens")
+        total = prompt + completion if tokens is None else check_token_count(tokens)
+        if not isinstance(success, bool):
+            raise TypeError(f"success must be a bool, got {success!r}")
+        if memory_delta_mb is not None:
+            if isinstance(memory_delta_mb, bool) or not isinstance(memory_delta_mb, (int, float)):
+                raise TypeError(f"memory_delta_mb must be a number or None, got {memory_delta_mb!r}")
+            if memory_delta_mb != memory_delta_mb or abs(memory_delta_mb) == float("inf"):
+                raise ValueError(f"memory_delta_mb must be finite, got {memory_delta_mb!r}")
+        if error_type is not None and not isinstance(error_type, str):
+            raise TypeError(f"error_type must be a str or None, got {error_type!r}")
+        op_id, _ = self._hot.resolve(operation)
+        self._core.record(
+            op_id,
+            duration,
+            tokens=total,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            success=success,
+            error_type=(error_type or "Error") if not success else "",
+            memory_delta_mb=None if memory_delta_mb is None else float(memory_delta_mb),
+        )
+
+    # --------------------------------------------------------------- reading
+
+    def get_operation_stats(
+        self, operation: Operation, window_minutes: int | None = None
+    ) -> PerformanceStats:
+        """Statistics of one operation, all-time or over the last minutes.
+
+        With ``window_minutes`` (1..60) the statistics cover at least that many
+        minutes (one-minute resolution: the current partial minute plus
+        ``window_minutes`` whole minutes). Unknown operations give zeros.
+
+        Example:
+            >>> monitor.get_operation_stats("llm_inference", window_minutes=5).p95_duration  # doctest: +SKIP
+        """
+        name = operation_name(operation)
+        if window_minutes is None:
+            return PerformanceStats._from_core(self._core.get_stats(name), name)
+        minutes = check_positive_int(window_minutes, "window_minutes")
+        if minutes > 60:
+            raise ValueError(f"window_minutes must be between 1 and 60, got {window_minutes!r}")
+        return PerformanceStats._from_core(
+            self._core.get_window_stats(name, minutes), name, window_minutes=minutes
+        )
+
+    def get_all_stats(self) -> dict[Operation, PerformanceStats]:
+        """Statistics of every operation recorded so far, keyed by
+        :class:`OperationType` for the known names and by str otherwise
+        (members compare and hash equal to their string values).
+
+        Example:
+            >>> for op, s in monitor.get_all_stats().items():  # doctest: +SKIP
+            ...     print(op, s.total_operations)
+        """
+        return {
+            _stats_key(d["name"]): PerformanceStats._from_core(d, d["name"])
+            for d in self._core.get_all_stats()
+        }
+
+    def get_operation_count(self, operation: Operation | None = None) -> int:
+        """Records of one operation, or of all when ``operation`` is None.
+
+        Example:
+            >>> monitor.get_operation_count(OperationType.LLM_INFERENCE)  # doctest: +SKIP
+            25
+        """
+        if operation is None:
+            return int(self._core.count(""))
+        return int(self._core.count(operation_name(operation)))
+
+    def get_memory_stats(self) -> dict[str, float]:
+        """Process memory now and over the run: ``current_rss_mb``,
+        ``min_rss_mb``, ``max_rss_mb``, ``avg_rss_mb``, ``current_vms_mb``,
+        ``samples``. Min/max/avg cover every block measured with memory
+        tracking on plus explicit samples.
+
+        Example:
+            >>> monitor.get_memory_stats()["current_rss_mb"] > 0
+            True
+        """
+        return dict(self._core.memory_stats())
+
+    def generate_report(self) -> dict[str, Any]:
+        """The report as a JSON-serialisable dict; ``export_metrics_json``
+        writes exactly this. Seed schema (``timestamp``, ``total_operations``,
+        ``memory``, ``operations`` with ``duration`` in seconds and ``tokens``)
+        plus extra keys (``health``, ``system_memory``, per-operation
+        ``error_rate``, ``errors_by_type``, ``memory`` deltas, ``p90``).
+
+        Example:
+            >>> report = monitor.generate_report()
+            >>> sorted(report)[:4]
+            ['health', 'memory', 'operations', 'system_memory']
+        """
+        return cast(dict[str, Any], json.loads(self._core.report_json(0)))
+
+    def print_report(self, file: IO[str] | None = None) -> None:
+        """Prints a readable table of the report (to stdout by default).
+
+        Example:
+            >>> monitor.print_report()  # doctest: +SKIP
+        """
+        print(format_report(self.generate_report()), file=file if file is not None else sys.stdout)
+
+    def export_metrics_json(self, path: Any) -> str:
+        """Writes the report to ``path`` atomically (temporary file, fsync,
+        rename): readers never see a partial file, and on error the previous
+        file is intact. Returns the path. Raises OSError (e.g.
+        PermissionError, FileNotFoundError) naming the path.
+
+        Example:
+            >>> monitor.export_metrics_json("metrics.json")  # doctest: +SKIP
+            'metrics.json'
+        """
+        target = check_path(path)
+        self._core.export_json(target, 2)
+        return target
+
+    def get_health_status(self) -> dict[str, Any]:
+        """``{"status": "healthy"|"warning", "memory_mb", "total_operations",
+        "issues": [...]}``; warning when RSS exceeds ``memory_threshold_mb`` or
+        an operation's error rate exceeds ``error_rate_threshold``.
+
+        Example:
+            >>> monitor.get_health_status()["status"]  # doctest: +SKIP
+            'healthy'
+        """
+        return dict(self._core.health())
+
+    def clear_metrics(self) -> None:
+        """Forgets all statistics and memory history.
+
+        Example:
+            >>> monitor.clear_metrics()
+        """
+        self._core.clear()
+
+    # ---------------------------------------------------------- settings
+
+    @property
+    def enable_memory_tracking(self) -> bool:
+        """Whether blocks measure RSS deltas (settable at any time)."""
+        return bool(self._core.memory_tracking)
+
+    @enable_memory_tracking.setter
+    def enable_memory_tracking(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"enable_memory_tracking must be a bool, got {on!r}")
+        self._core.memory_tracking = on
+
+    @property
+    def max_history(self) -> int:
+        """Recent raw records kept per operation."""
+        return int(self._core.max_history)
+
+    @property
+    def memory_threshold_mb(self) -> float:
+        """RSS (MB) above which health is "warning"; settable (> 0)."""
+        return float(self._core.memory_threshold_mb)
+
+    @memory_threshold_mb.setter
+    def memory_threshold_mb(self, mb: float) -> None:
+        if isinstance(mb, bool) or not isinstance(mb, (int, float)):
+            raise TypeError(f"memory_threshold_mb must be a number, got {mb!r}")
+        self._core.memory_threshold_mb = float(mb)
+
+    @property
+    def error_rate_threshold(self) -> float:
+        """Error rate (0..1) above which health is "warning"; settable."""
+        return float(self._core.error_rate_threshold)
+
+    @error_rate_threshold.setter
+    def error_rate_threshold(self, rate: float) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise TypeError(f"error_rate_threshold must be a number, got {rate!r}")
+        self._core.error_rate_threshold = float(rate)
+
+    def __repr__(self) -> str:
+        return (
+            f"<PerformanceMonitor operations={self.get_operation_count()} "
+            f"memory_tracking={self.enable_memory_tracking}>"
+        )
+
+
+_default_monitor: PerformanceMonitor | None = None
+_default_lock = threading.Lock()
+
+
+def get_performance_monitor() -> PerformanceMonitor:
+    """The process-wide default monitor, created on first use.
+
+    Example:
+        >>> get_performance_monitor() is get_performance_monitor()
+        True
+    """
+    global _default_monitor
+    monitor = _default_monitor
+    if monitor is None:
+        with _default_lock:
+            if _default_monitor is None:
+                _default_monitor = PerformanceMonitor()
+            monitor = _default_monitor
+    return monitor

@@ -1,0 +1,69 @@
+"""Turns a report dict (``PerformanceMonitor.generate_report()``) into a
+readable text table."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+__all__ = ["format_report"]
+
+
+def _ms(seconds: Any) -> str:
+    return f"{float(seconds) * 1e3:,.2f}"
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """Formats a report as text: headline, memory, one row per operation
+    (count, failures, p50/p95/p99/avg in ms, tokens, tokens/s), health issues.
+
+    Example:
+        >>> print(format_report(monitor.generate_report()))  # doctest: +SKIP
+    """
+    lines: list[str] = []
+    rule = "=" * 96
+    health = report.get("health", {})
+    lines.append(rule)
+    lines.append(f"ragperf performance report  {report.get('timestamp', '')}")
+    lines.append(rule)
+    lines.append(
+        f"Total operations: {report.get('total_operations', 0)}   "
+        f"Failed: {report.get('total_failed', 0)}   "
+        f"Health: {health.get('status', 'unknown')}"
+    )
+    mem = report.get("memory", {})
+    lines.append(
+        "Memory (RSS MB): current {:.1f} | min {:.1f} | max {:.1f} | avg {:.1f}".format(
+            mem.get("current_rss_mb", 0.0),
+            mem.get("min_rss_mb", 0.0),
+            mem.get("max_rss_mb", 0.0),
+            mem.get("avg_rss_mb", 0.0),
+        )
+    )
+    ops: Mapping[str, Any] = report.get("operations", {})
+    if ops:
+        width = max(24, max(len(name) for name in ops) + 2)
+        header = (
+            f"{'operation':<{width}}{'count':>8}{'failed':>8}{'p50 ms':>11}{'p95 ms':>11}"
+            f"{'p99 ms':>11}{'avg ms':>11}{'tokens':>10}{'tok/s':>10}"
+        )
+        lines.append("")
+        lines.append(header)
+        lines.append("-" * len(header))
+        for name, op in ops.items():
+            d = op["duration"]
+            t = op["tokens"]
+            lines.append(
+                f"{name:<{width}}{op['total']:>8}{op['failed']:>8}{_ms(d['p50']):>11}"
+                f"{_ms(d['p95']):>11}{_ms(d['p99']):>11}{_ms(d['avg']):>11}"
+                f"{t['total']:>10}{t.get('per_second', 0.0):>10.1f}"
+            )
+    else:
+        lines.append("")
+        lines.append("No operations recorded yet.")
+    issues = health.get("issues", [])
+    if issues:
+        lines.append("")
+        lines.append("Issues:")
+        lines.extend(f"  - {issue}" for issue in issues)
+    lines.append(rule)
+    return "\n".join(lines)
