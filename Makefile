@@ -1,0 +1,67 @@
+# ragperf — the README's two commands: `make demo` and `make test`.
+# Both do all set-up on a fresh Debian machine (as root): system packages,
+# .venv, build and install the package, then run. Re-running is fast: every
+# step is a stamp file that is redone only when its inputs change.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+STAMPS := build/stamps
+# -Werror in CI (CI=true), warnings only otherwise.
+WERROR := $(if $(filter true 1 yes,$(CI)),ON,OFF)
+
+SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.pyi' -o -name '*.txt' -o -name '*.pdf' \) 2>/dev/null) \
+           CMakeLists.txt pyproject.toml
+CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
+
+.PHONY: demo test test-cpp test-python typecheck build bench clean help
+
+help:
+	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json)"
+	@echo "make test   - set up everything, run C++ tests (ctest), mypy --strict, and pytest"
+	@echo "make bench  - run benchmarks/bench_overhead.py"
+
+$(STAMPS)/sysdeps: scripts/install-system-deps.sh
+	@mkdir -p $(STAMPS)
+	bash scripts/install-system-deps.sh
+	@touch $@
+
+$(STAMPS)/venv: $(STAMPS)/sysdeps
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.18" ninja
+	@touch $@
+
+# Build without isolation so the CMake build directory (build/<wheel tag>) is
+# reused: a change to one file recompiles one file.
+$(STAMPS)/install: $(STAMPS)/venv $(SOURCES)
+	$(VPY) -m pip install -q --no-build-isolation ".[test,demo]"
+	@touch $@
+
+build: $(STAMPS)/install
+
+demo: $(STAMPS)/install
+	$(VPY) -m ragperf.demo --metrics metrics.json
+
+build/cpp-tests/build.ninja: $(STAMPS)/venv CMakeLists.txt
+	$(VENV)/bin/cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DRAGPERF_BUILD_TESTS=ON -DRAGPERF_BUILD_PYTHON=OFF -DRAGPERF_WERROR=$(WERROR) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+test-cpp: build/cpp-tests/build.ninja
+	$(VENV)/bin/cmake --build build/cpp-tests
+	cd build/cpp-tests && ../../$(VENV)/bin/ctest --output-on-failure --timeout 300
+
+typecheck: $(STAMPS)/install
+	$(VPY) -m mypy --strict python/ragperf
+
+test-python: $(STAMPS)/install
+	cd tests/python && ../../$(VPY) -m pytest -q
+
+test: test-cpp typecheck test-python
+
+bench: $(STAMPS)/install
+	$(VPY) benchmarks/bench_overhead.py
+
+clean:
+	rm -rf build dist *.egg-info metrics.json
