@@ -14,7 +14,7 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: demo test test-cpp test-python test-sanitize typecheck build bench clean help
+.PHONY: demo test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
 
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json)"
@@ -63,13 +63,25 @@ test-sanitize: $(STAMPS)/venv
 	$(VENV)/bin/cmake --build build/sanitize
 	cd build/sanitize && ../../$(VENV)/bin/ctest --output-on-failure --timeout 600
 
+# clang's static lock analysis over the ABSL_GUARDED_BY annotations.
+$(STAMPS)/clang: scripts/install-system-deps.sh
+	@mkdir -p $(STAMPS)
+	bash scripts/install-system-deps.sh clang-14
+	@touch $@
+
+thread-safety: $(STAMPS)/clang $(STAMPS)/sysdeps
+	@for f in cpp/ragperf/*.cc; do \
+	  clang++-14 -std=c++17 -fsyntax-only -Wall -Wextra -Werror -Wthread-safety -Wthread-safety-beta -Icpp $$f || exit 1; \
+	done
+	@echo "thread-safety: clang -Wthread-safety clean on cpp/ragperf"
+
 typecheck: $(STAMPS)/install
 	$(VPY) -m mypy --strict python/ragperf
 
 test-python: $(STAMPS)/install
 	cd tests/python && ../../$(VPY) -m pytest -q
 
-test: test-cpp typecheck test-python
+test: test-cpp thread-safety typecheck test-python
 
 bench: $(STAMPS)/install
 	$(VPY) benchmarks/bench_overhead.py

@@ -367,11 +367,16 @@ double QuantileSketch::Quantile(double q) const {
   if (q == 0.0) return min_;
   if (q == 1.0) return max_;
 
-  // Lower rank, matching sorted[floor(q * (n - 1))]. The comparison guards the
+  // Nearest rank: the smallest value with at least q*n values <= it, i.e.
+  // sorted[ceil(q * n) - 1]. Unlike the "lower" rank floor(q * (n - 1)) it
+  // never hides the largest sample at small counts (p99 of 9 values is the
+  // maximum). The tiny shrink keeps q*n that is whole in exact arithmetic
+  // (0.95 * 100) from rounding up to the next rank. The comparison guards the
   // double -> uint64 conversion, which is undefined at 2^64.
-  const double r = q * static_cast<double>(count_ - 1);
+  const double r = q * static_cast<double>(count_) * (1.0 - 1e-12);
   constexpr double kTwoPow64 = 18446744073709551616.0;
-  uint64_t rank = r >= kTwoPow64 ? count_ - 1 : static_cast<uint64_t>(r);
+  uint64_t rank = r >= kTwoPow64 ? count_ : static_cast<uint64_t>(std::ceil(r));
+  rank = rank == 0 ? 0 : rank - 1;
   rank = std::min(rank, count_ - 1);
 
   // The zero bin's representative is 0, which clamps to min().

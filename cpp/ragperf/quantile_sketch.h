@@ -127,9 +127,9 @@ class QuantileSketch {
   // overflow. `other` may be `*this` (doubles every count).
   absl::Status Merge(const QuantileSketch& other);
 
-  // Returns an estimate of the q-quantile, q in [0, 1]: the value of rank
-  // floor(q * (count() - 1)) in sorted order (the lower of the two neighbours,
-  // never interpolated), within relative error `relative_accuracy()` unless it
+  // Returns an estimate of the q-quantile, q in [0, 1]: the nearest-rank
+  // value sorted[ceil(q * count()) - 1] (never interpolated; p99 of fewer
+  // than 100 values is the maximum), within relative error `relative_accuracy()` unless it
   // falls in the zero bin or a collapsed bin (see above). q == 0 returns
   // exactly min() and q == 1 exactly max(). Returns NaN when the sketch is
   // empty or q is NaN or outside [0, 1]. O(num_bins()).

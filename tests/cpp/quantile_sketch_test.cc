@@ -28,11 +28,12 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kQuantiles[] = {0.01, 0.1,  0.25, 0.5,  0.75,
                                  0.9,  0.95, 0.99, 0.999};
 
-// Exact quantile with the sketch's rank convention.
+// Exact quantile with the sketch's rank convention (nearest rank:
+// sorted[ceil(q * n) - 1]).
 double ExactQuantile(const std::vector<double>& sorted, double q) {
-  const size_t rank = static_cast<size_t>(
-      std::floor(q * static_cast<double>(sorted.size() - 1)));
-  return sorted[rank];
+  const double r = q * static_cast<double>(sorted.size()) * (1.0 - 1e-12);
+  const size_t rank = static_cast<size_t>(std::ceil(r));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 // The bound is a*v; the slack covers log/exp rounding at bin edges, which is
@@ -188,6 +189,25 @@ TEST(QuantileSketchTest, EveryRankWithinRelativeError) {
   }
 }
 
+TEST(QuantileSketchTest, HighQuantilesOfFewSamplesReachTheMaximum) {
+  // Nearest rank: with 9 samples p90, p95 and p99 are the largest sample, so
+  // one slow outlier is never hidden below the average.
+  QuantileSketch s;
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(s.Add(0.00015));
+  ASSERT_TRUE(s.Add(0.0195));
+  EXPECT_EQ(s.Quantile(0.99), 0.0195);
+  EXPECT_EQ(s.Quantile(0.95), 0.0195);
+  ExpectWithinRelativeError(s.Quantile(0.5), 0.00015, s.relative_accuracy(),
+                            "median");
+  // With 100 samples 1..100, p95 is exactly the 95th value.
+  QuantileSketch hundred;
+  for (int i = 1; i <= 100; ++i) ASSERT_TRUE(hundred.Add(i));
+  ExpectWithinRelativeError(hundred.Quantile(0.95), 95, hundred.relative_accuracy(),
+                            "p95 of 1..100");
+  ExpectWithinRelativeError(hundred.Quantile(0.5), 50, hundred.relative_accuracy(),
+                            "p50 of 1..100");
+}
+
 TEST(QuantileSketchTest, WeightedAddMatchesRepeatedAdd) {
   QuantileSketch weighted;
   QuantileSketch repeated;
@@ -287,8 +307,8 @@ TEST(QuantileSketchTest, ZeroValues) {
   EXPECT_FALSE(std::signbit(s.min()));
   EXPECT_FALSE(std::signbit(s.Quantile(0.5)));
 
-  // 11 zeros and 11 ones: rank floor(0.5 * 21) = 10 is still a zero, rank 11
-  // (q >= 11/21) is a one.
+  // 11 zeros and 11 ones: rank ceil(0.5 * 22) - 1 = 10 is still a zero,
+  // rank 11 (q > 11/22) is a one.
   for (int i = 0; i < 11; ++i) ASSERT_TRUE(s.Add(1.0));
   EXPECT_EQ(s.Quantile(0.5), 0.0);
   ExpectWithinRelativeError(s.Quantile(0.53), 1.0, s.relative_accuracy(),
@@ -759,8 +779,9 @@ TEST(QuantileSketchTest, StoreMatchesReferenceModel) {
     ASSERT_EQ(merged.zero_count(), static_cast<uint64_t>(zeros));
     for (int k = 1; k < 200 && n > 0; ++k) {
       const double q = k / 200.0;
-      const uint64_t rank =
-          static_cast<uint64_t>(q * static_cast<double>(n - 1));
+      const uint64_t ceil_rank = static_cast<uint64_t>(
+          std::ceil(q * static_cast<double>(n) * (1.0 - 1e-12)));
+      const uint64_t rank = ceil_rank == 0 ? 0 : ceil_rank - 1;
       const double expected =
           rank < static_cast<uint64_t>(zeros)
               ? lo_value
