@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "ragperf/memory_monitor.h"
+#include "ragperf/rss_cache.h"
 
 // CPython's type and method tables are designed to be partially initialised
 // (unset slots are zero); spelling out every slot would hide the ones we set.
@@ -128,8 +128,9 @@ std::string ExceptionTypeName(PyObject* exc_type) {
   return dot != nullptr ? std::string(dot + 1) : std::string(full);
 }
 
-bool ReadRssBytes(int64_t* rss) {
-  return StatmReader::Instance().ReadRss(rss);
+bool ReadRssBytes(const PerformanceMonitor& monitor, int64_t now_ns,
+                  int64_t* rss) {
+  return RssCache::Instance().Get(now_ns, monitor.memory_max_age_ns(), rss);
 }
 
 // Resolves an operation (str, str-valued enum) to (id, plain str), caching
@@ -203,7 +204,9 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   self->rss_start_bytes = -1;
   if (self->hot->monitor->memory_tracking()) {
     int64_t rss = 0;
-    if (ReadRssBytes(&rss)) self->rss_start_bytes = rss;
+    if (ReadRssBytes(*self->hot->monitor, SteadyNowNanos(), &rss)) {
+      self->rss_start_bytes = rss;
+    }
   }
   self->state = kEntered;
   self->start_ns = SteadyNowNanos();  // last, so our own work is not timed
@@ -227,7 +230,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
   self->has_memory_delta = false;
   if (self->rss_start_bytes >= 0) {
     int64_t rss_end = 0;
-    if (ReadRssBytes(&rss_end)) {
+    if (ReadRssBytes(*self->hot->monitor, end_ns, &rss_end)) {
       rss_end_mb = static_cast<double>(rss_end) / kBytesPerMb;
       rec.has_memory_delta = true;
       rec.memory_delta_mb =

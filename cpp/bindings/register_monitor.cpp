@@ -14,6 +14,7 @@
 #include "convert.h"
 #include "operation_tracker_type.h"
 #include "ragperf/performance_monitor.h"
+#include "ragperf/rss_cache.h"
 #include "registers.h"
 #include "status.h"
 
@@ -35,7 +36,7 @@ Example:
 )doc")
       .def(py::init([](bool enable_memory_tracking, long long max_history,
                        double relative_accuracy, double memory_threshold_mb,
-                       double error_rate_threshold) {
+                       double error_rate_threshold, double memory_max_age_us) {
              if (max_history < 1) {
                throw py::value_error("max_history must be >= 1, got " +
                                      std::to_string(max_history));
@@ -46,6 +47,12 @@ Example:
              o.relative_accuracy = relative_accuracy;
              o.memory_threshold_mb = memory_threshold_mb;
              o.error_rate_threshold = error_rate_threshold;
+             if (!(memory_max_age_us >= 0 && memory_max_age_us <= 1e6)) {
+               throw py::value_error(
+                   "memory_max_age_us must be between 0 and 1000000, got " +
+                   py::repr(py::float_(memory_max_age_us)).cast<std::string>());
+             }
+             o.memory_max_age_ns = static_cast<int64_t>(memory_max_age_us * 1e3);
              ThrowIfError(Monitor::ValidateOptions(o));
              return std::make_shared<Monitor>(o);
            }),
@@ -53,7 +60,8 @@ Example:
            py::arg("max_history") = 1000,
            py::arg("relative_accuracy") = QuantileSketch::kDefaultRelativeAccuracy,
            py::arg("memory_threshold_mb") = 1000.0,
-           py::arg("error_rate_threshold") = 0.10)
+           py::arg("error_rate_threshold") = 0.10,
+           py::arg("memory_max_age_us") = 100.0)
       .def("_hot_path",
            [](std::shared_ptr<Monitor> self) {
              PyObject* hot = NewHotPath(std::move(self));
@@ -186,6 +194,19 @@ Example:
       .def_property("memory_tracking", &Monitor::memory_tracking,
                     &Monitor::set_memory_tracking)
       .def_property(
+          "memory_max_age_us",
+          [](const Monitor& self) {
+            return static_cast<double>(self.memory_max_age_ns()) / 1e3;
+          },
+          [](Monitor& self, double us) {
+            if (!(us >= 0 && us <= 1e6)) {
+              throw py::value_error(
+                  "memory_max_age_us must be between 0 and 1000000, got " +
+                  py::repr(py::float_(us)).cast<std::string>());
+            }
+            ThrowIfError(self.SetMemoryMaxAgeNs(static_cast<int64_t>(us * 1e3)));
+          })
+      .def_property(
           "memory_threshold_mb", &Monitor::memory_threshold_mb,
           [](Monitor& self, double v) { ThrowIfError(self.SetMemoryThresholdMb(v)); })
       .def_property(
@@ -193,6 +214,8 @@ Example:
           [](Monitor& self, double v) { ThrowIfError(self.SetErrorRateThreshold(v)); })
       .def_property_readonly("max_history",
                              [](const Monitor& self) { return self.tracker().max_history(); })
+      .def_static("rss_reads", []() { return RssCache::Instance().reads(); },
+                  "How many times blocks actually read /proc/self/statm.")
       .def("memory_bytes",
            [](const Monitor& self) { return self.tracker().MemoryBytes(); })
       .def("clear", [](Monitor& self) {

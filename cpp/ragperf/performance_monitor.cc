@@ -11,11 +11,15 @@
 #include "ragperf/json_writer.h"
 
 namespace ragperf {
+namespace {
+constexpr int64_t kMaxAgeLimitNs = 1000000000;
+}  // namespace
 
 PerformanceMonitor::PerformanceMonitor(const Options& options)
     : tracker_(options.max_history, options.relative_accuracy),
       memory_(options.max_history),
       memory_tracking_(options.enable_memory_tracking),
+      memory_max_age_ns_(options.memory_max_age_ns),
       memory_threshold_mb_(options.memory_threshold_mb),
       error_rate_threshold_(options.error_rate_threshold) {}
 
@@ -41,6 +45,20 @@ absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
         "error_rate_threshold must be in [0, 1], got %g",
         options.error_rate_threshold));
   }
+  if (options.memory_max_age_ns < 0 || options.memory_max_age_ns > kMaxAgeLimitNs) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "memory_max_age must be between 0 and 1 s, got %d ns",
+        options.memory_max_age_ns));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PerformanceMonitor::SetMemoryMaxAgeNs(int64_t ns) {
+  if (ns < 0 || ns > kMaxAgeLimitNs) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "memory_max_age must be between 0 and 1 s, got %d ns", ns));
+  }
+  memory_max_age_ns_.store(ns, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

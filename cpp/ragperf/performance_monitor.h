@@ -84,6 +84,10 @@ class PerformanceMonitor {
     double relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy;
     double memory_threshold_mb = 1000;
     double error_rate_threshold = 0.10;
+    // Blocks reuse an RSS reading at most this old instead of reading
+    // /proc/self/statm again (see rss_cache.h); 0 = read at every start and
+    // end of a block (exact mode).
+    int64_t memory_max_age_ns = 100000;
   };
 
   explicit PerformanceMonitor(const Options& options);
@@ -111,6 +115,11 @@ class PerformanceMonitor {
   void set_memory_tracking(bool on) {
     memory_tracking_.store(on, std::memory_order_relaxed);
   }
+  int64_t memory_max_age_ns() const {
+    return memory_max_age_ns_.load(std::memory_order_relaxed);
+  }
+  // InvalidArgument unless 0 <= ns <= 1 s.
+  absl::Status SetMemoryMaxAgeNs(int64_t ns);
   double memory_threshold_mb() const { return memory_threshold_mb_.load(); }
   double error_rate_threshold() const { return error_rate_threshold_.load(); }
   // InvalidArgument unless > 0 (memory) / within [0, 1] (error rate).
@@ -133,6 +142,7 @@ class PerformanceMonitor {
   ResponseTimeTracker tracker_;
   MemoryMonitor memory_;
   std::atomic<bool> memory_tracking_;
+  std::atomic<int64_t> memory_max_age_ns_;
   std::atomic<double> memory_threshold_mb_;
   std::atomic<double> error_rate_threshold_;
 };
