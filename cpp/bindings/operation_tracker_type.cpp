@@ -102,13 +102,17 @@ int ParseTokenCount(PyObject* value, const char* field, int64_t* out) {
     PyErr_Format(PyExc_AttributeError, "cannot delete %s", field);
     return -1;
   }
-  if (PyBool_Check(value) || !PyLong_Check(value)) {
+  if (PyBool_Check(value) || !PyIndex_Check(value)) {
     PyErr_Format(PyExc_TypeError, "%s must be a non-negative int, got %R (%s)",
                  field, value, Py_TYPE(value)->tp_name);
     return -1;
   }
+  // PyNumber_Index accepts int subclasses and integer-like types (numpy).
+  PyObject* as_int = PyNumber_Index(value);
+  if (as_int == nullptr) return -1;
   int overflow = 0;
-  const long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+  const long long n = PyLong_AsLongLongAndOverflow(as_int, &overflow);
+  Py_DECREF(as_int);
   if (n == -1 && PyErr_Occurred()) return -1;
   if (overflow != 0 || n < 0) {
     PyErr_Format(PyExc_ValueError,
@@ -118,6 +122,26 @@ int ParseTokenCount(PyObject* value, const char* field, int64_t* out) {
   }
   *out = n;
   return 0;
+}
+
+// A new dict copied from `mapping` (any object with keys(), e.g. a dict or
+// MappingProxyType), or NULL with a TypeError naming the value.
+PyObject* CopyMetadata(PyObject* mapping) {
+  if (PyDict_Check(mapping)) return PyDict_Copy(mapping);
+  if (PyUnicode_Check(mapping) || PyBytes_Check(mapping) ||
+      !PyMapping_Check(mapping) || !PyObject_HasAttrString(mapping, "keys")) {
+    PyErr_Format(PyExc_TypeError,
+                 "metadata must be a dict (or another mapping), got %R (%s)",
+                 mapping, Py_TYPE(mapping)->tp_name);
+    return nullptr;
+  }
+  PyObject* copy = PyDict_New();
+  if (copy == nullptr) return nullptr;
+  if (PyDict_Merge(copy, mapping, 1) != 0) {
+    Py_DECREF(copy);
+    return nullptr;
+  }
+  return copy;
 }
 
 // Name of an exception type without its module ("ValueError").
@@ -369,12 +393,7 @@ int SetMetadata(PyObject* self, PyObject* value, void*) {
     Py_CLEAR(t->metadata);
     return 0;
   }
-  if (!PyDict_Check(value)) {
-    PyErr_Format(PyExc_TypeError, "metadata must be a dict, got %R (%s)",
-                 value, Py_TYPE(value)->tp_name);
-    return -1;
-  }
-  PyObject* copy = PyDict_Copy(value);
+  PyObject* copy = CopyMetadata(value);
   if (copy == nullptr) return -1;
   Py_XSETREF(t->metadata, copy);
   return 0;
@@ -494,9 +513,8 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
       op = value;
       continue;
     }
-    if (metadata_arg == nullptr && KeywordIs(key, "metadata") &&
-        (value == Py_None || PyDict_Check(value))) {
-      metadata_arg = value;
+    if (metadata_arg == nullptr && KeywordIs(key, "metadata")) {
+      metadata_arg = value;  // validated below like the positional dict
       continue;
     }
     if (metadata == nullptr && (metadata = PyDict_New()) == nullptr) {
@@ -515,15 +533,9 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     return nullptr;
   }
   if (metadata_arg != nullptr && metadata_arg != Py_None) {
-    if (!PyDict_Check(metadata_arg)) {
-      PyErr_Format(PyExc_TypeError, "metadata must be a dict, got %R (%s)",
-                   metadata_arg, Py_TYPE(metadata_arg)->tp_name);
-      Py_XDECREF(metadata);
-      return nullptr;
-    }
     // The block's metadata is its own: later edits of either dict are not
     // shared. Keyword metadata wins over the positional dict.
-    PyObject* merged = PyDict_Copy(metadata_arg);
+    PyObject* merged = CopyMetadata(metadata_arg);
     if (merged == nullptr ||
         (metadata != nullptr && PyDict_Update(merged, metadata) != 0)) {
       Py_XDECREF(merged);

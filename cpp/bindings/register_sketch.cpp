@@ -53,9 +53,19 @@ Example:
       .def(
           "add_many",
           [](QuantileSketch& s, const std::vector<double>& values) {
-            for (double v : values) AddChecked(s, v);
+            // All or nothing: validate every value before adding any.
+            for (double v : values) {
+              if (!(v >= 0 && v <= QuantileSketch::kMaxIndexable)) {
+                throw py::value_error(
+                    "QuantileSketch values must be finite and >= 0, got " +
+                    py::repr(py::float_(v)).cast<std::string>());
+              }
+            }
+            for (double v : values) s.Add(v);
           },
-          py::arg("values"), "Adds every value of a sequence.")
+          py::arg("values"),
+          "Adds every value of a sequence; if any is invalid (ValueError), "
+          "none is added.")
       .def(
           "merge",
           [](QuantileSketch& s, const QuantileSketch& other) {

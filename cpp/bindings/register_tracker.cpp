@@ -41,9 +41,9 @@ Example:
       .def(
           "record_duration",
           [](ResponseTimeTracker& t, const std::string& name, double seconds) {
-            if (!std::isfinite(seconds) || seconds < 0) {
+            if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e9) {
               throw py::value_error(
-                  "duration must be a finite number of seconds >= 0, got " +
+                  "duration must be a number of seconds in [0, 1e9], got " +
                   py::repr(py::float_(seconds)).cast<std::string>());
             }
             t.RecordDuration(name, seconds);

@@ -16,6 +16,17 @@ namespace {
 
 constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
 
+// Token totals saturate instead of overflowing (signed overflow is UB and a
+// wrapped negative total would be a silent wrong number).
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) {
+    return b > 0 ? std::numeric_limits<int64_t>::max()
+                 : std::numeric_limits<int64_t>::min();
+  }
+  return sum;
+}
+
 int64_t MinuteOf(double timestamp_s) {
   return static_cast<int64_t>(
       std::floor(timestamp_s / ResponseTimeTracker::kWindowIntervalSeconds));
@@ -34,9 +45,9 @@ struct Aggregate {
     sum_s += r.duration_s;
     min_s = std::min(min_s, r.duration_s);
     max_s = std::max(max_s, r.duration_s);
-    tokens += r.tokens;
-    prompt_tokens += r.prompt_tokens;
-    completion_tokens += r.completion_tokens;
+    tokens = SaturatingAdd(tokens, r.tokens);
+    prompt_tokens = SaturatingAdd(prompt_tokens, r.prompt_tokens);
+    completion_tokens = SaturatingAdd(completion_tokens, r.completion_tokens);
     if (r.has_memory_delta) {
       ++memory_samples;
       memory_delta_mb += r.memory_delta_mb;
@@ -53,9 +64,10 @@ struct Aggregate {
     out.sum_s += sum_s;
     out.min_s = std::min(out.min_s, min_s);
     out.max_s = std::max(out.max_s, max_s);
-    out.total_tokens += tokens;
-    out.prompt_tokens += prompt_tokens;
-    out.completion_tokens += completion_tokens;
+    out.total_tokens = SaturatingAdd(out.total_tokens, tokens);
+    out.prompt_tokens = SaturatingAdd(out.prompt_tokens, prompt_tokens);
+    out.completion_tokens =
+        SaturatingAdd(out.completion_tokens, completion_tokens);
     out.memory_samples += memory_samples;
     out.total_memory_delta_mb += memory_delta_mb;
     first = std::min(first, first_ts);

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._core import OperationTracker, QuantileSketch
 from .memory import MemoryMonitor, get_system_memory
-from .monitor import PerformanceMonitor, get_performance_monitor
+from .monitor import OperationName, PerformanceMonitor, get_performance_monitor
 from .operation_type import OperationType
 from .report import format_report
 from .stats import PerformanceStats
@@ -28,6 +28,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "MemoryMonitor",
+    "OperationName",
     "OperationTracker",
     "OperationType",
     "PerformanceMonitor",

@@ -2,7 +2,7 @@
 tests/python/test_stubs.py)."""
 
 from types import TracebackType
-from typing import Any, Awaitable, Sequence
+from typing import Any, Awaitable, Generator, Literal, Sequence
 
 CHARS_PER_TOKEN: int
 
@@ -62,6 +62,12 @@ class ResponseTimeTracker:
     def max_history(self) -> int: ...
     def clear(self) -> None: ...
 
+class _Ready(Awaitable[Any]):
+    """An awaitable that completes at once with its value."""
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __iter__(self) -> _Ready: ...
+    def __next__(self) -> Any: ...
+
 class OperationTracker:
     tokens: int
     prompt_tokens: int
@@ -83,14 +89,14 @@ class OperationTracker:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> Literal[False]: ...
     def __aenter__(self) -> Awaitable[OperationTracker]: ...
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> Awaitable[None]: ...
+    ) -> Awaitable[Literal[False]]: ...
 
 class HotPath:
     def track_operation(self, operation: Any, metadata: Any = None, /, **metadata_kwargs: Any) -> OperationTracker: ...

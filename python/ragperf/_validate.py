@@ -4,25 +4,33 @@ ValueError with a message that names the bad value."""
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import os
 from enum import Enum
 from typing import Any
 
-__all__ = ["check_duration", "check_token_count", "check_positive_int", "operation_name", "check_path"]
+# Longest duration accepted (about 31.7 years): anything longer is a unit bug
+# (nanoseconds passed as seconds), not a measurement.
+MAX_DURATION_S = 1e9
+
+__all__ = ["MAX_DURATION_S", "check_duration", "check_token_count", "check_positive_int", "operation_name", "check_path"]
 
 
 def check_duration(value: Any, name: str = "duration_s") -> float:
-    """A finite number of seconds >= 0, as float.
+    """A number of seconds in [0, 1e9] (any real number type, not bool), as float.
 
     Example:
         >>> check_duration(0.5)
         0.5
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number of seconds, got {value!r} ({type(value).__name__})")
     seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_DURATION_S:
+        raise ValueError(
+            f"{name} must be a finite number of seconds between 0 and {MAX_DURATION_S:g}, got {value!r}"
+        )
     return seconds
 
 
@@ -33,11 +41,15 @@ def check_token_count(value: Any, name: str = "tokens") -> int:
         >>> check_token_count(3)
         3
     """
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool):
         raise TypeError(f"{name} must be a non-negative int, got {value!r} ({type(value).__name__})")
-    if value < 0 or value >= 2**63:
+    try:
+        count = operator.index(value)  # int and integer-like types (numpy)
+    except TypeError:
+        raise TypeError(f"{name} must be a non-negative int, got {value!r} ({type(value).__name__})") from None
+    if count < 0 or count >= 2**63:
         raise ValueError(f"{name} must be a non-negative int below 2**63, got {value!r}")
-    return int(value)
+    return count
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -71,6 +83,10 @@ def operation_name(operation: Any) -> str:
         )
     if not name or len(name) > 200:
         raise ValueError(f"operation name must be 1 to 200 characters, got {name!r}")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"operation name must be valid Unicode text (no lone surrogates), got {name!r}") from None
     return name
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
+import numbers
 import sys
 import threading
 from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
@@ -21,16 +23,36 @@ from .operation_type import OperationType
 from .report import format_report
 from .stats import PerformanceStats
 
-__all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation"]
+__all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
 
 Operation = OperationType | str
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class OperationName(str):
+    """A custom operation name as a ``get_all_stats()`` key: a plain string
+    that, like :class:`OperationType` members, also has ``.value``, so seed
+    code such as ``for op_type, s in all_stats.items(): op_type.value`` works
+    for any operation.
+
+    Example:
+        >>> OperationName("my_step").value
+        'my_step'
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The name itself (as a plain str)."""
+        return str.__str__(self)
+
+
 _KNOWN_TYPES = {member.value: member for member in OperationType}
 
 
-def _stats_key(name: str) -> Operation:
-    return _KNOWN_TYPES.get(name, name)
+def _stats_key(name: str) -> OperationType | OperationName:
+    return _KNOWN_TYPES.get(name) or OperationName(name)
 
 
 class PerformanceMonitor:
@@ -132,6 +154,9 @@ class PerformanceMonitor:
     ) -> Any:
         """Decorator that tracks every call of a sync or async function.
 
+        For generator and async-generator functions the whole iteration is
+        timed (from the first ``next()`` to exhaustion or close).
+
         ``@monitor.timed("reranking")``, ``@monitor.timed(OperationType.RERANKING,
         model="bge")``, or bare ``@monitor.timed`` (the function's name is the
         operation).
@@ -148,6 +173,25 @@ class PerformanceMonitor:
         def decorate(fn: F) -> F:
             op = operation if operation is not None else getattr(fn, "__name__", "function")
             track = self.track_operation
+
+            if inspect.isasyncgenfunction(fn):
+                # Times the whole iteration, not the creation of the generator.
+                @functools.wraps(fn)
+                async def async_gen_wrapper(*args: Any, **kw: Any) -> Any:
+                    async with track(op, metadata, **kwargs):
+                        async for item in fn(*args, **kw):
+                            yield item
+
+                return cast(F, async_gen_wrapper)
+
+            if inspect.isgeneratorfunction(fn):
+
+                @functools.wraps(fn)
+                def gen_wrapper(*args: Any, **kw: Any) -> Any:
+                    with track(op, metadata, **kwargs):
+                        return (yield from fn(*args, **kw))
+
+                return cast(F, gen_wrapper)
 
             if inspect.iscoroutinefunction(fn):
 
@@ -195,9 +239,9 @@ class PerformanceMonitor:
         if not isinstance(success, bool):
             raise TypeError(f"success must be a bool, got {success!r}")
         if memory_delta_mb is not None:
-            if isinstance(memory_delta_mb, bool) or not isinstance(memory_delta_mb, (int, float)):
+            if isinstance(memory_delta_mb, bool) or not isinstance(memory_delta_mb, numbers.Real):
                 raise TypeError(f"memory_delta_mb must be a number or None, got {memory_delta_mb!r}")
-            if memory_delta_mb != memory_delta_mb or abs(memory_delta_mb) == float("inf"):
+            if not math.isfinite(float(memory_delta_mb)):
                 raise ValueError(f"memory_delta_mb must be finite, got {memory_delta_mb!r}")
         if error_type is not None and not isinstance(error_type, str):
             raise TypeError(f"error_type must be a str or None, got {error_type!r}")
@@ -237,10 +281,12 @@ class PerformanceMonitor:
             self._core.get_window_stats(name, minutes), name, window_minutes=minutes
         )
 
-    def get_all_stats(self) -> dict[Operation, PerformanceStats]:
+    def get_all_stats(self) -> dict[OperationType | OperationName, PerformanceStats]:
         """Statistics of every operation recorded so far, keyed by
-        :class:`OperationType` for the known names and by str otherwise
-        (members compare and hash equal to their string values).
+        :class:`OperationType` for the known names and by
+        :class:`OperationName` (a str with ``.value``) otherwise. Keys compare
+        and hash equal to their string values, so ``stats["reranking"]``
+        works.
 
         Example:
             >>> for op, s in monitor.get_all_stats().items():  # doctest: +SKIP
