@@ -11,7 +11,15 @@ repetitions, with min and max.
 
 Before timing, each case is run once (N blocks, which also warms it up) and
 checked to have actually recorded N operations, so no case can silently
-measure a no-op; the totals are checked again after timing.
+measure a no-op; the totals are checked again after timing. The timed
+OpenTelemetry case keeps nothing countable (a TracerProvider with no span
+processor), so the same loop is checked, untimed, on a separate provider with
+an in-memory exporter, and one block on the timed provider is inspected.
+
+Peers: prometheus_client (Histogram.time, labelled Histogram), the
+OpenTelemetry SDK (opentelemetry-sdk) and a seed-style pure-Python monitor
+(benchmarks/seed_style_monitor.py, needs psutil). A peer that is not
+importable has its cases skipped, with a note in the output and the JSON.
 
 Usage:
     .venv/bin/python benchmarks/bench_overhead.py [--repetitions 7] [--iterations N]
@@ -49,12 +57,34 @@ MIN_REPETITIONS = 5
 QUICK_ITERATIONS = 2_000
 
 try:
-    import prometheus_client
-    import psutil
+    import psutil  # the seed-style monitor needs it
 except ImportError as exc:  # pragma: no cover - environment problem
-    sys.exit(
-        f"bench_overhead: {exc}. Install the peers: .venv/bin/pip install prometheus-client psutil"
+    sys.exit(f"bench_overhead: {exc}. Install it: .venv/bin/pip install psutil")
+
+# Optional peers: when one is missing its cases are skipped with a note (in the
+# printed output and the JSON), not a crash.
+SKIPPED: List[Dict[str, str]] = []
+
+try:
+    import prometheus_client
+except ImportError as exc:  # pragma: no cover - environment problem
+    prometheus_client = None  # type: ignore[assignment]
+    _PROMETHEUS_MISSING: Optional[str] = f"{exc} (.venv/bin/pip install prometheus-client)"
+else:
+    _PROMETHEUS_MISSING = None
+
+try:
+    from opentelemetry.sdk.trace import ReadableSpan as _OtelReadableSpan
+    from opentelemetry.sdk.trace import TracerProvider as _OtelTracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor as _OtelBatchSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor as _OtelSimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter as _OtelInMemorySpanExporter,
     )
+except ImportError as exc:  # pragma: no cover - environment problem
+    _OTEL_MISSING: Optional[str] = f"{exc} (.venv/bin/pip install opentelemetry-sdk)"
+else:
+    _OTEL_MISSING = None
 
 import ragperf
 from ragperf import OperationType, PerformanceMonitor
@@ -81,6 +111,30 @@ def _loop_prometheus(n: int, hist: Any) -> int:
     for _ in repeat(None, n):
         with hist.time():
             pass
+    return perf_counter_ns() - t0
+
+
+def _loop_prometheus_labels(n: int, hist: Any) -> int:
+    # The child is looked up per block, as users write it.
+    t0 = perf_counter_ns()
+    for _ in repeat(None, n):
+        with hist.labels(operation="op").time():
+            pass
+    return perf_counter_ns() - t0
+
+
+def _loop_otel_span(n: int, tracer: Any) -> int:
+    t0 = perf_counter_ns()
+    for _ in repeat(None, n):
+        with tracer.start_as_current_span("op"):
+            pass
+    return perf_counter_ns() - t0
+
+
+def _loop_record(n: int, monitor: Any) -> int:
+    t0 = perf_counter_ns()
+    for _ in repeat(None, n):
+        monitor.record("op", duration_s=0.001)
     return perf_counter_ns() - t0
 
 
@@ -138,7 +192,10 @@ def _empty() -> None:
 class Case:
     """One benchmark: ``run(n)`` times n blocks and returns elapsed ns;
     ``recorded()`` returns what the monitor holds (None: nothing to check);
-    ``expected(total_blocks)`` is what it must hold after that many blocks."""
+    ``expected(total_blocks)`` is what it must hold after that many blocks.
+    ``extra_checks(iterations, when)`` returns further checks (dicts with
+    ``what``, ``expected`` and ``recorded``) for peers whose timed setup keeps
+    nothing countable; ``note`` is printed and stored with the row."""
 
     name: str
     label: str
@@ -146,6 +203,8 @@ class Case:
     run: Callable[[int], int]
     recorded: Callable[[], Optional[int]] = lambda: None
     expected: Callable[[int], Optional[int]] = lambda total: None
+    extra_checks: Callable[[int, str], List[Dict[str, Any]]] = lambda iterations, when: []
+    note: Optional[str] = None
     samples_ns: List[float] = field(default_factory=list)
     blocks: int = 0
     checks: List[Dict[str, Any]] = field(default_factory=list)
@@ -214,6 +273,196 @@ def _prometheus_case() -> Case:
     )
 
 
+def _prometheus_labelled_case(cached_child: bool) -> Case:
+    registry = prometheus_client.CollectorRegistry()
+    hist = prometheus_client.Histogram(
+        "bench_labelled_block_seconds",
+        "Empty block duration",
+        labelnames=("operation",),
+        registry=registry,
+    )
+
+    def recorded() -> int:
+        value = registry.get_sample_value("bench_labelled_block_seconds_count", {"operation": "op"})
+        return int(value) if value is not None else 0
+
+    if cached_child:
+        child = hist.labels(operation="op")
+        return Case(
+            "prometheus/labels_cached.time",
+            'prometheus_client child = Histogram(labelnames=("operation",)).labels(operation="op") '
+            "looked up ONCE outside the loop; child.time() per block",
+            "extra",
+            run=lambda n: _loop_prometheus(n, child),
+            recorded=recorded,
+            expected=lambda total: total,
+            note="prometheus/labels_cached.time: the labelled child is looked up once, outside the "
+            "loop (a micro-optimisation); each block then costs what an unlabelled Histogram.time() does.",
+        )
+    return Case(
+        "prometheus/labels().time",
+        'prometheus_client Histogram(labelnames=("operation",)): '
+        'hist.labels(operation="op").time() per block',
+        "core",
+        run=lambda n: _loop_prometheus_labels(n, hist),
+        recorded=recorded,
+        expected=lambda total: total,
+        note='prometheus/labels().time: labels(operation="op") is called in every block, as users '
+        "write it: it validates the label values, builds a key tuple and looks the child up in a dict "
+        "under a lock, then times the block like Histogram.time() (count, sum, fixed buckets; no "
+        "client-side percentiles).",
+    )
+
+
+def _otel_processor_count(provider: Any) -> Optional[int]:
+    """Span processors on an SDK TracerProvider (private attribute: None when
+    this SDK version does not have it)."""
+    active = getattr(provider, "_active_span_processor", None)
+    procs = getattr(active, "_span_processors", None)
+    return None if procs is None else len(procs)
+
+
+def _otel_probe(provider: Any, tracer: Any, processors: int, when: str) -> List[Dict[str, Any]]:
+    """One untimed block on the timed tracer itself: it must yield a real SDK
+    span that records while open and is ended on exit (not a no-op tracer)."""
+    with tracer.start_as_current_span("op") as span:
+        recording = span.is_recording()
+    ok = (
+        isinstance(span, _OtelReadableSpan)
+        and recording
+        and span.name == "op"
+        and span.end_time is not None
+        and span.get_span_context().is_valid
+    )
+    got = _otel_processor_count(provider)
+    return [
+        {
+            "when": when,
+            "what": "one block on the timed tracer yields an SDK span, recording while open, ended on exit",
+            "expected": True,
+            "recorded": ok,
+        },
+        {
+            "when": when,
+            "what": "span processors on the timed TracerProvider"
+            + ("" if got is not None else " (not inspectable in this SDK version)"),
+            "expected": processors if got is not None else None,
+            "recorded": got,
+        },
+    ]
+
+
+def _otel_in_memory_check(n: int, when: str) -> List[Dict[str, Any]]:
+    """The timed loop, run untimed on a SEPARATE provider that has a
+    SimpleSpanProcessor + InMemorySpanExporter: every block must end up as one
+    finished root span named "op" with its own span id."""
+    exporter = _OtelInMemorySpanExporter()
+    provider = _OtelTracerProvider()
+    provider.add_span_processor(_OtelSimpleSpanProcessor(exporter))
+    _loop_otel_span(n, provider.get_tracer("bench_overhead"))
+    spans = exporter.get_finished_spans()
+    good = sum(
+        1
+        for s in spans
+        # parent None: the previous block's span was no longer current
+        if s.name == "op" and s.end_time is not None and s.parent is None and s.context.is_valid
+    )
+    distinct = len({s.context.span_id for s in spans})
+    exporter.clear()
+    provider.shutdown()
+    what = "separate untimed provider (SimpleSpanProcessor + InMemorySpanExporter), same loop"
+    return [
+        {"when": when, "what": f"{what}: finished root spans named 'op'", "expected": n, "recorded": good},
+        {"when": when, "what": f"{what}: distinct span ids", "expected": n, "recorded": distinct},
+    ]
+
+
+def _otel_case() -> Case:
+    provider = _OtelTracerProvider()  # no span processor, no exporter
+    tracer = provider.get_tracer("bench_overhead")
+    sampler = provider.sampler.get_description()
+    if sampler.startswith("ParentBased{root:AlwaysOnSampler,"):
+        sampler = "ParentBased(ALWAYS_ON), the default"
+
+    def extra_checks(iterations: int, when: str) -> List[Dict[str, Any]]:
+        checks = _otel_probe(provider, tracer, 0, when)
+        if when == "before timing":
+            checks += _otel_in_memory_check(iterations, when)
+        return checks
+
+    return Case(
+        "otel/span_no_processor",
+        'OpenTelemetry SDK TracerProvider() with NO span processor/exporter: '
+        'tracer.start_as_current_span("op")',
+        "core",
+        run=lambda n: _loop_otel_span(n, tracer),
+        extra_checks=extra_checks,
+        note=(
+            "otel/span_no_processor: opentelemetry-sdk TracerProvider() with NO span processor and NO "
+            f"exporter (sampler {sampler}). Each block creates, starts, makes current, ends and detaches "
+            "a real SDK span (random trace and span ids, two time_ns() reads, attribute/event "
+            "containers, contextvars attach/detach), which is then discarded: nothing is kept, so this "
+            "is a lower bound of the cost of tracing. Spans have no client-side counts or percentiles: "
+            "aggregating them needs an exporter plus a backend (a tracing store, or a span-to-metrics "
+            "step). Sanity: the same loop, untimed, on a separate provider with SimpleSpanProcessor + "
+            "InMemorySpanExporter produced one finished span per block; and one block on the timed "
+            "provider yields a recording SDK span (not a no-op tracer)."
+        ),
+    )
+
+
+def _otel_batch_case(iterations: int) -> Case:
+    exporter = _OtelInMemorySpanExporter()
+    # Queue big enough for one repetition, so no span is dropped and the count
+    # check is exact (the default, 2048, drops spans in a tight loop).
+    queue = max(2048, iterations)
+    processor = _OtelBatchSpanProcessor(exporter, max_queue_size=queue)
+    provider = _OtelTracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("bench_overhead")
+    exported = [0]
+
+    def run(n: int) -> int:
+        elapsed = _loop_otel_span(n, tracer)
+        # Untimed: drain what the worker has not exported yet, count, free.
+        processor.force_flush()
+        spans = exporter.get_finished_spans()
+        exported[0] += sum(1 for s in spans if s.name == "op")
+        exporter.clear()
+        return elapsed
+
+    return Case(
+        "otel/span_batch_in_memory",
+        f"OpenTelemetry SDK, BatchSpanProcessor(InMemorySpanExporter(), max_queue_size={queue:,}): "
+        'tracer.start_as_current_span("op")',
+        "extra",
+        run=run,
+        recorded=lambda: exported[0],
+        expected=lambda total: total,
+        note=(
+            "otel/span_batch_in_memory: one BatchSpanProcessor to an InMemorySpanExporter, "
+            f"max_queue_size={queue:,} so no span is dropped; its worker thread exports batches of 512 "
+            "during the timed loop (the GIL time it takes is counted); after each timed loop, untimed: "
+            "force_flush(), count the exported spans, clear the exporter."
+        ),
+    )
+
+
+def _record_case() -> Case:
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    return Case(
+        "ragperf/record_call",
+        'ragperf memory off, monitor.record("op", duration_s=0.001) per call (no context manager)',
+        "extra",
+        run=lambda n: _loop_record(n, monitor),
+        recorded=lambda: monitor.get_operation_count("op"),
+        expected=lambda total: total,
+        note="ragperf/record_call: direct recording of a duration measured elsewhere (here a constant "
+        "1 ms), memory tracking off: no clock read and no tracker object; the keyword arguments are "
+        "validated, then one record goes to the same core as a tracked block's.",
+    )
+
+
 def _async_ragperf_case() -> Case:
     monitor = PerformanceMonitor(enable_memory_tracking=False)
     return Case(
@@ -250,9 +499,35 @@ def _has_rss_cache() -> bool:
     return "memory_max_age_us" in inspect.signature(PerformanceMonitor).parameters
 
 
-def build_cases() -> List[Case]:
+def _skip(cases: List[str], reason: str) -> None:
+    for name in cases:
+        SKIPPED.append({"case": name, "reason": reason})
+
+
+def build_cases(iterations: int = DEFAULT_ITERATIONS) -> List[Case]:
     null = contextlib.nullcontext()
     anull = contextlib.nullcontext()
+    SKIPPED.clear()
+    prometheus: List[Case] = []
+    prometheus_cached: List[Case] = []
+    if prometheus_client is not None:
+        prometheus = [_prometheus_case(), _prometheus_labelled_case(cached_child=False)]
+        prometheus_cached = [_prometheus_labelled_case(cached_child=True)]
+    else:
+        _skip(
+            ["prometheus/Histogram.time", "prometheus/labels().time", "prometheus/labels_cached.time"],
+            f"prometheus_client not importable: {_PROMETHEUS_MISSING}",
+        )
+    otel: List[Case] = []
+    otel_batch: List[Case] = []
+    if _OTEL_MISSING is None:
+        otel = [_otel_case()]
+        otel_batch = [_otel_batch_case(iterations)]
+    else:
+        _skip(
+            ["otel/span_no_processor", "otel/span_batch_in_memory"],
+            f"opentelemetry-sdk not importable: {_OTEL_MISSING}",
+        )
     exact: List[Case] = []
     if _has_rss_cache():
         # Default memory-on blocks reuse an RSS reading up to 100 us old, so a
@@ -276,7 +551,8 @@ def build_cases() -> List[Case]:
             "core",
             run=lambda n: _loop_nullcontext(n, null),
         ),
-        _prometheus_case(),
+        *prometheus,
+        *otel,
         _seed_case(
             "seed_style/memory_on",
             "seed-style pure-Python monitor, psutil RSS before/after (seed default)",
@@ -302,6 +578,9 @@ def build_cases() -> List[Case]:
             "op",
         ),
         *exact,
+        _record_case(),
+        *prometheus_cached,
+        *otel_batch,
         _ragperf_case(
             "ragperf/optype_tokens",
             "ragperf memory off, OperationType.LLM_INFERENCE and `op.tokens = 1` inside",
@@ -346,12 +625,22 @@ def _check(case: Case, when: str) -> None:
         )
 
 
+def _extra_checks(case: Case, iterations: int, when: str) -> None:
+    for check in case.extra_checks(iterations, when):
+        case.checks.append(check)
+        if check["recorded"] != check["expected"]:
+            raise SanityError(
+                f"{case.name} ({when}): {check['what']}: got {check['recorded']}, expected {check['expected']}"
+            )
+
+
 def run_cases(cases: List[Case], iterations: int, repetitions: int, log: Callable[[str], None]) -> None:
     # Sanity + warm-up: one untimed pass of N blocks per case.
     for case in cases:
         case.run(iterations)
         case.blocks += iterations
         _check(case, "before timing")
+        _extra_checks(case, iterations, "before timing")
     log(f"sanity: all {len(cases)} cases recorded what they were asked to")
 
     for rep in range(repetitions):
@@ -365,6 +654,7 @@ def run_cases(cases: List[Case], iterations: int, repetitions: int, log: Callabl
 
     for case in cases:
         _check(case, "after timing")
+        _extra_checks(case, iterations, "after timing")
 
 
 # --------------------------------------------------------------------------
@@ -446,8 +736,19 @@ def environment(iterations: int, repetitions: int, quick: bool) -> Dict[str, Any
         "ragperf_version": ragperf.__version__,
         "ragperf_path": str(Path(ragperf.__file__).parent),
         "source_git": _git_describe(),
-        "prometheus_client_version": getattr(prometheus_client, "__version__", None)
-        or _dist_version("prometheus_client"),
+        "prometheus_client_version": (
+            getattr(prometheus_client, "__version__", None) or _dist_version("prometheus_client")
+        )
+        if prometheus_client is not None
+        else None,
+        "opentelemetry_sdk_version": _dist_version("opentelemetry-sdk") if _OTEL_MISSING is None else None,
+        "opentelemetry_api_version": _dist_version("opentelemetry-api") if _OTEL_MISSING is None else None,
+        "otel_timed_setup": "otel/span_no_processor: TracerProvider() with no span processor and no "
+        "exporter (spans are created and discarded); the in-memory exporter is used only in the untimed "
+        "sanity check (and in otel/span_batch_in_memory)"
+        if _OTEL_MISSING is None
+        else None,
+        "skipped_cases": list(SKIPPED),
         "psutil_version": psutil.__version__,
         "iterations": iterations,
         "repetitions": repetitions,
@@ -496,6 +797,7 @@ def summarize(cases: List[Case], iterations: int) -> List[Dict[str, Any]]:
                 "max_ns": max(case.samples_ns),
                 "time_unit": "ns",
                 "ratio_to_bare_with": med / bare,
+                "note": case.note,
                 "repetitions_ns": case.samples_ns,
                 "sanity_checks": case.checks,
             }
@@ -508,18 +810,24 @@ def evaluate_targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     bare = med["bare_with/nullcontext"]
     off = med["ragperf/memory_off"]
     on = med["ragperf/memory_on"]
-    prom = med["prometheus/Histogram.time"]
+    prom = med.get("prometheus/Histogram.time")
     seed_on = med["seed_style/memory_on"]
 
-    def target(name: str, value: float, op: str, threshold: float, unit: str, info: bool) -> Dict[str, Any]:
-        ok = value <= threshold if op == "<=" else value >= threshold
+    def target(
+        name: str, value: Optional[float], op: str, threshold: float, unit: str, info: bool
+    ) -> Dict[str, Any]:
+        if value is None:  # the peer was skipped
+            status = "SKIP"
+        else:
+            ok = value <= threshold if op == "<=" else value >= threshold
+            status = "PASS" if ok else "MISS"
         return {
             "name": name,
             "value": value,
             "op": op,
             "threshold": threshold,
             "unit": unit,
-            "status": "PASS" if ok else "MISS",
+            "status": status,
             "informational": info,
         }
 
@@ -527,7 +835,14 @@ def evaluate_targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         target("ragperf memory off: ns per block", off, "<=", 500.0, "ns", False),
         target("ragperf memory off / bare with", off / bare, "<=", 3.0, "x", False),
         target("ragperf memory on: ns per block", on, "<=", 1500.0, "ns", False),
-        target("prometheus Histogram.time() / ragperf memory off", prom / off, ">=", 2.0, "x", True),
+        target(
+            "prometheus Histogram.time() / ragperf memory off",
+            prom / off if prom is not None else None,
+            ">=",
+            2.0,
+            "x",
+            True,
+        ),
         target("seed-style (memory on) / ragperf memory on", seed_on / on, ">=", 10.0, "x", True),
     ]
 
@@ -556,6 +871,47 @@ def derived(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
             "unit": "ns",
         },
     ]
+    off = med["ragperf/memory_off"]
+    # Informational ratios against the peers added later (absent when skipped).
+    if "otel/span_no_processor" in med:
+        rows_out.append(
+            {
+                "name": "OTel SDK span (no processor) / ragperf memory off",
+                "value": med["otel/span_no_processor"] / off,
+                "unit": "x",
+            }
+        )
+    if "otel/span_batch_in_memory" in med:
+        rows_out.append(
+            {
+                "name": "OTel SDK span (BatchSpanProcessor -> in-memory) / ragperf memory off",
+                "value": med["otel/span_batch_in_memory"] / off,
+                "unit": "x",
+            }
+        )
+    if "prometheus/labels().time" in med:
+        rows_out.append(
+            {
+                "name": "prometheus labels().time() / ragperf memory off",
+                "value": med["prometheus/labels().time"] / off,
+                "unit": "x",
+            }
+        )
+    if "prometheus/labels().time" in med and "prometheus/labels_cached.time" in med:
+        rows_out.append(
+            {
+                "name": "prometheus labels() lookup per block (labels().time - labels_cached.time)",
+                "value": med["prometheus/labels().time"] - med["prometheus/labels_cached.time"],
+                "unit": "ns",
+            }
+        )
+    rows_out.append(
+        {
+            "name": "ragperf record() call / ragperf memory off tracked block",
+            "value": med["ragperf/record_call"] / off,
+            "unit": "x",
+        }
+    )
     if "ragperf/memory_on_exact" in med:
         rows_out.append(
             {
@@ -574,11 +930,19 @@ def derived(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return rows_out
 
 
-def _fmt(v: float, unit: str) -> str:
+def _fmt(v: Optional[float], unit: str) -> str:
+    if v is None:
+        return "n/a"
     return f"{v:,.0f} ns" if unit == "ns" else f"{v:.2f}x"
 
 
-def render(env: Dict[str, Any], rows: List[Dict[str, Any]], targets: List[Dict[str, Any]], extra: List[Dict[str, Any]]) -> str:
+def render(
+    env: Dict[str, Any],
+    rows: List[Dict[str, Any]],
+    targets: List[Dict[str, Any]],
+    extra: List[Dict[str, Any]],
+    skipped: Optional[List[Dict[str, str]]] = None,
+) -> str:
     out = []
     out.append(
         f"{env['started']} .. {env['date']}  Python {env['python_version']}  ragperf {env['ragperf_version']}  "
@@ -616,6 +980,13 @@ def render(env: Dict[str, Any], rows: List[Dict[str, Any]], targets: List[Dict[s
     out.append("Derived:")
     for d in extra:
         out.append(f"  {d['name']}: {_fmt(d['value'], d['unit'])}")
+    notes = [r["note"] for r in rows if r.get("note")]
+    if notes:
+        out.append("Notes on the peers:")
+        out += [f"  - {n}" for n in notes]
+    if skipped:
+        out.append("Skipped (peer not importable):")
+        out += [f"  - {s['case']}: {s['reason']}" for s in skipped]
     return "\n".join(out)
 
 
@@ -647,7 +1018,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     load_before = _loadavg()
     core_before = _core_build()
-    cases = build_cases()
+    cases = build_cases(args.iterations)
+    for skipped in SKIPPED:
+        log(f"skipping {skipped['case']}: {skipped['reason']}")
     try:
         run_cases(cases, args.iterations, args.repetitions, log)
     except SanityError as exc:
@@ -664,9 +1037,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows = summarize(cases, args.iterations)
     targets = evaluate_targets(rows)
     extra = derived(rows)
-    print(render(env, rows, targets, extra))
+    print(render(env, rows, targets, extra, SKIPPED))
 
-    result = {"context": env, "benchmarks": rows, "targets": targets, "derived": extra}
+    result = {
+        "context": env,
+        "benchmarks": rows,
+        "targets": targets,
+        "derived": extra,
+        "skipped": list(SKIPPED),
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.json.with_name(args.json.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

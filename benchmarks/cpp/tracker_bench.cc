@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "benchmark/benchmark.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/quantile_sketch.h"
@@ -112,4 +113,13 @@ BENCHMARK(BM_ReportJson100Operations)->Unit(benchmark::kMicrosecond);
 }  // namespace
 }  // namespace ragperf
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // As in the Python extension (cpp/bindings/module.cpp): Debian's abseil has
+  // deadlock detection on; production ragperf turns it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

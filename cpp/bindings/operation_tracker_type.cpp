@@ -4,8 +4,10 @@
 
 #include "operation_tracker_type.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <limits>
 #include <string>
 #include <utility>
@@ -29,6 +31,8 @@ struct HotPathObject {
   PerformanceMonitor* monitor;
   // name object (str, str subclass such as OperationType) -> (id, plain str)
   PyObject* ids;
+  PyObject* last_op;     // strong; the last operation object resolved
+  PyObject* last_entry;  // borrowed from ids (kept alive by it)
 };
 
 struct TrackerObject {
@@ -189,7 +193,7 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   }
   if (value == nullptr) return nullptr;
   Py_ssize_t size = 0;
-  const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);
+  const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);  // exact str
   if (utf8 == nullptr) {
     Py_DECREF(value);
     return nullptr;
@@ -215,6 +219,19 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
                              : PyDict_GetItemWithError(hot->ids, value);
 }
 
+// ResolveOperation plus the one-entry cache update (str-like names only: the
+// cache must never hold an object whose name could change).
+PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
+  if (op == hot->last_op) return hot->last_entry;
+  PyObject* entry = ResolveOperation(hot, op);
+  if (entry != nullptr && PyUnicode_Check(op)) {
+    Py_INCREF(op);
+    Py_XSETREF(hot->last_op, op);
+    hot->last_entry = entry;
+  }
+  return entry;
+}
+
 // -------------------------------------------------------------- Tracker ----
 
 PyObject* TrackerEnterImpl(TrackerObject* self) {
@@ -226,14 +243,18 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
     return nullptr;
   }
   self->rss_start_bytes = -1;
+  self->state = kEntered;
+  int64_t now = SteadyNowNanos();
   if (self->hot->monitor->memory_tracking()) {
+    const uint64_t reads = RssCache::Instance().reads();
     int64_t rss = 0;
-    if (ReadRssBytes(*self->hot->monitor, SteadyNowNanos(), &rss)) {
+    if (ReadRssBytes(*self->hot->monitor, now, &rss)) {
       self->rss_start_bytes = rss;
     }
+    // A /proc read just happened: restart the clock so it is not timed.
+    if (RssCache::Instance().reads() != reads) now = SteadyNowNanos();
   }
-  self->state = kEntered;
-  self->start_ns = SteadyNowNanos();  // last, so our own work is not timed
+  self->start_ns = now;
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -273,7 +294,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
   rec.completion_tokens = self->completion_tokens;
   rec.tokens = self->tokens_set ? self->tokens
                                 : self->prompt_tokens + self->completion_tokens;
-  rec.timestamp_s = WallNowSeconds();
+  rec.timestamp_s = WallSecondsAt(end_ns);
   self->success = rec.success;
   self->duration_s = rec.duration_s;
   try {
@@ -544,12 +565,164 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     }
     Py_XSETREF(metadata, merged);
   }
-  PyObject* entry = ResolveOperation(hot, op);
+  // Most code tracks the same few names: remember the last one. The strong
+  // reference held in last_op keeps its address from being reused.
+  PyObject* entry = ResolveCached(hot, op);
   if (entry == nullptr) {
     Py_XDECREF(metadata);
     return nullptr;
   }
   return NewTracker(hot, entry, metadata);
+}
+
+// -------------------------------------------------------------- record ----
+
+PyObject* g_real_type = nullptr;  // numbers.Real, for the slow type check
+
+// A real number (not bool) as double; -1 with TypeError naming the value.
+int ParseReal(PyObject* value, const char* field, const char* what,
+              double* out) {
+  if (PyFloat_CheckExact(value)) {
+    *out = PyFloat_AS_DOUBLE(value);
+    return 0;
+  }
+  if (!PyBool_Check(value)) {
+    int is_real = PyLong_Check(value) || PyFloat_Check(value);
+    if (!is_real && g_real_type != nullptr) {
+      is_real = PyObject_IsInstance(value, g_real_type);
+      if (is_real < 0) return -1;
+    }
+    if (is_real) {
+      *out = PyFloat_AsDouble(value);
+      return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    }
+  }
+  PyErr_Format(PyExc_TypeError, "%s must be %s, got %R (%s)", field, what,
+               value, Py_TYPE(value)->tp_name);
+  return -1;
+}
+
+constexpr double kMaxDurationS = 1e9;  // as MAX_DURATION_S in _validate.py
+
+// record(operation, duration_s, tokens=None, success=True, *,
+//        prompt_tokens=0, completion_tokens=0, memory_delta_mb=None,
+//        error_type=None)
+PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+  static const char* const kNames[] = {
+      "operation",     "duration_s",        "tokens",
+      "success",       "prompt_tokens",     "completion_tokens",
+      "memory_delta_mb", "error_type"};
+  constexpr int kPositional = 4;
+  constexpr int kCount = 8;
+  PyObject* values[kCount] = {nullptr};
+  if (nargs > kPositional) {
+    PyErr_Format(PyExc_TypeError,
+                 "record() takes at most %d positional arguments (%zd given)",
+                 kPositional, nargs);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < nargs; ++i) values[i] = args[i];
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+    int slot = -1;
+    for (int i = 0; i < kCount; ++i) {
+      if (KeywordIs(key, kNames[i])) slot = i;
+    }
+    if (slot < 0) {
+      PyErr_Format(PyExc_TypeError,
+                   "record() got an unexpected keyword argument %R", key);
+      return nullptr;
+    }
+    if (values[slot] != nullptr) {
+      PyErr_Format(PyExc_TypeError,
+                   "record() got multiple values for argument '%s'",
+                   kNames[slot]);
+      return nullptr;
+    }
+    values[slot] = args[nargs + k];
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (values[i] == nullptr) {
+      PyErr_Format(PyExc_TypeError,
+                   "record() missing required argument '%s'", kNames[i]);
+      return nullptr;
+    }
+  }
+  OperationRecord rec;
+  if (ParseReal(values[1], "duration_s", "a number of seconds",
+                &rec.duration_s) != 0) {
+    return nullptr;
+  }
+  if (!(rec.duration_s >= 0 && rec.duration_s <= kMaxDurationS)) {
+    PyErr_Format(PyExc_ValueError,
+                 "duration_s must be a finite number of seconds between 0 "
+                 "and 1e+09, got %R",
+                 values[1]);
+    return nullptr;
+  }
+  if (values[4] != nullptr &&
+      ParseTokenCount(values[4], "prompt_tokens", &rec.prompt_tokens) != 0) {
+    return nullptr;
+  }
+  if (values[5] != nullptr &&
+      ParseTokenCount(values[5], "completion_tokens",
+                      &rec.completion_tokens) != 0) {
+    return nullptr;
+  }
+  if (values[2] != nullptr && values[2] != Py_None) {
+    if (ParseTokenCount(values[2], "tokens", &rec.tokens) != 0) return nullptr;
+  } else {
+    rec.tokens = rec.prompt_tokens + rec.completion_tokens;
+  }
+  if (values[3] != nullptr) {
+    if (!PyBool_Check(values[3])) {
+      PyErr_Format(PyExc_TypeError, "success must be a bool, got %R (%s)",
+                   values[3], Py_TYPE(values[3])->tp_name);
+      return nullptr;
+    }
+    rec.success = values[3] == Py_True;
+  }
+  if (values[6] != nullptr && values[6] != Py_None) {
+    if (ParseReal(values[6], "memory_delta_mb", "a number or None",
+                  &rec.memory_delta_mb) != 0) {
+      return nullptr;
+    }
+    if (!std::isfinite(rec.memory_delta_mb)) {
+      PyErr_Format(PyExc_ValueError, "memory_delta_mb must be finite, got %R",
+                   values[6]);
+      return nullptr;
+    }
+    rec.has_memory_delta = true;
+  }
+  std::string error_type;
+  if (values[7] != nullptr && values[7] != Py_None) {
+    if (!PyUnicode_Check(values[7])) {
+      PyErr_Format(PyExc_TypeError, "error_type must be a str or None, got %R",
+                   values[7]);
+      return nullptr;
+    }
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(values[7], &size);
+    if (utf8 == nullptr) return nullptr;
+    error_type.assign(utf8, static_cast<size_t>(size));
+  }
+  if (!rec.success) {
+    if (error_type.empty()) error_type = "Error";
+    rec.error_type = error_type;
+  }
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  PyObject* entry = ResolveCached(hot, values[0]);
+  if (entry == nullptr) return nullptr;
+  const int op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+  rec.timestamp_s = WallSecondsAt(SteadyNowNanos());
+  try {
+    hot->monitor->Record(op_id, rec);
+  } catch (const std::bad_alloc&) {
+    return PyErr_NoMemory();
+  }
+  Py_RETURN_NONE;
 }
 
 // resolve(operation) -> (id, name)
@@ -561,6 +734,8 @@ PyObject* HotResolve(PyObject* self, PyObject* op) {
 
 void HotDealloc(PyObject* self) {
   HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  Py_CLEAR(hot->last_op);
+  hot->last_entry = nullptr;
   Py_CLEAR(hot->ids);
   delete hot->owner;
   hot->owner = nullptr;
@@ -574,6 +749,12 @@ PyMethodDef HotMethods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "track_operation(operation, metadata=None, /, **metadata) -> "
      "OperationTracker"},
+    {"record",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(HotRecord)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "record(operation, duration_s, tokens=None, success=True, *, "
+     "prompt_tokens=0, completion_tokens=0, memory_delta_mb=None, "
+     "error_type=None)"},
     {"resolve", HotResolve, METH_O,
      "resolve(operation) -> (id, name); validates the operation."},
     {nullptr, nullptr, 0, nullptr}};
@@ -591,6 +772,12 @@ int ReadyType_(PyObject* module, PyTypeObject* type, const char* name) {
 }  // namespace
 
 int RegisterOperationTrackerTypes(PyObject* module) {
+  PyObject* numbers = PyImport_ImportModule("numbers");
+  if (numbers == nullptr) return -1;
+  g_real_type = PyObject_GetAttrString(numbers, "Real");  // kept for life
+  Py_DECREF(numbers);
+  if (g_real_type == nullptr) return -1;
+
   ReadyType.tp_name = "ragperf._core._Ready";
   ReadyType.tp_basicsize = sizeof(ReadyObject);
   ReadyType.tp_dealloc = ReadyDealloc;
@@ -630,6 +817,8 @@ int RegisterOperationTrackerTypes(PyObject* module) {
 PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   HotPathObject* hot = PyObject_New(HotPathObject, &HotPathType);
   if (hot == nullptr) return nullptr;
+  hot->last_op = nullptr;
+  hot->last_entry = nullptr;
   hot->ids = PyDict_New();
   if (hot->ids == nullptr) {
     hot->owner = nullptr;

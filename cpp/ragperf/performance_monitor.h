@@ -27,8 +27,6 @@
 #ifndef RAGPERF_PERFORMANCE_MONITOR_H_
 #define RAGPERF_PERFORMANCE_MONITOR_H_
 
-#include <time.h>
-
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -37,24 +35,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "ragperf/clock.h"
 #include "ragperf/memory_monitor.h"
 #include "ragperf/response_time_tracker.h"
 
 namespace ragperf {
-
-// Monotonic clock for durations (vDSO, no syscall).
-inline int64_t SteadyNowNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-// Wall clock for timestamps, unix seconds.
-inline double WallNowSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct HealthStatus {
   bool healthy = true;

@@ -178,6 +178,35 @@ class QuantileSketch {
   // most max_bins (<= kMaxMaxBins) bins, and no more than the input can hold.
   static absl::StatusOr<QuantileSketch> Deserialize(absl::string_view bytes);
 
+ public:
+  // True when Add(value) would place `value` in a bin (not the zero bin, not
+  // rejected).
+  static bool IsIndexable(double value) {
+    return value >= kMinIndexable && value <= kMaxIndexable;
+  }
+  // The bin index of an indexable `value`. Sketches of equal accuracy agree,
+  // so a caller feeding several of them computes the log once:
+  //
+  //   if (QuantileSketch::IsIndexable(v)) {
+  //     const int i = all_time.IndexFor(v);
+  //     all_time.AddAt(v, i);
+  //     this_minute.AddAt(v, i);   // same relative_accuracy()
+  //   }
+  int IndexFor(double value) const { return IndexOf(value); }
+  // Add(value) for an indexable `value` whose IndexFor() is `index`
+  // (computed on this sketch or one of the same accuracy).
+  void AddAt(double value, int index) {
+    ++count_;
+    sum_ += value;
+    min_ = std::min(min_, value);
+    max_ = std::max(max_, value);
+    if (ABSL_PREDICT_TRUE(index >= lo_ && index <= hi_)) {
+      ++bins_[static_cast<size_t>(index - offset_)];
+    } else {
+      AddToBinSlow(index, 1);
+    }
+  }
+
  private:
   // Index of the bin holding `value`; requires kMinIndexable <= value <=
   // kMaxIndexable. Truncate-then-adjust is a branch-free ceil that does not

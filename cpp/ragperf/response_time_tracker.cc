@@ -15,6 +15,7 @@ namespace ragperf {
 namespace {
 
 constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
+constexpr int kNoIndex = std::numeric_limits<int>::min();
 
 // Token totals saturate instead of overflowing (signed overflow is UB and a
 // wrapped negative total would be a silent wrong number).
@@ -36,7 +37,9 @@ int64_t MinuteOf(double timestamp_s) {
 struct Aggregate {
   explicit Aggregate(double relative_accuracy) : sketch(relative_accuracy) {}
 
-  void Add(const OperationRecord& r) {
+  // `index` is the sketch bin of r.duration_s, or kNoIndex when it is not
+  // indexable (zero or out of range).
+  void Add(const OperationRecord& r, int index) {
     ++total;
     if (!r.success) {
       ++failed;
@@ -54,7 +57,11 @@ struct Aggregate {
     }
     if (total == 1) first_ts = r.timestamp_s;
     last_ts = std::max(last_ts, r.timestamp_s);
-    sketch.Add(r.duration_s);
+    if (index != kNoIndex) {
+      sketch.AddAt(r.duration_s, index);
+    } else {
+      sketch.Add(r.duration_s);
+    }
   }
 
   void MergeInto(OperationStats& out, double& first, double& last) const {
@@ -118,12 +125,16 @@ struct ResponseTimeTracker::OpShard {
         max_history(max_history) {}
 
   void Add(const OperationRecord& r) {
-    all_time.Add(r);
-    AddToWindow(r);
+    // One log for both sketches: they share the accuracy.
+    const int index = QuantileSketch::IsIndexable(r.duration_s)
+                          ? all_time.sketch.IndexFor(r.duration_s)
+                          : kNoIndex;
+    all_time.Add(r, index);
+    AddToWindow(r, index);
     AddToRecent(r);
   }
 
-  void AddToWindow(const OperationRecord& r) {
+  void AddToWindow(const OperationRecord& r, int index) {
     // Slots are created on first use so idle operations cost nothing.
     if (windows.empty()) {
       windows.reserve(kNumWindowSlots);
@@ -138,7 +149,7 @@ struct ResponseTimeTracker::OpShard {
       slot.agg.Reset();
       slot.minute = minute;
     }
-    slot.agg.Add(r);
+    slot.agg.Add(r, index);
   }
 
   void AddToRecent(const OperationRecord& r) {

@@ -100,6 +100,18 @@ class OperationTracker:
 
 class HotPath:
     def track_operation(self, operation: Any, metadata: Any = None, /, **metadata_kwargs: Any) -> OperationTracker: ...
+    def record(
+        self,
+        operation: Any,
+        duration_s: float,
+        tokens: int | None = None,
+        success: bool = True,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        memory_delta_mb: float | None = None,
+        error_type: str | None = None,
+    ) -> None: ...
     def resolve(self, operation: Any) -> tuple[int, str]: ...
 
 class Monitor:

@@ -120,6 +120,7 @@ class PerformanceMonitor:
         # The C-level factory replaces the documented method below on the
         # instance: no Python frame runs per block.
         self.track_operation = self._hot.track_operation  # type: ignore[method-assign]
+        self.record = self._hot.record  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ recording
 
@@ -228,6 +229,9 @@ class PerformanceMonitor:
         ``tokens`` defaults to ``prompt_tokens + completion_tokens``. A failed
         record (``success=False``) is counted under ``error_type`` (default
         "Error").
+
+        Validated and recorded in C (replaced per instance by the C method;
+        this Python body documents it and serves subclasses calling super()).
 
         Example:
             >>> monitor.record("reranking", duration_s=0.012, tokens=0, success=True)  # doctest: +SKIP

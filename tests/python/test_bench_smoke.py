@@ -3,6 +3,7 @@ writes a JSON result with every case and a positive time for each."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +19,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_overhead.py
 EXPECTED_CASES = {
     "bare_with/nullcontext",
     "prometheus/Histogram.time",
+    "prometheus/labels().time",
+    "prometheus/labels_cached.time",
     "seed_style/memory_on",
     "seed_style/memory_off",
     "ragperf/memory_off",
@@ -27,7 +30,22 @@ EXPECTED_CASES = {
     "ragperf/async_with",
     "plain_call/empty_function",
     "ragperf/timed_call",
+    "ragperf/record_call",
 }
+
+OTEL_CASES = {"otel/span_no_processor", "otel/span_batch_in_memory"}
+
+
+def _has_otel_sdk() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk.trace") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+HAS_OTEL = _has_otel_sdk()
+if HAS_OTEL:
+    EXPECTED_CASES |= OTEL_CASES
 
 OPTIONAL_CASES = {"ragperf/memory_on_exact"}
 
@@ -58,6 +76,20 @@ def test_quick_run_writes_every_case(tmp_path: Path) -> None:
     assert rows["ragperf/memory_off"]["sanity_checks"][-1]["recorded"] == (
         rows["ragperf/memory_off"]["iterations"] * (rows["ragperf/memory_off"]["repetitions"] + 1)
     )
+
+    # The OTel cases run when the SDK is importable, else they are skipped with a note.
+    skipped = {s["case"] for s in result["skipped"]}
+    if HAS_OTEL:
+        assert not skipped & OTEL_CASES
+        checks = rows["otel/span_no_processor"]["sanity_checks"]
+        # The untimed in-memory check saw one span per block of the loop.
+        assert any(
+            "InMemorySpanExporter" in c.get("what", "") and c["recorded"] == rows["otel/span_no_processor"]["iterations"]
+            for c in checks
+        )
+    else:
+        assert OTEL_CASES <= skipped
+        assert "otel/span_no_processor" in proc.stdout
 
     targets = {t["name"]: t for t in result["targets"]}
     assert len(targets) == 5

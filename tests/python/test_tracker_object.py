@@ -433,7 +433,12 @@ def test_many_trackers_do_not_leak_references(monitor: PerformanceMonitor) -> No
             pass
     del op
     gc.collect()
-    assert (sys.getrefcount(value), sys.getrefcount(passed), sys.getrefcount(name)) == before
+    after = (sys.getrefcount(value), sys.getrefcount(passed), sys.getrefcount(name))
+    assert after[:2] == before[:2]
+    # The monitor keeps one reference to the last operation object it resolved
+    # (a one-entry cache); the loop ended on RERANKING, so `name` may have one
+    # reference fewer, never more.
+    assert before[2] - 1 <= after[2] <= before[2]
 
 
 def test_numpy_integers_and_floats_are_accepted() -> None:

@@ -1,0 +1,47 @@
+// Copyright 2026 The ragperf Authors.
+
+#include "ragperf/clock.h"
+
+#include <atomic>
+#include <limits>
+
+namespace ragperf {
+namespace {
+
+constexpr int64_t kRefreshNs = 1000000000;  // re-measure the offset each second
+
+// Offset wall - steady in nanoseconds and when it was measured (steady time).
+// Two atomics, published with release/acquire: a reader that sees a new
+// measurement time sees its offset or a newer one.
+std::atomic<int64_t> g_offset_ns{0};
+std::atomic<int64_t> g_measured_at_ns{std::numeric_limits<int64_t>::min() / 2};
+
+int64_t MeasureOffset(int64_t* measured_at) {
+  timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const int64_t steady = SteadyNowNanos();
+  const int64_t offset =
+      static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec - steady;
+  g_offset_ns.store(offset, std::memory_order_relaxed);
+  g_measured_at_ns.store(steady, std::memory_order_release);
+  *measured_at = steady;
+  return offset;
+}
+
+}  // namespace
+
+double WallSecondsAt(int64_t steady_ns) {
+  const int64_t measured_at = g_measured_at_ns.load(std::memory_order_acquire);
+  int64_t offset = g_offset_ns.load(std::memory_order_relaxed);
+  if (steady_ns - measured_at > kRefreshNs || steady_ns < measured_at - kRefreshNs) {
+    int64_t now_measured = 0;
+    offset = MeasureOffset(&now_measured);
+  }
+  // Split into seconds and nanoseconds before converting: unix time in ns
+  // exceeds the 53-bit mantissa of a double.
+  const int64_t wall_ns = steady_ns + offset;
+  return static_cast<double>(wall_ns / 1000000000) +
+         static_cast<double>(wall_ns % 1000000000) * 1e-9;
+}
+
+}  // namespace ragperf
