@@ -19,7 +19,7 @@ CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json)"
 	@echo "make test   - set up everything, run C++ tests (ctest), mypy --strict, and pytest"
-	@echo "make bench  - run benchmarks/bench_overhead.py"
+	@echo "make bench  - run every benchmark (results in benchmarks/results/*.json) and render docs/benchmarks.md"
 
 $(STAMPS)/sysdeps: scripts/install-system-deps.sh
 	@mkdir -p $(STAMPS)
@@ -83,8 +83,27 @@ test-python: $(STAMPS)/install
 
 test: test-cpp thread-safety typecheck test-python
 
-bench: $(STAMPS)/install
-	$(VPY) benchmarks/bench_overhead.py
+# Benchmarks: every script writes benchmarks/results/<name>.json; the docs
+# page is rendered from those files (never edited by hand).
+$(STAMPS)/bench-deps: $(STAMPS)/install pyproject.toml
+	bash scripts/install-system-deps.sh libbenchmark-dev
+	$(VPY) -m pip install -q --no-build-isolation ".[bench]"
+	@touch $@
+
+build/bench/tracker_bench: $(STAMPS)/bench-deps $(SOURCES) benchmarks/cpp/tracker_bench.cc
+	$(VENV)/bin/cmake -S . -B build/bench -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	  -DRAGPERF_BUILD_BENCHMARKS=ON -DRAGPERF_BUILD_PYTHON=OFF -DRAGPERF_WERROR=$(WERROR) -DCMAKE_BUILD_TYPE=Release
+	$(VENV)/bin/cmake --build build/bench
+
+bench: build/bench/tracker_bench
+	@mkdir -p benchmarks/results
+	build/bench/tracker_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	  --benchmark_out=benchmarks/results/cpp_tracker.json --benchmark_out_format=json
+	$(VPY) benchmarks/bench_overhead.py --json benchmarks/results/overhead.json
+	$(VPY) benchmarks/bench_concurrency.py --json benchmarks/results/concurrency.json
+	$(VPY) benchmarks/bench_reads.py --json benchmarks/results/reads.json
+	$(VPY) benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json
+	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
 
 clean:
 	rm -rf build dist *.egg-info metrics.json

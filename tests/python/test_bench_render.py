@@ -351,3 +351,35 @@ def test_bench_concurrency_quick(tmp_path: Path) -> None:
     md = out.read_text(encoding="utf-8")
     assert "quick (smoke) run" in md and "Could not render" not in md
     assert md.count("**Not run**") == 4
+
+
+def cpp_aggregates_json(mean_lost: float) -> Dict[str, Any]:
+    """As written by `make bench`: --benchmark_repetitions=5
+    --benchmark_report_aggregates_only=true (mean/median/stddev/cv rows only)."""
+    benches = []
+    for fam in ("BM_RecordSameOperation", "BM_RecordDistinctOperations"):
+        for n in (1, 2, 4):
+            run = f"{fam}/real_time/threads:{n}"
+            for agg, rt, ips, lost in (("mean", 100.0, 5.5e6, mean_lost), ("median", 99.0, 5_678_901.0, 0.0),
+                                       ("stddev", 1.0, 1e5, 0.0), ("cv", 0.0123, 0.01, float("nan"))):
+                benches.append({"name": f"{run}_{agg}", "run_name": run, "run_type": "aggregate",
+                                "aggregate_name": agg, "repetitions": 5, "threads": n, "iterations": 5,
+                                "real_time": rt, "cpu_time": rt, "time_unit": "ns",
+                                "items_per_second": ips, "lost": lost})
+    return {"context": {"date": "2031-02-03T05:00:00+00:00", "num_cpus": 7, "library_build_type": "debug"},
+            "benchmarks": benches}
+
+
+@pytest.mark.parametrize("mean_lost,status", [(0.0, "PASS"), (0.4, "MISS")])
+def test_cpp_aggregates_only(tmp_path: Path, mean_lost: float, status: str) -> None:
+    results, out = tmp_path / "results", tmp_path / "out.md"
+    _write(results, "cpp_tracker.json", cpp_aggregates_json(mean_lost))  # NaN in the cv rows, as google-benchmark writes
+    proc = _render(results, out)
+    assert proc.returncode == 0, proc.stderr
+    md = out.read_text(encoding="utf-8")
+    assert "Could not render" not in md
+    assert "5.68 M/s" in md and "median of 5 repetitions" in md and "cv 1.2 %" in md
+    targets = md[md.index("## Targets"):md.index("## Machine and software")]
+    assert targets.count("5.68 M records/s | >= 2.00 M records/s | PASS") == 2
+    lost_row = next(line for line in targets.splitlines() if "lost records" in line)
+    assert lost_row.endswith(f"| {status} |"), lost_row
