@@ -91,4 +91,16 @@ py::dict HealthToDict(const HealthStatus& h) {
   return d;
 }
 
+py::list HistoryToList(const std::vector<MemorySample>& samples) {
+  py::list out;
+  for (const MemorySample& s : samples) {
+    py::dict d;
+    d["timestamp_s"] = s.timestamp_s;
+    d["rss_mb"] = s.rss_mb;
+    d["vms_mb"] = s.vms_mb;
+    out.append(d);
+  }
+  return out;
+}
+
 }  // namespace ragperf::bindings

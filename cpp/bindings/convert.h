@@ -8,6 +8,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include <vector>
+
 #include "ragperf/memory_monitor.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/response_time_tracker.h"
@@ -20,6 +22,7 @@ pybind11::dict UsageToDict(const MemoryUsage& u);
 pybind11::dict MemoryStatsToDict(const MemoryStats& s);
 pybind11::dict SystemMemoryToDict(const SystemMemory& s);
 pybind11::dict HealthToDict(const HealthStatus& h);
+pybind11::list HistoryToList(const std::vector<MemorySample>& samples);
 
 }  // namespace ragperf::bindings
 

@@ -47,17 +47,7 @@ Example:
           "{current_rss_mb, current_vms_mb, min/max/avg_rss_mb, samples}.")
       .def(
           "history",
-          [](const MemoryMonitor& mm) {
-            py::list out;
-            for (const MemorySample& s : mm.History()) {
-              py::dict d;
-              d["timestamp_s"] = s.timestamp_s;
-              d["rss_mb"] = s.rss_mb;
-              d["vms_mb"] = s.vms_mb;
-              out.append(d);
-            }
-            return out;
-          },
+          [](const MemoryMonitor& mm) { return HistoryToList(mm.History()); },
           "Recorded samples, oldest first.")
       .def_property_readonly("max_history", &MemoryMonitor::max_history)
       .def("clear", &MemoryMonitor::Clear);

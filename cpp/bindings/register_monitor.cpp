@@ -150,17 +150,7 @@ Example:
       .def("memory_stats",
            [](Monitor& self) { return MemoryStatsToDict(self.memory().GetStats()); })
       .def("memory_history",
-           [](Monitor& self) {
-             py::list out;
-             for (const MemorySample& s : self.memory().History()) {
-               py::dict d;
-               d["timestamp_s"] = s.timestamp_s;
-               d["rss_mb"] = s.rss_mb;
-               d["vms_mb"] = s.vms_mb;
-               out.append(d);
-             }
-             return out;
-           })
+           [](Monitor& self) { return HistoryToList(self.memory().History()); })
       .def("sample_memory",
            [](Monitor& self) { return UsageToDict(ValueOrThrow(self.memory().Sample())); })
       .def("health",

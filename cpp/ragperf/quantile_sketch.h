@@ -266,16 +266,7 @@ inline bool QuantileSketch::Add(double value) {
   if (ABSL_PREDICT_FALSE(!(value >= kMinIndexable && value <= kMaxIndexable))) {
     return AddNonIndexable(value, 1);
   }
-  const int index = IndexOf(value);
-  ++count_;
-  sum_ += value;
-  min_ = std::min(min_, value);
-  max_ = std::max(max_, value);
-  if (ABSL_PREDICT_TRUE(index >= lo_ && index <= hi_)) {
-    ++bins_[static_cast<size_t>(index - offset_)];
-  } else {
-    AddToBinSlow(index, 1);
-  }
+  AddAt(value, IndexOf(value));
   return true;
 }
 
