@@ -54,28 +54,26 @@ did not see the number of values it was given).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import gc
-import json
 import math
-import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
 import types
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 try:
     import numpy as np
 except ImportError:  # pragma: no cover - environment problem
     sys.exit("bench_accuracy: numpy is required (.venv/bin/pip install numpy)")
 
-import ragperf
-from ragperf import QuantileSketch
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402
+from common import SanityError, log  # noqa: E402  (SanityError: a method did not see what it was given)
+
+from ragperf import QuantileSketch  # noqa: E402
 
 try:
     import ddsketch as _ddsketch_mod
@@ -87,8 +85,7 @@ except Exception as exc:  # ImportError, or a broken install
     DDSketch = None  # type: ignore[assignment,misc]
     DDSKETCH_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_JSON = HERE / "results" / "accuracy.json"
+DEFAULT_JSON = common.RESULTS_DIR / "accuracy.json"
 
 DEFAULT_SAMPLES = 10_000_000
 QUICK_SAMPLES = 20_000
@@ -118,10 +115,6 @@ MAX_SKETCH_BYTES = 32 * 1024
 MAX_MERGE_MS = 50.0
 
 METHODS = ("ragperf", "ddsketch", "seed_deque_1000")
-
-
-class SanityError(RuntimeError):
-    """A method did not see what it was given."""
 
 
 # --------------------------------------------------------------------------
@@ -260,17 +253,21 @@ def ddsketch_bytes(sketch: Any) -> Dict[str, Any]:
     }
 
 
+def add_each_seconds(add: Callable[[float], Any], values: Iterable[float]) -> float:
+    """Seconds taken to call ``add(v)`` once per value (how ddsketch is fed)."""
+    t0 = time.perf_counter()
+    for v in values:
+        add(v)
+    return time.perf_counter() - t0
+
+
 def calibrate_ddsketch(n_values: int) -> float:
     """Seconds per value of DDSketch.add from Python, on a lognormal stream."""
     assert DDSketch is not None
     rng = np.random.default_rng([SEED, 999])
     values = rng.lognormal(-3.0, 1.0, size=n_values).tolist()
     sketch = DDSketch(relative_accuracy=RELATIVE_ACCURACY)
-    add = sketch.add
-    t0 = time.perf_counter()
-    for v in values:
-        add(v)
-    return (time.perf_counter() - t0) / n_values
+    return add_each_seconds(sketch.add, values) / n_values
 
 
 # --------------------------------------------------------------------------
@@ -306,11 +303,7 @@ def measure_distribution(
         t_seed += t3 - t2
         if dd is not None and start < dd_n:  # type: ignore[operator]
             part = values if start + len(values) <= dd_n else values[: dd_n - start]  # type: ignore[operator]
-            add = dd.add
-            t4 = time.perf_counter()
-            for v in part:
-                add(v)
-            t_dd += time.perf_counter() - t4
+            t_dd += add_each_seconds(dd.add, part)
 
     methods: Dict[str, Any] = {}
 
@@ -460,18 +453,17 @@ def measure_merge(x: np.ndarray, whole: Any, repetitions: int, log: Callable[[st
     if sum(shard_counts) != len(x):
         raise SanityError(f"merge: shards hold {sum(shard_counts)} values, expected {len(x)}")
 
-    times_ms = []
-    merged = None
-    for _ in range(repetitions):
-        t0 = time.perf_counter()
+    def deserialize_and_merge() -> Any:  # the timed step
         merged = QuantileSketch.deserialize(blobs[0])
         for blob in blobs[1:]:
             merged.merge(QuantileSketch.deserialize(blob))
-        times_ms.append((time.perf_counter() - t0) * 1e3)
-    assert merged is not None
+        return merged
+
+    timing = common.summarize(common.repeat_ns(deserialize_and_merge, repetitions, warmup=0), 1e6, "ms")
+    merged = deserialize_and_merge()  # untimed, for the checks (merging is deterministic)
     same = bool(merged.same_contents(whole)) and bool(whole.same_contents(merged))
     q_equal = all(merged.quantile(q) == whole.quantile(q) for _, q in QUANTILES)
-    log(f"merge: {SHARDS} shards, median {statistics.median(times_ms):.3f} ms, same_contents={same}")
+    log(f"merge: {SHARDS} shards, median {timing['median']:.3f} ms, same_contents={same}")
     return {
         "distribution": "lognormal",
         "shards": SHARDS,
@@ -481,10 +473,10 @@ def measure_merge(x: np.ndarray, whole: Any, repetitions: int, log: Callable[[st
         "serialized_bytes_total": sum(len(b) for b in blobs),
         "timed_step": "deserialize the 16 blobs and merge them into one (merge 15 into the first)",
         "repetitions": repetitions,
-        "times_ms": times_ms,
-        "median_ms": statistics.median(times_ms),
-        "min_ms": min(times_ms),
-        "max_ms": max(times_ms),
+        "times_ms": timing["samples"],
+        "median_ms": timing["median"],
+        "min_ms": timing["min"],
+        "max_ms": timing["max"],
         "same_contents": same,
         "quantiles_equal": q_equal,
         "merged_count": merged.count,
@@ -497,70 +489,26 @@ def measure_merge(x: np.ndarray, whole: Any, repetitions: int, log: Callable[[st
 # --------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git_describe() -> Optional[str]:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _core_build() -> Dict[str, Any]:
-    import hashlib
-
-    from ragperf import _core
-
-    path = Path(_core.__file__)
-    info: Dict[str, Any] = {"path": str(path)}
-    try:
-        info["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:  # pragma: no cover
-        pass
-    return info
-
-
-def environment(n: int, quick: bool) -> Dict[str, Any]:
-    return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "python_version": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "executable": sys.executable,
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "num_cpus": os.cpu_count(),
-        "numpy_version": np.__version__,
-        "ddsketch_version": getattr(_ddsketch_mod, "__version__", None) if _ddsketch_mod else None,
-        "ddsketch_import_error": DDSKETCH_IMPORT_ERROR,
-        "ragperf_version": ragperf.__version__,
-        "ragperf_path": str(Path(ragperf.__file__).parent),
-        "source_git": _git_describe(),
-        "n": n,
-        "quick": quick,
-        "seed": SEED,
-        "chunk_size": CHUNK,
-        "relative_accuracy": RELATIVE_ACCURACY,
-        "max_bins": MAX_BINS,
-        "quantiles": dict(QUANTILES),
-        "stream_order": "each stream shuffled with its own seeded generator before being fed",
-        "rel_error": "|estimate - exact| / exact, exact = np.quantile(x, q, method='inverted_cdf')",
-    }
+def environment(n: int, quick: bool, **extra: Any) -> Dict[str, Any]:
+    """common.environment() plus numpy/ddsketch versions, this run's settings
+    and ``extra`` (e.g. common.run_start() from before the run)."""
+    return common.environment(
+        timer="time.perf_counter (adds), time.perf_counter_ns (merge repetitions)",
+        aggregate="merge: median over repetitions (min and max reported too); adds: one timed pass",
+        numpy_version=np.__version__,
+        ddsketch_version=getattr(_ddsketch_mod, "__version__", None) if _ddsketch_mod else None,
+        ddsketch_import_error=DDSKETCH_IMPORT_ERROR,
+        n=n,
+        quick=quick,
+        seed=SEED,
+        chunk_size=CHUNK,
+        relative_accuracy=RELATIVE_ACCURACY,
+        max_bins=MAX_BINS,
+        quantiles=dict(QUANTILES),
+        stream_order="each stream shuffled with its own seeded generator before being fed",
+        rel_error="|estimate - exact| / exact, exact = np.quantile(x, q, method='inverted_cdf')",
+        **extra,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -698,18 +646,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--samples", type=int, default=None,
                    help=f"values per distribution (default {DEFAULT_SAMPLES:,}; --quick: {QUICK_SAMPLES:,})")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help=f"where to write the results (default {DEFAULT_JSON.relative_to(HERE.parent)})")
-    p.add_argument("--quick", action="store_true", help="small n and few repetitions: a smoke run, not a measurement")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    common.add_output_args(p, DEFAULT_JSON, "small n and few repetitions: a smoke run, not a measurement",
+                           "exit 1 when a target is missed")
     p.add_argument("--ddsketch-samples", type=int, default=None,
                    help="values fed to ddsketch per distribution (default: all, unless a calibration run "
                         f"projects more than {DDSKETCH_BUDGET_S:.0f} s, then {DDSKETCH_REDUCED_SAMPLES:,}; 0 skips it)")
     args = p.parse_args(argv)
-    if args.samples is None:
-        args.samples = QUICK_SAMPLES if args.quick else DEFAULT_SAMPLES
-    if args.samples < SEED_WINDOW:
-        p.error(f"--samples must be >= {SEED_WINDOW}")
+    common.resolve_size(p, args, "samples", DEFAULT_SAMPLES, QUICK_SAMPLES, minimum=SEED_WINDOW)
     if args.ddsketch_samples is not None and args.ddsketch_samples < 0:
         p.error("--ddsketch-samples must be >= 0")
     return args
@@ -718,12 +661,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     n = args.samples
-
-    def log(msg: str) -> None:
-        print(f"# {msg}", file=sys.stderr, flush=True)
-
+    start = common.run_start()
     t_run = time.perf_counter()
-    core_before = _core_build()
     notes: List[str] = []
     dd_info: Dict[str, Any] = {"available": DDSketch is not None, "import_error": DDSKETCH_IMPORT_ERROR}
 
@@ -781,11 +720,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     dd_info["total_add_seconds"] = sum(
         d["methods"]["ddsketch"].get("add_seconds", 0.0) for d in dists
     )
-    env = environment(n, args.quick)
-    env["ragperf_core"] = core_before
-    if _core_build() != core_before:
-        env["ragperf_core_replaced_during_run"] = _core_build()
-        notes.append("ragperf's _core was reinstalled during the run; the one loaded at start was measured.")
+    env = environment(n, args.quick, **start)
+    if common.core_replaced(env):
+        notes.append(common.CORE_REPLACED_NOTE)
     env["ddsketch"] = dd_info
     env["runtime_seconds"] = time.perf_counter() - t_run
     targets = evaluate_targets(dists, merge)
@@ -804,17 +741,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "seed_deque_1000": SEED_MEMORY_METHOD,
         },
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_name(args.json.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, allow_nan=False, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(tmp, args.json)
-    print(f"results written to {args.json}")
-
-    missed = [t for t in targets if t["status"] == "MISS"]
-    if args.check and missed:
-        print(f"--check: {len(missed)} target(s) missed", file=sys.stderr)
-        return 1
-    return 0
+    return common.finish(args.json, result, args.check, default=_json_default)
 
 
 def _json_default(obj: Any) -> Any:

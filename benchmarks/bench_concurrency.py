@@ -37,7 +37,6 @@ count did not match the blocks run).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import threading
 import time
@@ -52,10 +51,9 @@ sys.path.insert(0, str(HERE))
 import common  # noqa: E402
 from common import MIN_REPETITIONS, SanityError, log  # noqa: E402
 
-import ragperf  # noqa: E402,F401
 from ragperf import PerformanceMonitor  # noqa: E402
 
-DEFAULT_JSON = HERE / "results" / "concurrency.json"
+DEFAULT_JSON = common.RESULTS_DIR / "concurrency.json"
 DEFAULT_BLOCKS = 200_000
 QUICK_BLOCKS = 2_000
 DEFAULT_REPETITIONS = 11
@@ -160,7 +158,8 @@ def summarize(cases: List[Case], blocks: int) -> List[Dict[str, Any]]:
     for case in cases:
         total = case.threads * blocks
         rates = [total / (w / 1e9) for w in case.walls_ns]
-        med = statistics.median(rates)
+        st = common.summarize(rates)
+        med = st["median"]
         if case.threads == 1:
             base[case.mode] = med
         rows.append(
@@ -170,10 +169,10 @@ def summarize(cases: List[Case], blocks: int) -> List[Dict[str, Any]]:
                 "threads": case.threads,
                 "blocks_per_thread": blocks,
                 "total_blocks": total,
-                "repetitions": len(rates),
+                "repetitions": st["repetitions"],
                 "blocks_per_second": med,
-                "min_blocks_per_second": min(rates),
-                "max_blocks_per_second": max(rates),
+                "min_blocks_per_second": st["min"],
+                "max_blocks_per_second": st["max"],
                 "ns_per_block": 1e9 / med,
                 "repetitions_blocks_per_second": rates,
                 "repetitions_wall_ns": case.walls_ns,
@@ -227,19 +226,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help=f"timed repetitions per case (>= {MIN_REPETITIONS}, default {DEFAULT_REPETITIONS})")
     p.add_argument("--threads", default=",".join(map(str, DEFAULT_THREADS)),
                    help="comma-separated thread counts (default 1,2,4)")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help=f"where to write the results (default {DEFAULT_JSON.relative_to(HERE.parent)})")
-    p.add_argument("--quick", action="store_true",
-                   help="few blocks, minimum repetitions: a smoke run, not a measurement")
+    common.add_output_args(p, DEFAULT_JSON, "few blocks, minimum repetitions: a smoke run, not a measurement")
     args = p.parse_args(argv)
-    if args.repetitions is None:
-        args.repetitions = MIN_REPETITIONS if args.quick else DEFAULT_REPETITIONS
-    if args.blocks is None:
-        args.blocks = QUICK_BLOCKS if args.quick else DEFAULT_BLOCKS
-    if args.repetitions < MIN_REPETITIONS:
-        p.error(f"--repetitions must be >= {MIN_REPETITIONS}")
-    if args.blocks < 1:
-        p.error("--blocks must be >= 1")
+    common.resolve_repetitions(p, args, DEFAULT_REPETITIONS)
+    common.resolve_size(p, args, "blocks", DEFAULT_BLOCKS, QUICK_BLOCKS)
     try:
         args.threads = sorted({int(t) for t in str(args.threads).split(",") if t.strip()})
     except ValueError:
@@ -254,9 +244,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     command = common.command_line(None if argv is None else [sys.argv[0], *argv])
-    started = common.now_iso()
-    load_before = common.loadavg()
-    core_before = common.core_build()
+    start = common.run_start()
     t_run = time.perf_counter()
     cases = [Case(mode, n) for mode in MODES for n in args.threads]
     try:
@@ -266,9 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     env = common.environment(
-        started=started,
-        loadavg_before=load_before,
-        ragperf_core=core_before,
+        **start,
         command=command,
         quick=args.quick,
         blocks_per_thread=args.blocks,
@@ -281,9 +267,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         runtime_seconds=time.perf_counter() - t_run,
     )
     notes = [GIL_NOTE]
-    if common.core_build() != core_before:
-        env["ragperf_core_replaced_during_run"] = common.core_build()
-        notes.append("ragperf's _core was reinstalled during the run; the one loaded at start was measured.")
+    if common.core_replaced(env):
+        notes.append(common.CORE_REPLACED_NOTE)
     rows = summarize(cases, args.blocks)
     print(render(env, rows))
     result = {
@@ -294,9 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "lost records are a hard failure (exit status 2), not a target",
         "notes": notes,
     }
-    common.write_json(args.json, result)
-    print(f"results written to {args.json}")
-    return 0
+    return common.finish(args.json, result)  # no targets: 0
 
 
 if __name__ == "__main__":

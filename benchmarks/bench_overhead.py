@@ -35,13 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as _dt
-import gc
-import json
-import os
-import platform
-import statistics
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -50,10 +43,13 @@ from time import perf_counter_ns
 from typing import Any, Callable, Dict, List, Optional
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_JSON = HERE / "results" / "overhead.json"
+sys.path.insert(0, str(HERE))
+import common  # noqa: E402
+from common import MIN_REPETITIONS, SanityError, log, target  # noqa: E402
+
+DEFAULT_JSON = common.RESULTS_DIR / "overhead.json"
 DEFAULT_ITERATIONS = 100_000
 DEFAULT_REPETITIONS = 7
-MIN_REPETITIONS = 5
 QUICK_ITERATIONS = 2_000
 
 try:
@@ -86,10 +82,8 @@ except ImportError as exc:  # pragma: no cover - environment problem
 else:
     _OTEL_MISSING = None
 
-import ragperf
-from ragperf import OperationType, PerformanceMonitor
+from ragperf import OperationType, PerformanceMonitor  # noqa: E402
 
-sys.path.insert(0, str(HERE))
 from seed_style_monitor import SeedStyleMonitor  # noqa: E402
 
 # --------------------------------------------------------------------------
@@ -611,10 +605,6 @@ def build_cases(iterations: int = DEFAULT_ITERATIONS) -> List[Case]:
 # --------------------------------------------------------------------------
 
 
-class SanityError(RuntimeError):
-    pass
-
-
 def _check(case: Case, when: str) -> None:
     expected = case.expected(case.blocks)
     got = case.recorded()
@@ -662,114 +652,31 @@ def run_cases(cases: List[Case], iterations: int, repetitions: int, log: Callabl
 # --------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _mem_total_gib() -> Optional[float]:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / (1024 * 1024), 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _git_describe() -> Optional[str]:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _core_build() -> Dict[str, Any]:
-    """Which compiled core was loaded (others may reinstall it while we run)."""
-    import hashlib
-
-    from ragperf import _core
-
-    path = Path(_core.__file__)
-    info: Dict[str, Any] = {"path": str(path)}
-    try:
-        info["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        info["mtime"] = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.timezone.utc).isoformat(
-            timespec="seconds"
-        )
-    except OSError:  # pragma: no cover
-        pass
-    return info
-
-
-def _loadavg() -> Optional[List[float]]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        return None
-
-
-def environment(iterations: int, repetitions: int, quick: bool) -> Dict[str, Any]:
-    return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "python_version": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "executable": sys.executable,
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "num_cpus": os.cpu_count(),
-        "mem_total_gib": _mem_total_gib(),
-        "ragperf_version": ragperf.__version__,
-        "ragperf_path": str(Path(ragperf.__file__).parent),
-        "source_git": _git_describe(),
-        "prometheus_client_version": (
-            getattr(prometheus_client, "__version__", None) or _dist_version("prometheus_client")
+def environment(iterations: int, repetitions: int, quick: bool, start: Dict[str, Any]) -> Dict[str, Any]:
+    """common.environment() plus the peers' versions and this run's settings;
+    ``start`` is common.run_start() from before the run."""
+    return common.environment(
+        **start,
+        prometheus_client_version=(
+            getattr(prometheus_client, "__version__", None) or common.dist_version("prometheus_client")
         )
         if prometheus_client is not None
         else None,
-        "opentelemetry_sdk_version": _dist_version("opentelemetry-sdk") if _OTEL_MISSING is None else None,
-        "opentelemetry_api_version": _dist_version("opentelemetry-api") if _OTEL_MISSING is None else None,
-        "otel_timed_setup": "otel/span_no_processor: TracerProvider() with no span processor and no "
+        opentelemetry_sdk_version=common.dist_version("opentelemetry-sdk") if _OTEL_MISSING is None else None,
+        opentelemetry_api_version=common.dist_version("opentelemetry-api") if _OTEL_MISSING is None else None,
+        otel_timed_setup="otel/span_no_processor: TracerProvider() with no span processor and no "
         "exporter (spans are created and discarded); the in-memory exporter is used only in the untimed "
         "sanity check (and in otel/span_batch_in_memory)"
         if _OTEL_MISSING is None
         else None,
-        "skipped_cases": list(SKIPPED),
-        "psutil_version": psutil.__version__,
-        "iterations": iterations,
-        "repetitions": repetitions,
-        "quick": quick,
-        "timer": "time.perf_counter_ns",
-        "time_unit": "ns",
-        "aggregate": "median over repetitions (min and max reported too)",
-        "gc_enabled": gc.isenabled(),
-        "loadavg_before": None,  # filled in by main()
-        "loadavg_after": _loadavg(),
-        "order": "round-robin over cases per repetition, start rotated each repetition",
-    }
-
-
-def _dist_version(name: str) -> Optional[str]:
-    try:
-        from importlib.metadata import version
-
-        return version(name)
-    except Exception:  # pragma: no cover
-        return None
+        skipped_cases=list(SKIPPED),
+        psutil_version=psutil.__version__,
+        iterations=iterations,
+        repetitions=repetitions,
+        quick=quick,
+        time_unit="ns",
+        order="round-robin over cases per repetition, start rotated each repetition",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -777,11 +684,11 @@ def _dist_version(name: str) -> Optional[str]:
 # --------------------------------------------------------------------------
 
 
-def summarize(cases: List[Case], iterations: int) -> List[Dict[str, Any]]:
-    bare = statistics.median(cases[0].samples_ns)
+def benchmark_rows(cases: List[Case], iterations: int) -> List[Dict[str, Any]]:
+    stats = [common.summarize(case.samples_ns) for case in cases]
+    bare = stats[0]["median"]  # the first case is the bare `with`
     rows = []
-    for case in cases:
-        med = statistics.median(case.samples_ns)
+    for case, st in zip(cases, stats):
         rows.append(
             {
                 "name": case.name,
@@ -790,13 +697,13 @@ def summarize(cases: List[Case], iterations: int) -> List[Dict[str, Any]]:
                 "run_type": "aggregate",
                 "aggregate_name": "median",
                 "iterations": iterations,
-                "repetitions": len(case.samples_ns),
-                "real_time": med,
-                "median_ns": med,
-                "min_ns": min(case.samples_ns),
-                "max_ns": max(case.samples_ns),
+                "repetitions": st["repetitions"],
+                "real_time": st["median"],
+                "median_ns": st["median"],
+                "min_ns": st["min"],
+                "max_ns": st["max"],
                 "time_unit": "ns",
-                "ratio_to_bare_with": med / bare,
+                "ratio_to_bare_with": st["median"] / bare,
                 "note": case.note,
                 "repetitions_ns": case.samples_ns,
                 "sanity_checks": case.checks,
@@ -812,122 +719,44 @@ def evaluate_targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     on = med["ragperf/memory_on"]
     prom = med.get("prometheus/Histogram.time")
     seed_on = med["seed_style/memory_on"]
-
-    def target(
-        name: str, value: Optional[float], op: str, threshold: float, unit: str, info: bool
-    ) -> Dict[str, Any]:
-        if value is None:  # the peer was skipped
-            status = "SKIP"
-        else:
-            ok = value <= threshold if op == "<=" else value >= threshold
-            status = "PASS" if ok else "MISS"
-        return {
-            "name": name,
-            "value": value,
-            "op": op,
-            "threshold": threshold,
-            "unit": unit,
-            "status": status,
-            "informational": info,
-        }
-
-    return [
+    return [  # informational last; a value of None (a skipped peer) gives status SKIP
         target("ragperf memory off: ns per block", off, "<=", 500.0, "ns", False),
         target("ragperf memory off / bare with", off / bare, "<=", 3.0, "x", False),
         target("ragperf memory on: ns per block", on, "<=", 1500.0, "ns", False),
-        target(
-            "prometheus Histogram.time() / ragperf memory off",
-            prom / off if prom is not None else None,
-            ">=",
-            2.0,
-            "x",
-            True,
-        ),
+        target("prometheus Histogram.time() / ragperf memory off", prom / off if prom is not None else None,
+               ">=", 2.0, "x", True),
         target("seed-style (memory on) / ragperf memory on", seed_on / on, ">=", 10.0, "x", True),
     ]
 
 
 def derived(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     med = {r["name"]: r["median_ns"] for r in rows}
-    rows_out = [
-        {
-            "name": "@monitor.timed overhead over a plain call",
-            "value": med["ragperf/timed_call"] - med["plain_call/empty_function"],
-            "unit": "ns",
-        },
-        {
-            "name": "ragperf async with / bare async with",
-            "value": med["ragperf/async_with"] / med["bare_async_with/nullcontext"],
-            "unit": "x",
-        },
-        {
-            "name": "ragperf memory on (default, RSS cache) - memory off",
-            "value": med["ragperf/memory_on"] - med["ragperf/memory_off"],
-            "unit": "ns",
-        },
-        {
-            "name": "seed-style memory on - memory off (cost of the psutil reads)",
-            "value": med["seed_style/memory_on"] - med["seed_style/memory_off"],
-            "unit": "ns",
-        },
-    ]
-    off = med["ragperf/memory_off"]
-    # Informational ratios against the peers added later (absent when skipped).
-    if "otel/span_no_processor" in med:
-        rows_out.append(
-            {
-                "name": "OTel SDK span (no processor) / ragperf memory off",
-                "value": med["otel/span_no_processor"] / off,
-                "unit": "x",
-            }
-        )
-    if "otel/span_batch_in_memory" in med:
-        rows_out.append(
-            {
-                "name": "OTel SDK span (BatchSpanProcessor -> in-memory) / ragperf memory off",
-                "value": med["otel/span_batch_in_memory"] / off,
-                "unit": "x",
-            }
-        )
-    if "prometheus/labels().time" in med:
-        rows_out.append(
-            {
-                "name": "prometheus labels().time() / ragperf memory off",
-                "value": med["prometheus/labels().time"] / off,
-                "unit": "x",
-            }
-        )
-    if "prometheus/labels().time" in med and "prometheus/labels_cached.time" in med:
-        rows_out.append(
-            {
-                "name": "prometheus labels() lookup per block (labels().time - labels_cached.time)",
-                "value": med["prometheus/labels().time"] - med["prometheus/labels_cached.time"],
-                "unit": "ns",
-            }
-        )
-    rows_out.append(
-        {
-            "name": "ragperf record() call / ragperf memory off tracked block",
-            "value": med["ragperf/record_call"] / off,
-            "unit": "x",
-        }
-    )
-    if "ragperf/memory_on_exact" in med:
-        rows_out.append(
-            {
-                "name": "ragperf exact memory mode - memory off (two statm reads per block)",
-                "value": med["ragperf/memory_on_exact"] - med["ragperf/memory_off"],
-                "unit": "ns",
-            }
-        )
-        rows_out.append(
-            {
-                "name": "seed-style (memory on) / ragperf exact memory mode",
-                "value": med["seed_style/memory_on"] / med["ragperf/memory_on_exact"],
-                "unit": "x",
-            }
-        )
-    return rows_out
+    out: List[Dict[str, Any]] = []
+
+    def add(name: str, a: str, b: str, unit: str) -> None:
+        """A row comparing the medians of cases a and b: a - b ("ns") or a / b
+        ("x"); left out when either case was skipped (a peer not importable)."""
+        if a in med and b in med:
+            out.append({"name": name, "value": med[a] - med[b] if unit == "ns" else med[a] / med[b], "unit": unit})
+
+    off = "ragperf/memory_off"
+    add("@monitor.timed overhead over a plain call", "ragperf/timed_call", "plain_call/empty_function", "ns")
+    add("ragperf async with / bare async with", "ragperf/async_with", "bare_async_with/nullcontext", "x")
+    add("ragperf memory on (default, RSS cache) - memory off", "ragperf/memory_on", off, "ns")
+    add("seed-style memory on - memory off (cost of the psutil reads)", "seed_style/memory_on",
+        "seed_style/memory_off", "ns")
+    # Informational ratios against the peers added later.
+    add("OTel SDK span (no processor) / ragperf memory off", "otel/span_no_processor", off, "x")
+    add("OTel SDK span (BatchSpanProcessor -> in-memory) / ragperf memory off", "otel/span_batch_in_memory",
+        off, "x")
+    add("prometheus labels().time() / ragperf memory off", "prometheus/labels().time", off, "x")
+    add("prometheus labels() lookup per block (labels().time - labels_cached.time)", "prometheus/labels().time",
+        "prometheus/labels_cached.time", "ns")
+    add("ragperf record() call / ragperf memory off tracked block", "ragperf/record_call", off, "x")
+    add("ragperf exact memory mode - memory off (two statm reads per block)", "ragperf/memory_on_exact", off, "ns")
+    add("seed-style (memory on) / ragperf exact memory mode", "seed_style/memory_on", "ragperf/memory_on_exact",
+        "x")
+    return out
 
 
 def _fmt(v: Optional[float], unit: str) -> str:
@@ -994,30 +823,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repetitions", type=int, default=None, help=f"timed repetitions per case (>= {MIN_REPETITIONS}, default {DEFAULT_REPETITIONS})")
     p.add_argument("--iterations", type=int, default=None, help=f"blocks per repetition (default {DEFAULT_ITERATIONS:,}; --quick: {QUICK_ITERATIONS:,})")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON.relative_to(HERE.parent)})")
-    p.add_argument("--quick", action="store_true", help="few iterations, minimum repetitions: a smoke run, not a measurement")
-    p.add_argument("--check", action="store_true", help="exit 1 when a non-informational target is missed")
+    common.add_output_args(p, DEFAULT_JSON, "few iterations, minimum repetitions: a smoke run, not a measurement",
+                           "exit 1 when a non-informational target is missed")
     args = p.parse_args(argv)
-    if args.repetitions is None:
-        args.repetitions = MIN_REPETITIONS if args.quick else DEFAULT_REPETITIONS
-    if args.iterations is None:
-        args.iterations = QUICK_ITERATIONS if args.quick else DEFAULT_ITERATIONS
-    if args.repetitions < MIN_REPETITIONS:
-        p.error(f"--repetitions must be >= {MIN_REPETITIONS}")
-    if args.iterations < 1:
-        p.error("--iterations must be >= 1")
+    common.resolve_repetitions(p, args, DEFAULT_REPETITIONS)
+    common.resolve_size(p, args, "iterations", DEFAULT_ITERATIONS, QUICK_ITERATIONS)
     return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-
-    def log(msg: str) -> None:
-        print(f"# {msg}", file=sys.stderr, flush=True)
-
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    load_before = _loadavg()
-    core_before = _core_build()
+    start = common.run_start()
     cases = build_cases(args.iterations)
     for skipped in SKIPPED:
         log(f"skipping {skipped['case']}: {skipped['reason']}")
@@ -1027,14 +843,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"bench_overhead: sanity check failed: {exc}", file=sys.stderr)
         return 2
 
-    env = environment(args.iterations, args.repetitions, args.quick)
-    env["started"] = started
-    env["loadavg_before"] = load_before
-    env["ragperf_core"] = core_before
-    if _core_build() != core_before:
-        env["ragperf_core_replaced_during_run"] = _core_build()
+    env = environment(args.iterations, args.repetitions, args.quick, start)
+    if common.core_replaced(env):
         log("warning: ragperf's _core was reinstalled during the run; the old (loaded) one was measured")
-    rows = summarize(cases, args.iterations)
+    rows = benchmark_rows(cases, args.iterations)
     targets = evaluate_targets(rows)
     extra = derived(rows)
     print(render(env, rows, targets, extra, SKIPPED))
@@ -1046,17 +858,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "derived": extra,
         "skipped": list(SKIPPED),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_name(args.json.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.json)
-    print(f"results written to {args.json}")
-
-    missed = [t for t in targets if t["status"] == "MISS" and not t["informational"]]
-    if args.check and missed:
-        print(f"--check: {len(missed)} target(s) missed", file=sys.stderr)
-        return 1
-    return 0
+    return common.finish(args.json, result, args.check)
 
 
 if __name__ == "__main__":

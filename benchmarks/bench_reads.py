@@ -60,10 +60,9 @@ sys.path.insert(0, str(HERE))
 import common  # noqa: E402
 from common import MIN_REPETITIONS, SanityError, log, repeat_ns, summarize, target  # noqa: E402
 
-import ragperf  # noqa: E402,F401
 from ragperf import PerformanceMonitor, QuantileSketch  # noqa: E402
 
-DEFAULT_JSON = HERE / "results" / "reads.json"
+DEFAULT_JSON = common.RESULTS_DIR / "reads.json"
 DEFAULT_REPETITIONS = 11
 DEFAULT_OPERATIONS = 100
 DEFAULT_RECORDS = 1_000
@@ -268,32 +267,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help=f"records per operation, values per sketch (default {DEFAULT_RECORDS:,}; --quick: {QUICK_RECORDS})")
     p.add_argument("--snapshots", type=int, default=None,
                    help=f"serialized snapshots to merge (default {DEFAULT_SNAPSHOTS}; --quick: {QUICK_SNAPSHOTS})")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                   help=f"where to write the results (default {DEFAULT_JSON.relative_to(HERE.parent)})")
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes, minimum repetitions: a smoke run, not a measurement")
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    common.add_output_args(p, DEFAULT_JSON, "small sizes, minimum repetitions: a smoke run, not a measurement",
+                           "exit 1 when a target is missed")
     args = p.parse_args(argv)
-    if args.repetitions is None:
-        args.repetitions = MIN_REPETITIONS if args.quick else DEFAULT_REPETITIONS
-    for name, full, quick in (("operations", DEFAULT_OPERATIONS, QUICK_OPERATIONS),
-                              ("records", DEFAULT_RECORDS, QUICK_RECORDS),
-                              ("snapshots", DEFAULT_SNAPSHOTS, QUICK_SNAPSHOTS)):
-        if getattr(args, name) is None:
-            setattr(args, name, quick if args.quick else full)
-        if getattr(args, name) < 1:
-            p.error(f"--{name} must be >= 1")
-    if args.repetitions < MIN_REPETITIONS:
-        p.error(f"--repetitions must be >= {MIN_REPETITIONS}")
+    common.resolve_size(p, args, "operations", DEFAULT_OPERATIONS, QUICK_OPERATIONS)
+    common.resolve_size(p, args, "records", DEFAULT_RECORDS, QUICK_RECORDS)
+    common.resolve_size(p, args, "snapshots", DEFAULT_SNAPSHOTS, QUICK_SNAPSHOTS)
+    common.resolve_repetitions(p, args, DEFAULT_REPETITIONS)
     return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     command = common.command_line(None if argv is None else [sys.argv[0], *argv])
-    started = common.now_iso()
-    load_before = common.loadavg()
-    core_before = common.core_build()
+    start = common.run_start()
     t_run = time.perf_counter()
     reps, n_ops, n_rec = args.repetitions, args.operations, args.records
 
@@ -331,9 +318,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     env = common.environment(
-        started=started,
-        loadavg_before=load_before,
-        ragperf_core=core_before,
+        **start,
         command=command,
         quick=args.quick,
         repetitions=reps,
@@ -346,9 +331,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         runtime_seconds=time.perf_counter() - t_run,
     )
     notes = [SNAPSHOT_NOTE]
-    if common.core_build() != core_before:
-        env["ragperf_core_replaced_during_run"] = common.core_build()
-        notes.append("ragperf's _core was reinstalled during the run; the one loaded at start was measured.")
+    if common.core_replaced(env):
+        notes.append(common.CORE_REPLACED_NOTE)
     if args.quick or (n_ops, n_rec, args.snapshots) != (DEFAULT_OPERATIONS, DEFAULT_RECORDS, DEFAULT_SNAPSHOTS):
         notes.append(f"sizes differ from the targets' ({n_ops} operations x {n_rec} records, "
                      f"{args.snapshots} snapshots): the targets are evaluated but not meaningful.")
@@ -371,13 +355,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "targets": targets,
         "notes": notes,
     }
-    common.write_json(args.json, result)
-    print(f"results written to {args.json}")
-    missed = [t for t in targets if t["status"] == "MISS" and not t["informational"]]
-    if args.check and missed:
-        print(f"--check: {len(missed)} target(s) missed", file=sys.stderr)
-        return 1
-    return 0
+    return common.finish(args.json, result, args.check)
 
 
 if __name__ == "__main__":

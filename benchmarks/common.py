@@ -1,6 +1,6 @@
 """Helpers shared by the benchmark scripts in this directory.
 
-The conventions are those of ``bench_overhead.py`` and ``bench_accuracy.py``:
+The conventions every ``bench_*.py`` script here follows:
 
 * the environment goes into the result JSON under ``"context"`` with the same
   key names (``date``, ``python_version``, ``cpu_model``, ``num_cpus``,
@@ -8,7 +8,9 @@ The conventions are those of ``bench_overhead.py`` and ``bench_accuracy.py``:
 * timings are repeated (at least ``MIN_REPETITIONS`` times) and reported as
   the median with min and max, every repetition kept in the JSON;
 * targets are dicts ``{"name", "value", "op", "threshold", "unit", "status",
-  "informational"}`` with status ``"PASS"`` or ``"MISS"``;
+  "informational"}`` with status ``"PASS"`` or ``"MISS"`` (``"SKIP"`` when
+  there is no value; ``bench_accuracy.py`` keeps its own shape, with a
+  ``detail`` and no ``op``);
 * results are written atomically (``<file>.tmp`` then ``os.replace``);
 * progress goes to stderr as ``# message``, the readable table to stdout.
 
@@ -18,6 +20,7 @@ it on a machine without the package.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import gc
 import hashlib
@@ -152,8 +155,8 @@ def command_line(argv: Optional[Sequence[str]] = None) -> str:
 
 
 def environment(**extra: Any) -> Dict[str, Any]:
-    """The run's context: machine, Python, compiler, library versions. Same
-    key names as bench_overhead.py / bench_accuracy.py, plus ``extra``."""
+    """The run's context: machine, Python, compiler, library versions, plus
+    ``extra`` (which may also override a key, e.g. ``timer``)."""
     import ragperf
 
     env: Dict[str, Any] = {
@@ -177,6 +180,26 @@ def environment(**extra: Any) -> Dict[str, Any]:
     }
     env.update(extra)
     return env
+
+
+CORE_REPLACED_NOTE = "ragperf's _core was reinstalled during the run; the one loaded at start was measured."
+
+
+def run_start() -> Dict[str, Any]:
+    """What a run notes before it starts, as context keys: ``started``,
+    ``loadavg_before`` and ``ragperf_core`` (the compiled core loaded now)."""
+    return {"started": now_iso(), "loadavg_before": loadavg(), "ragperf_core": core_build()}
+
+
+def core_replaced(env: Dict[str, Any]) -> bool:
+    """Whether the compiled core installed now differs from ``env["ragperf_core"]``
+    (noted at the start); if so, also records it as
+    ``env["ragperf_core_replaced_during_run"]``."""
+    now = core_build()
+    if now == env.get("ragperf_core"):
+        return False
+    env["ragperf_core_replaced_during_run"] = now
+    return True
 
 
 # --------------------------------------------------------------------------
@@ -231,21 +254,25 @@ def target(
     detail: Optional[str] = None,
 ) -> Dict[str, Any]:
     """A target in the shape bench_overhead.py writes. ``op``: "<", "<=",
-    ">=", ">" or "=="."""
-    ok = {
-        "<": lambda: value < threshold,
-        "<=": lambda: value <= threshold,
-        ">": lambda: value > threshold,
-        ">=": lambda: value >= threshold,
-        "==": lambda: value == threshold,
-    }[op]()
+    ">=", ">" or "=="; ``value`` None (e.g. a skipped peer): status "SKIP"."""
+    if value is None:
+        status = "SKIP"
+    else:
+        ok = {
+            "<": lambda: value < threshold,
+            "<=": lambda: value <= threshold,
+            ">": lambda: value > threshold,
+            ">=": lambda: value >= threshold,
+            "==": lambda: value == threshold,
+        }[op]()
+        status = "PASS" if ok else "MISS"
     t: Dict[str, Any] = {
         "name": name,
         "value": value,
         "op": op,
         "threshold": threshold,
         "unit": unit,
-        "status": "PASS" if ok else "MISS",
+        "status": status,
         "informational": informational,
     }
     if detail is not None:
@@ -263,14 +290,38 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: Path, result: Dict[str, Any]) -> None:
-    """Writes ``result`` atomically (``<path>.tmp`` then rename). NaN and
-    infinities become null (strict JSON)."""
+def write_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` atomically (``<path>.tmp`` then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_json(
+    path: Path, result: Dict[str, Any], default: Optional[Callable[[Any], Any]] = None
+) -> None:
+    """Writes ``result`` atomically (``<path>.tmp`` then rename). NaN and
+    infinities become null (strict JSON); ``default`` converts what json
+    cannot (as in ``json.dumps``)."""
+    write_atomic(path, json.dumps(_finite(result), indent=2, allow_nan=False, default=default) + "\n")
+
+
+def finish(path: Path, result: Dict[str, Any], check: bool = False,
+           default: Optional[Callable[[Any], Any]] = None) -> int:
+    """Writes ``result`` (see ``write_json``), says where on stdout, and returns
+    the exit status: 1 when ``check`` and a non-informational target of
+    ``result["targets"]`` was missed (said on stderr), else 0."""
+    write_json(path, result, default)
+    print(f"results written to {path}")
+    missed = [
+        t for t in result.get("targets") or [] if t.get("status") == "MISS" and not t.get("informational")
+    ]
+    if check and missed:
+        print(f"--check: {len(missed)} target(s) missed", file=sys.stderr)
+        return 1
+    return 0
 
 
 def relpath(path: Path) -> str:
@@ -278,3 +329,36 @@ def relpath(path: Path) -> str:
         return str(Path(path).resolve().relative_to(REPO.resolve()))
     except ValueError:
         return str(path)
+
+
+# --------------------------------------------------------------------------
+# Command line.
+# --------------------------------------------------------------------------
+
+
+def add_output_args(
+    p: argparse.ArgumentParser, default_json: Path, quick_help: str, check_help: Optional[str] = None
+) -> None:
+    """``--json``, ``--quick`` and, when ``check_help`` is given, ``--check``."""
+    p.add_argument("--json", type=Path, default=default_json,
+                   help=f"where to write the results (default {Path(default_json).relative_to(REPO)})")
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    if check_help is not None:
+        p.add_argument("--check", action="store_true", help=check_help)
+
+
+def resolve_size(
+    p: argparse.ArgumentParser, args: argparse.Namespace, name: str, full: int, quick: int, minimum: int = 1
+) -> None:
+    """Fills in ``args.<name>`` when not given (``quick`` with --quick, else
+    ``full``) and requires it to be at least ``minimum``."""
+    if getattr(args, name) is None:
+        setattr(args, name, quick if args.quick else full)
+    if getattr(args, name) < minimum:
+        p.error(f"--{name.replace('_', '-')} must be >= {minimum}")
+
+
+def resolve_repetitions(p: argparse.ArgumentParser, args: argparse.Namespace, default: int) -> None:
+    """``--repetitions``: ``MIN_REPETITIONS`` with --quick, else ``default``;
+    never fewer than ``MIN_REPETITIONS``."""
+    resolve_size(p, args, "repetitions", default, MIN_REPETITIONS, MIN_REPETITIONS)

@@ -176,6 +176,18 @@ def status_text(t: Dict[str, Any]) -> str:
     return f"{s} (informational)" if t.get("informational") else s
 
 
+def target_item(t: Dict[str, Any]) -> str:
+    """A target as a list item: ``- [STATUS] name: value op threshold``."""
+    return (f"- [{t.get('status')}] {t.get('name')}: {fmt_value(t.get('value'), t.get('unit'))} "
+            f"{target_op(t)} {fmt_value(t.get('threshold'), t.get('unit'))}")
+
+
+def bullets(title: str, items: Sequence[Any]) -> List[str]:
+    """A blank line, ``title``, a blank line and one list item per entry;
+    nothing at all when there are no entries."""
+    return ["", title, "", *[f"- {i}" for i in items]] if items else []
+
+
 def rel(path: Path) -> str:
     return common.relpath(path)
 
@@ -564,6 +576,16 @@ def run_line(res: Results, key: str) -> List[str]:
     return out
 
 
+def section_start(res: Results, key: str, intro: str) -> Tuple[List[str], Optional[Dict[str, Any]]]:
+    """A section's opening lines and its result file's data: the intro, then
+    the run line, or "not run" (and None) when there is no result file."""
+    out = [intro, ""]
+    data = res.data[key]
+    if data is None:
+        return out + not_run(res, key), None
+    return out + run_line(res, key) + [""], data
+
+
 # --------------------------------------------------------------------------
 # Sections.
 # --------------------------------------------------------------------------
@@ -697,12 +719,10 @@ def overhead_spread(res: Results) -> List[str]:
 
 
 def section_overhead(res: Results) -> List[str]:
-    out = [OVERHEAD_INTRO, ""]
-    data = res.data["overhead"]
+    out, data = section_start(res, "overhead", OVERHEAD_INTRO)
     if data is None:
-        return out + not_run(res, "overhead")
+        return out
     ctx = data.get("context", {})
-    out += run_line(res, "overhead") + [""]
     out += [
         f"{num(ctx.get('iterations'))} blocks per repetition, {num(ctx.get('repetitions'))} repetitions, "
         "ns per block (loop overhead included, nothing subtracted). The 1-minute load average was "
@@ -721,28 +741,19 @@ def section_overhead(res: Results) -> List[str]:
     out += table(["benchmark", "median ns/block", "min", "max", "× bare `with`", "block"], rows, "lrrrrl")
     out += ["", "Targets (from the medians above):", ""]
     for t in data.get("targets", []):
-        out.append(
-            f"- [{t.get('status')}] {t.get('name')}: {fmt_value(t.get('value'), t.get('unit'))} "
-            f"{target_op(t)} {fmt_value(t.get('threshold'), t.get('unit'))}"
-            + (" (informational)" if t.get("informational") else "")
-        )
-    if data.get("derived"):
-        out += ["", "Derived:", ""]
-        out += [f"- {d.get('name')}: {fmt_value(d.get('value'), d.get('unit'))}" for d in data["derived"]]
+        out.append(target_item(t) + (" (informational)" if t.get("informational") else ""))
+    out += bullets("Derived:", [f"{d.get('name')}: {fmt_value(d.get('value'), d.get('unit'))}"
+                                for d in data.get("derived") or []])
     skipped = data.get("skipped") or ctx.get("skipped_cases") or []
-    if skipped:
-        out += ["", "Skipped (peer not importable):", ""]
-        out += [f"- `{sk.get('case')}`: {sk.get('reason')}" if isinstance(sk, dict) else f"- {sk}" for sk in skipped]
+    out += bullets("Skipped (peer not importable):",
+                   [f"`{sk.get('case')}`: {sk.get('reason')}" if isinstance(sk, dict) else sk for sk in skipped])
     out += [""]
     out += overhead_spread(res)
     out += ["### What each peer records per block", ""]
     out += overhead_peers(data)
     notes = [b["note"] for b in data.get("benchmarks", []) if b.get("note")]
     notes += [n for n in data.get("notes") or [] if isinstance(n, str)]
-    if notes:
-        out += ["", "Notes on individual rows (from the result file):", ""]
-        out += [f"- {n}" for n in notes]
-    return out
+    return out + bullets("Notes on individual rows (from the result file):", notes)
 
 
 ACCURACY_INTRO = """\
@@ -783,12 +794,10 @@ them into one (median of several repetitions), and the result is checked with
 
 
 def section_accuracy(res: Results) -> List[str]:
-    out = [ACCURACY_INTRO, ""]
-    data = res.data["accuracy"]
+    out, data = section_start(res, "accuracy", ACCURACY_INTRO)
     if data is None:
-        return out + not_run(res, "accuracy")
+        return out
     ctx = data.get("context", {})
-    out += run_line(res, "accuracy") + [""]
     out += [
         f"n = {num(ctx.get('n'))} values per distribution, seed {ctx.get('seed', DASH)}; ragperf "
         f"`QuantileSketch(relative_accuracy={ctx.get('relative_accuracy', DASH)}, "
@@ -848,9 +857,7 @@ def section_accuracy(res: Results) -> List[str]:
     out += ["Targets:", ""]
     for t in data.get("targets", []):
         out.append(f"- [{t.get('status')}] {t.get('name')}: {t.get('detail') or fmt_value(t.get('value'), t.get('unit'))}")
-    if data.get("notes"):
-        out += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
-    return out
+    return out + bullets("Notes:", data.get("notes") or [])
 
 
 CONCURRENCY_INTRO = """\
@@ -877,11 +884,10 @@ def section_concurrency(res: Results) -> List[str]:
     threads = get(data, "context", "threads") or []
     words = ", ".join(str(t) for t in threads[:-1]) + f" and {threads[-1]}" if len(threads) > 1 else (
         str(threads[0]) if threads else "Several")
-    out = [CONCURRENCY_INTRO.format(threads=words), ""]
+    out, data = section_start(res, "concurrency", CONCURRENCY_INTRO.format(threads=words))
     if data is None:
-        return out + not_run(res, "concurrency")
+        return out
     ctx = data.get("context", {})
-    out += run_line(res, "concurrency") + [""]
     out += [
         f"{num(ctx.get('blocks_per_thread'))} blocks per thread per run, {num(ctx.get('repetitions'))} repetitions, "
         f"Python {ctx.get('python_version', DASH)} with the GIL "
@@ -899,9 +905,7 @@ def section_concurrency(res: Results) -> List[str]:
         ])
     out += table(["operation(s)", "threads", "median blocks/s", "min", "max", "ns/block", "× 1 thread", "lost",
                   "runs checked"], rows, "lrrrrrrrr")
-    if data.get("notes"):
-        out += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
-    return out
+    return out + bullets("Notes:", data.get("notes") or [])
 
 
 CPP_INTRO = """\
@@ -957,8 +961,7 @@ def section_cpp(res: Results) -> List[str]:
                   "error"], rows, "lrrrrrrll")
     out += ["", "Targets:", ""]
     for t in cpp_targets(data):
-        out.append(f"- [{t['status']}] {t['name']}: {fmt_value(t['value'], t['unit'])} {t['op']} "
-                   f"{fmt_value(t['threshold'], t['unit'])}" + (f" ({t['detail']})" if t.get("detail") else ""))
+        out.append(target_item(t) + (f" ({t['detail']})" if t.get("detail") else ""))
     return out
 
 
@@ -995,12 +998,10 @@ come in a later issue."""
 
 
 def section_reads(res: Results) -> List[str]:
-    data = res.data["reads"]
-    out = [reads_intro(data), ""]
+    out, data = section_start(res, "reads", reads_intro(res.data["reads"]))
     if data is None:
-        return out + not_run(res, "reads")
+        return out
     ctx = data.get("context", {})
-    out += run_line(res, "reads") + [""]
     out += [
         f"{num(ctx.get('operations'))} operations × {num(ctx.get('records_per_operation'))} records, "
         f"{num(ctx.get('repetitions'))} repetitions.",
@@ -1031,12 +1032,8 @@ def section_reads(res: Results) -> List[str]:
                     f"{num(mg.get('merged_count_per_operation'))} values each; `same_contents` with the "
                     f"whole-stream sketches: {fmt_value(mg.get('same_contents'), 'bool')}."]
     out += ["", "Targets:", ""]
-    for tg in data.get("targets", []):
-        out.append(f"- [{tg.get('status')}] {tg.get('name')}: {fmt_value(tg.get('value'), tg.get('unit'))} "
-                   f"{target_op(tg)} {fmt_value(tg.get('threshold'), tg.get('unit'))}")
-    if data.get("notes"):
-        out += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
-    return out
+    out += [target_item(tg) for tg in data.get("targets", [])]
+    return out + bullets("Notes:", data.get("notes") or [])
 
 
 SMOKE = """\
@@ -1155,10 +1152,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
         print(f"{args.out} is up to date")
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(args.out)
+    common.write_atomic(args.out, text)
     print(f"wrote {args.out}")
     return 0
 
