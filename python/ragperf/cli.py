@@ -1,0 +1,283 @@
+"""The ``ragperf`` command (also ``python -m ragperf``).
+
+Subcommands::
+
+    ragperf --version                      print "ragperf <version>"
+    ragperf report FILE                    print a metrics JSON as a readable table
+    ragperf demo [--metrics PATH] [--repeat N] [--quiet] [--question TEXT]
+                                           run the bundled instrumented RAG demo
+
+``ragperf <subcommand> --help`` describes each one.
+
+Exit codes:
+    0  success
+    1  unexpected error (the message names the exception)
+    2  usage error, or a file that cannot be read or written
+       (not found, a directory, no permission)
+    3  a corrupt metrics file: not valid JSON, or not a ragperf report
+       (lacks the ``operations`` / ``total_operations`` keys)
+
+Error messages go to stderr as ``ragperf: error: ...`` and name the file.
+
+Example:
+    >>> from ragperf.cli import main
+    >>> main(["report", "metrics.json"])  # doctest: +SKIP
+    ================================================================================
+    ragperf performance report  2026-11-23T22:21:26.816693
+    ...
+    0
+    >>> main(["report", "missing.json"])  # doctest: +SKIP
+    ragperf: error: cannot read missing.json: file not found
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from . import __version__
+from .report import format_report
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "EXIT_CORRUPT",
+    "REPORT_KEYS",
+    "CliError",
+    "build_parser",
+    "load_report",
+    "main",
+]
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_CORRUPT: Final = 3
+
+#: Keys every metrics JSON written by ``export_metrics_json`` has at its top level.
+REPORT_KEYS: Final = ("operations", "total_operations")
+
+_EPILOG: Final = """\
+exit codes:
+  0  success
+  1  unexpected error
+  2  usage error, or a file that cannot be read or written (not found, ...)
+  3  corrupt metrics file (not valid JSON, or lacks 'operations'/'total_operations')
+
+examples:
+  ragperf report metrics.json
+  ragperf demo --repeat 20 --metrics /tmp/metrics.json
+"""
+
+
+class CliError(Exception):
+    """An error the command reports as one line on stderr, with an exit code.
+
+    Example:
+        >>> CliError("cannot read x.json: file not found", 2).exit_code
+        2
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ragperf`` argument parser (subcommands ``report`` and ``demo``).
+
+    Example:
+        >>> args = build_parser().parse_args(["report", "metrics.json"])
+        >>> args.command, args.file
+        ('report', 'metrics.json')
+    """
+    parser = argparse.ArgumentParser(
+        prog="ragperf",
+        description="ragperf: a low-overhead performance monitor for RAG pipelines.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"ragperf {__version__}", help="print the version and exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    report = sub.add_parser(
+        "report",
+        help="print a metrics JSON (from export_metrics_json) as a table",
+        description="Print a metrics JSON written by PerformanceMonitor.export_metrics_json\n"
+        "(or by `ragperf demo`) as a readable table: count, failures, p50/p95/p99/avg\n"
+        "latency, tokens and tokens/s per operation, memory and health.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("file", metavar="FILE", help="the metrics JSON file")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the bundled instrumented RAG demo (needs numpy: ragperf[demo])",
+        description="Answer questions over a bundled handbook with a small RAG pipeline\n"
+        "instrumented by ragperf, print the performance report and write the metrics\n"
+        "JSON. Needs numpy (pip install 'ragperf[demo]').",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument(
+        "--metrics",
+        default="metrics.json",
+        metavar="PATH",
+        help="where to write the metrics JSON (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--repeat",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="answer every question N times (default: %(default)s)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="print nothing")
+    demo.add_argument(
+        "--question",
+        action="append",
+        metavar="TEXT",
+        help="ask this instead of the built-in questions (repeatable)",
+    )
+    return parser
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Reads a metrics JSON written by ``export_metrics_json``.
+
+    Raises :class:`CliError` with exit code 2 if the file cannot be read
+    (not found, a directory, no permission) and 3 if it is not valid JSON or
+    not a ragperf report (a JSON object with ``operations`` and
+    ``total_operations``). Messages name the file.
+
+    Example:
+        >>> load_report("metrics.json")["total_operations"]  # doctest: +SKIP
+        100
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise CliError(f"cannot read {name}: file not found", EXIT_USAGE) from None
+    except IsADirectoryError:
+        raise CliError(f"cannot read {name}: is a directory", EXIT_USAGE) from None
+    except OSError as e:
+        raise CliError(f"cannot read {name}: {e.strerror or e}", EXIT_USAGE) from None
+    if not raw.strip():
+        raise CliError(f"{name} is not valid JSON: the file is empty", EXIT_CORRUPT)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        ends_early = e.pos >= len(e.doc.rstrip()) or e.msg.startswith("Unterminated")
+        hint = "; the file ends early (truncated?)" if ends_early else ""
+        raise CliError(
+            f"{name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}){hint}",
+            EXIT_CORRUPT,
+        ) from None
+    except (UnicodeDecodeError, RecursionError) as e:
+        raise CliError(f"{name} is not valid JSON ({type(e).__name__})", EXIT_CORRUPT) from None
+    if not isinstance(data, dict):
+        raise CliError(
+            f"{name} is not a ragperf metrics file: expected a JSON object, "
+            f"got {type(data).__name__}",
+            EXIT_CORRUPT,
+        )
+    missing = [key for key in REPORT_KEYS if key not in data]
+    if missing:
+        raise CliError(
+            f"{name} is not a ragperf metrics file: missing key(s) {', '.join(map(repr, missing))}",
+            EXIT_CORRUPT,
+        )
+    if not isinstance(data["operations"], Mapping):
+        raise CliError(f"{name} is not a ragperf metrics file: 'operations' is not an object", EXIT_CORRUPT)
+    return data
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    report = load_report(args.file)
+    try:
+        text = format_report(report)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        # Well-formed JSON with the top-level keys, but an entry of the wrong shape.
+        detail = f"an operation entry lacks key {e}" if isinstance(e, KeyError) else str(e)
+        raise CliError(f"{args.file} is not a ragperf metrics file: {detail}", EXIT_CORRUPT) from None
+    print(text)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    parent = os.path.dirname(os.path.abspath(args.metrics))
+    if not os.path.isdir(parent):
+        raise CliError(f"cannot write {args.metrics}: directory {parent} does not exist", EXIT_USAGE)
+    try:
+        from .demo.pipeline import run_demo  # late: needs numpy, and --help stays fast
+    except ImportError as e:
+        raise CliError(
+            f"the demo needs {e.name or 'numpy'}: pip install 'ragperf[demo]'", EXIT_ERROR
+        ) from None
+    try:
+        run_demo(args.question, metrics_path=args.metrics, repeat=args.repeat, quiet=args.quiet)
+    except PermissionError as e:
+        raise CliError(f"cannot write {args.metrics}: {e.strerror or e}", EXIT_USAGE) from None
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ``ragperf`` command with ``argv`` (default ``sys.argv[1:]``)
+    and returns the exit code (see the module docstring); never raises
+    SystemExit, so it can be called in-process.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        ragperf 0.1.0
+        0
+    """
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help/--version (0) and usage errors (2) print, then exit
+            if e.code is None:
+                return EXIT_OK
+            return e.code if isinstance(e.code, int) else EXIT_USAGE
+        if args.command == "report":
+            return _cmd_report(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    except CliError as e:
+        print(f"ragperf: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        # `ragperf report m.json | head`: the reader left; not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - the documented exit code 1
+        print(f"ragperf: error: unexpected {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
