@@ -31,6 +31,9 @@ py::dict StatsToDict(const OperationStats& s) {
   d["memory_samples"] = s.memory_samples;
   d["total_memory_delta_mb"] = s.total_memory_delta_mb;
   d["avg_memory_delta_mb"] = s.avg_memory_delta_mb;
+  d["gpu_memory_samples"] = s.gpu_memory_samples;
+  d["total_gpu_memory_delta_mb"] = s.total_gpu_memory_delta_mb;
+  d["avg_gpu_memory_delta_mb"] = s.avg_gpu_memory_delta_mb;
   d["first_timestamp_s"] = s.first_timestamp_s;
   d["last_timestamp_s"] = s.last_timestamp_s;
   d["window_s"] = s.window_s;

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "ragperf/gpu_monitor.h"
 #include "ragperf/rss_cache.h"
 
 // CPython's type and method tables are designed to be partially initialised
@@ -52,6 +53,9 @@ struct TrackerObject {
   double duration_s;
   double memory_delta_mb;
   bool has_memory_delta;
+  double gpu_start_mb;  // < 0 when GPU memory was not measured
+  double gpu_memory_delta_mb;
+  bool has_gpu_memory_delta;
 };
 
 struct ReadyObject {
@@ -243,7 +247,13 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
     return nullptr;
   }
   self->rss_start_bytes = -1;
+  self->gpu_start_mb = -1;
   self->state = kEntered;
+  if (self->hot->monitor->track_gpu_memory()) {
+    // Opt-in and slow (an NVML call): before the clock, so it is not timed.
+    const absl::StatusOr<double> gpu = GpuMonitor::Default().ProcessMemoryMb();
+    if (gpu.ok()) self->gpu_start_mb = *gpu;
+  }
   int64_t now = SteadyNowNanos();
   if (self->hot->monitor->memory_tracking()) {
     const uint64_t reads = RssCache::Instance().reads();
@@ -282,6 +292,16 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
           static_cast<double>(rss_end - self->rss_start_bytes) / kBytesPerMb;
       self->has_memory_delta = true;
       self->memory_delta_mb = rec.memory_delta_mb;
+    }
+  }
+  self->has_gpu_memory_delta = false;
+  if (self->gpu_start_mb >= 0) {
+    const absl::StatusOr<double> gpu = GpuMonitor::Default().ProcessMemoryMb();
+    if (gpu.ok()) {
+      rec.has_gpu_memory_delta = true;
+      rec.gpu_memory_delta_mb = *gpu - self->gpu_start_mb;
+      self->has_gpu_memory_delta = true;
+      self->gpu_memory_delta_mb = rec.gpu_memory_delta_mb;
     }
   }
   rec.success = exc_type == nullptr || exc_type == Py_None;
@@ -455,6 +475,12 @@ PyObject* GetMemoryDelta(PyObject* self, void*) {
   return PyFloat_FromDouble(t->memory_delta_mb);
 }
 
+PyObject* GetGpuMemoryDelta(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->state != kExited || !t->has_gpu_memory_delta) Py_RETURN_NONE;
+  return PyFloat_FromDouble(t->gpu_memory_delta_mb);
+}
+
 PyObject* GetActive(PyObject* self, void*) {
   return PyBool_FromLong(reinterpret_cast<TrackerObject*>(self)->state ==
                          kEntered);
@@ -478,6 +504,10 @@ PyGetSetDef TrackerGetSet[] = {
      "False if the block raised, True if not; None while active.", nullptr},
     {"memory_delta_mb", GetMemoryDelta, nullptr,
      "RSS change over the block in MB (memory tracking on), else None.",
+     nullptr},
+    {"gpu_memory_delta_mb", GetGpuMemoryDelta, nullptr,
+     "This process's GPU memory change over the block in MB (track_gpu_memory "
+     "on and NVML available), else None.",
      nullptr},
     {"active", GetActive, nullptr, "True between __enter__ and __exit__.",
      nullptr},
@@ -524,6 +554,9 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->duration_s = 0;
   t->memory_delta_mb = 0;
   t->has_memory_delta = false;
+  t->gpu_start_mb = -1;
+  t->gpu_memory_delta_mb = 0;
+  t->has_gpu_memory_delta = false;
   PyObject_GC_Track(reinterpret_cast<PyObject*>(t));
   return reinterpret_cast<PyObject*>(t);
 }

@@ -36,7 +36,12 @@ Example:
 )doc")
       .def(py::init([](bool enable_memory_tracking, long long max_history,
                        double relative_accuracy, double memory_threshold_mb,
-                       double error_rate_threshold, double memory_max_age_us) {
+                       double error_rate_threshold, double memory_max_age_us,
+                       bool track_gpu_memory,
+                       double system_memory_percent_threshold,
+                       double gpu_memory_percent_threshold,
+                       double cpu_percent_threshold,
+                       long long max_resource_samples) {
              if (max_history < 1) {
                throw py::value_error("max_history must be >= 1, got " +
                                      std::to_string(max_history));
@@ -53,6 +58,15 @@ Example:
                    py::repr(py::float_(memory_max_age_us)).cast<std::string>());
              }
              o.memory_max_age_ns = static_cast<int64_t>(memory_max_age_us * 1e3);
+             o.track_gpu_memory = track_gpu_memory;
+             o.system_memory_percent_threshold = system_memory_percent_threshold;
+             o.gpu_memory_percent_threshold = gpu_memory_percent_threshold;
+             o.cpu_percent_threshold = cpu_percent_threshold;
+             if (max_resource_samples < 1) {
+               throw py::value_error("max_resource_samples must be >= 1, got " +
+                                     std::to_string(max_resource_samples));
+             }
+             o.max_resource_samples = static_cast<size_t>(max_resource_samples);
              ThrowIfError(Monitor::ValidateOptions(o));
              return std::make_shared<Monitor>(o);
            }),
@@ -61,7 +75,12 @@ Example:
            py::arg("relative_accuracy") = QuantileSketch::kDefaultRelativeAccuracy,
            py::arg("memory_threshold_mb") = 1000.0,
            py::arg("error_rate_threshold") = 0.10,
-           py::arg("memory_max_age_us") = 100.0)
+           py::arg("memory_max_age_us") = 100.0,
+           py::arg("track_gpu_memory") = false,
+           py::arg("system_memory_percent_threshold") = 90.0,
+           py::arg("gpu_memory_percent_threshold") = 90.0,
+           py::arg("cpu_percent_threshold") = 0.0,
+           py::arg("max_resource_samples") = 720)
       .def("_hot_path",
            [](std::shared_ptr<Monitor> self) {
              PyObject* hot = NewHotPath(std::move(self));

@@ -15,6 +15,8 @@ void RegisterMemory(pybind11::module_& m);
 void RegisterTokens(pybind11::module_& m);
 void RegisterTracker(pybind11::module_& m);
 void RegisterMonitor(pybind11::module_& m);
+// After RegisterMonitor: adds resource methods to _core.Monitor.
+void RegisterResources(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

@@ -3,6 +3,7 @@
 #include "ragperf/performance_monitor.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -13,6 +14,40 @@
 namespace ragperf {
 namespace {
 constexpr int64_t kMaxAgeLimitNs = 1000000000;
+
+// The sampler's view of the GPUs: totals over devices.
+GpuSnapshot SnapshotOf(const GpuStatus& status) {
+  GpuSnapshot snap;
+  snap.available = status.available;
+  if (!status.available) return snap;
+  double util_sum = 0;
+  int util_known = 0;
+  bool process_known = false;
+  double process_mb = 0;
+  for (const GpuDevice& d : status.devices) {
+    snap.memory_used_mb += d.memory_used_mb;
+    snap.memory_total_mb += d.memory_total_mb;
+    if (d.utilization_percent >= 0) {
+      util_sum += d.utilization_percent;
+      ++util_known;
+    }
+    if (d.process_memory_mb >= 0) {
+      process_known = true;
+      process_mb += d.process_memory_mb;
+    }
+  }
+  snap.utilization_percent = util_known > 0 ? util_sum / util_known : -1;
+  snap.process_memory_mb = process_known ? process_mb : -1;
+  return snap;
+}
+
+absl::Status CheckPercent(absl::string_view name, double percent) {
+  if (!(percent >= 0 && percent <= 100)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s must be between 0 (off) and 100, got %g", name, percent));
+  }
+  return absl::OkStatus();
+}
 }  // namespace
 
 PerformanceMonitor::PerformanceMonitor(const Options& options)
@@ -21,7 +56,13 @@ PerformanceMonitor::PerformanceMonitor(const Options& options)
       memory_tracking_(options.enable_memory_tracking),
       memory_max_age_ns_(options.memory_max_age_ns),
       memory_threshold_mb_(options.memory_threshold_mb),
-      error_rate_threshold_(options.error_rate_threshold) {}
+      error_rate_threshold_(options.error_rate_threshold),
+      track_gpu_memory_(options.track_gpu_memory),
+      system_memory_percent_threshold_(options.system_memory_percent_threshold),
+      gpu_memory_percent_threshold_(options.gpu_memory_percent_threshold),
+      cpu_percent_threshold_(options.cpu_percent_threshold),
+      sampler_(options.max_resource_samples,
+               [] { return SnapshotOf(GpuMonitor::Default().Read()); }) {}
 
 absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
   if (options.max_history < 1) {
@@ -45,11 +86,51 @@ absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
         "error_rate_threshold must be in [0, 1], got %g",
         options.error_rate_threshold));
   }
+  for (const auto& [name, value] :
+       {std::pair<absl::string_view, double>{
+            "system_memory_percent_threshold",
+            options.system_memory_percent_threshold},
+        {"gpu_memory_percent_threshold", options.gpu_memory_percent_threshold}}) {
+    absl::Status s = CheckPercent(name, value);
+    if (!s.ok()) return s;
+  }
+  if (!(options.cpu_percent_threshold >= 0) ||
+      !std::isfinite(options.cpu_percent_threshold)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "cpu_percent_threshold must be a finite number >= 0 (0 = off), got %g",
+        options.cpu_percent_threshold));
+  }
+  if (options.max_resource_samples < 1) {
+    return absl::InvalidArgumentError("max_resource_samples must be >= 1");
+  }
   if (options.memory_max_age_ns < 0 || options.memory_max_age_ns > kMaxAgeLimitNs) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "memory_max_age must be between 0 and 1 s, got %d ns",
         options.memory_max_age_ns));
   }
+  return absl::OkStatus();
+}
+
+absl::Status PerformanceMonitor::SetSystemMemoryPercentThreshold(
+    double percent) {
+  absl::Status s = CheckPercent("system_memory_percent_threshold", percent);
+  if (s.ok()) system_memory_percent_threshold_.store(percent);
+  return s;
+}
+
+absl::Status PerformanceMonitor::SetGpuMemoryPercentThreshold(double percent) {
+  absl::Status s = CheckPercent("gpu_memory_percent_threshold", percent);
+  if (s.ok()) gpu_memory_percent_threshold_.store(percent);
+  return s;
+}
+
+absl::Status PerformanceMonitor::SetCpuPercentThreshold(double percent) {
+  if (!(percent >= 0) || !std::isfinite(percent)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "cpu_percent_threshold must be a finite number >= 0 (0 = off), got %g",
+        percent));
+  }
+  cpu_percent_threshold_.store(percent);
   return absl::OkStatus();
 }
 
@@ -81,8 +162,8 @@ absl::Status PerformanceMonitor::SetErrorRateThreshold(double rate) {
 }
 
 HealthStatus PerformanceMonitor::HealthFrom(
-    const std::vector<OperationStats>& ops, double rss_mb,
-    uint64_t total) const {
+    const std::vector<OperationStats>& ops, double rss_mb, uint64_t total,
+    const absl::StatusOr<SystemMemory>& system, const GpuStatus& gpu) const {
   HealthStatus health;
   health.memory_mb = rss_mb;
   health.total_operations = total;
@@ -100,6 +181,34 @@ HealthStatus PerformanceMonitor::HealthFrom(
           rate_limit * 100));
     }
   }
+  const double system_limit = system_memory_percent_threshold();
+  if (system_limit > 0 && system.ok() && system->used_percent > system_limit) {
+    health.issues.push_back(absl::StrFormat(
+        "High system memory use: %.1f%% of %.0fMB (threshold %.0f%%)",
+        system->used_percent, system->total_mb, system_limit));
+  }
+  const double gpu_limit = gpu_memory_percent_threshold();
+  if (gpu_limit > 0 && gpu.available) {
+    for (const GpuDevice& d : gpu.devices) {
+      if (d.memory_total_mb <= 0) continue;
+      const double percent = 100 * d.memory_used_mb / d.memory_total_mb;
+      if (percent > gpu_limit) {
+        health.issues.push_back(absl::StrFormat(
+            "High GPU memory use on GPU %d (%s): %.1f%% of %.0fMB "
+            "(threshold %.0f%%)",
+            d.index, d.name, percent, d.memory_total_mb, gpu_limit));
+      }
+    }
+  }
+  const double cpu_limit = cpu_percent_threshold();
+  if (cpu_limit > 0) {
+    const std::vector<ResourceSample> last = sampler_.History(1);
+    if (!last.empty() && last.back().cpu_percent > cpu_limit) {
+      health.issues.push_back(absl::StrFormat(
+          "High CPU use: %.1f%% (threshold %.0f%%)", last.back().cpu_percent,
+          cpu_limit));
+    }
+  }
   health.healthy = health.issues.empty();
   return health;
 }
@@ -109,7 +218,9 @@ HealthStatus PerformanceMonitor::GetHealth() {
   uint64_t total = 0;
   for (const OperationStats& op : ops) total += op.total;
   const absl::StatusOr<MemoryUsage> usage = MemoryMonitor::ReadUsage();
-  return HealthFrom(ops, usage.ok() ? usage->rss_mb : 0, total);
+  return HealthFrom(ops, usage.ok() ? usage->rss_mb : 0, total,
+                    MemoryMonitor::ReadSystemMemory(),
+                    GpuMonitor::Default().Read());
 }
 
 Report PerformanceMonitor::GenerateReport() {
@@ -130,8 +241,10 @@ Report PerformanceMonitor::GenerateReport() {
     report.has_system_memory = true;
     report.system_memory = *system;
   }
+  report.gpu = GpuMonitor::Default().Read();
+  report.resources = sampler_.GetStats();
   report.health = HealthFrom(report.operations, report.memory.current_rss_mb,
-                             report.total_operations);
+                             report.total_operations, system, report.gpu);
   return report;
 }
 
@@ -165,11 +278,74 @@ void WriteOperation(const OperationStats& op, JsonWriter& w) {
   w.Key("total_delta_mb").Double(op.total_memory_delta_mb);
   w.Key("avg_delta_mb").Double(op.avg_memory_delta_mb);
   w.EndObject();
+  w.Key("gpu_memory").BeginObject();
+  w.Key("samples").UInt(op.gpu_memory_samples);
+  w.Key("total_delta_mb").Double(op.total_gpu_memory_delta_mb);
+  w.Key("avg_delta_mb").Double(op.avg_gpu_memory_delta_mb);
+  w.EndObject();
   w.Key("errors_by_type").BeginObject();
   for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
   w.EndObject();
   w.Key("first_timestamp_unix_s").Double(op.first_timestamp_s);
   w.Key("last_timestamp_unix_s").Double(op.last_timestamp_s);
+  w.EndObject();
+}
+
+void WriteSeries(absl::string_view key, const SeriesStats& s, JsonWriter& w) {
+  w.Key(key).BeginObject();
+  w.Key("samples").UInt(s.count);
+  if (s.count > 0) {
+    w.Key("last").Double(s.last);
+    w.Key("min").Double(s.min);
+    w.Key("max").Double(s.max);
+    w.Key("avg").Double(s.avg);
+  }
+  w.EndObject();
+}
+
+void WriteResources(const ResourceStats& r, JsonWriter& w) {
+  w.Key("resources").BeginObject();
+  w.Key("sampler_running").Bool(r.running);
+  w.Key("interval_s").Double(r.interval_s);
+  w.Key("samples").UInt(r.samples);
+  WriteSeries("rss_mb", r.rss_mb, w);
+  WriteSeries("vms_mb", r.vms_mb, w);
+  WriteSeries("cpu_percent", r.cpu_percent, w);
+  WriteSeries("system_used_percent", r.system_used_percent, w);
+  WriteSeries("load1", r.load1, w);
+  WriteSeries("gpu_memory_used_mb", r.gpu_memory_used_mb, w);
+  WriteSeries("gpu_utilization_percent", r.gpu_utilization_percent, w);
+  WriteSeries("gpu_process_memory_mb", r.gpu_process_memory_mb, w);
+  w.EndObject();
+}
+
+void WriteGpu(const GpuStatus& gpu, JsonWriter& w) {
+  w.Key("gpu").BeginObject();
+  w.Key("available").Bool(gpu.available);
+  if (!gpu.available) w.Key("reason").String(gpu.reason);
+  if (!gpu.driver_version.empty()) {
+    w.Key("driver_version").String(gpu.driver_version);
+  }
+  w.Key("devices").BeginArray();
+  for (const GpuDevice& d : gpu.devices) {
+    w.BeginObject();
+    w.Key("index").Int(d.index);
+    w.Key("name").String(d.name);
+    w.Key("memory_used_mb").Double(d.memory_used_mb);
+    w.Key("memory_total_mb").Double(d.memory_total_mb);
+    if (d.utilization_percent >= 0) {
+      w.Key("utilization_percent").Double(d.utilization_percent);
+    } else {
+      w.Key("utilization_percent").Null();
+    }
+    if (d.process_memory_mb >= 0) {
+      w.Key("process_memory_mb").Double(d.process_memory_mb);
+    } else {
+      w.Key("process_memory_mb").Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -206,6 +382,8 @@ std::string PerformanceMonitor::ReportToJson(const Report& report,
     w.Key("used_percent").Double(report.system_memory.used_percent);
     w.EndObject();
   }
+  WriteResources(report.resources, w);
+  WriteGpu(report.gpu, w);
   w.Key("health").BeginObject();
   w.Key("status").String(report.health.healthy ? "healthy" : "warning");
   w.Key("memory_mb").Double(report.health.memory_mb);
@@ -228,6 +406,7 @@ absl::Status PerformanceMonitor::ExportJson(const std::string& path,
 void PerformanceMonitor::Clear() {
   tracker_.Clear();
   memory_.Clear();
+  sampler_.Clear();
 }
 
 }  // namespace ragperf

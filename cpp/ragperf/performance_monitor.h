@@ -7,8 +7,17 @@
 // its JSON text, and atomic JSON exports.
 //
 // Health rules: status is "warning" when process RSS exceeds
-// `memory_threshold_mb` (default 1000 MB) or when any operation's error rate
-// exceeds `error_rate_threshold` (default 0.10); otherwise "healthy".
+// `memory_threshold_mb` (default 1000 MB), any operation's error rate exceeds
+// `error_rate_threshold` (default 0.10), system memory use exceeds
+// `system_memory_percent_threshold` (default 90%), a GPU's memory use exceeds
+// `gpu_memory_percent_threshold` (default 90%, only when NVML is available),
+// or the process CPU% of the latest sampler sample exceeds
+// `cpu_percent_threshold` (default 0 = rule off; needs the sampler running);
+// otherwise "healthy". A threshold of 0 turns its rule off.
+//
+// Resources: a ResourceSampler (off until StartSampler) samples process
+// RSS/VMS/CPU%, system memory and load, and GPU memory/utilisation through
+// GpuMonitor::Default() (NVML loaded at run time).
 //
 // Example:
 //
@@ -36,7 +45,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ragperf/clock.h"
+#include "ragperf/gpu_monitor.h"
 #include "ragperf/memory_monitor.h"
+#include "ragperf/resource_sampler.h"
 #include "ragperf/response_time_tracker.h"
 
 namespace ragperf {
@@ -59,6 +70,8 @@ struct Report {
   SystemMemory system_memory;
   std::vector<OperationStats> operations;  // sorted by name
   HealthStatus health;
+  ResourceStats resources;  // sampler aggregates (samples == 0 when never run)
+  GpuStatus gpu;
 };
 
 class PerformanceMonitor {
@@ -73,6 +86,13 @@ class PerformanceMonitor {
     // /proc/self/statm again (see rss_cache.h); 0 = read at every start and
     // end of a block (exact mode).
     int64_t memory_max_age_ns = 100000;
+    // Also measure this process's GPU memory (NVML) at the start and end of
+    // every block. NVML calls cost microseconds to milliseconds: opt in.
+    bool track_gpu_memory = false;
+    double system_memory_percent_threshold = 90;
+    double gpu_memory_percent_threshold = 90;
+    double cpu_percent_threshold = 0;  // off
+    size_t max_resource_samples = ResourceSampler::kDefaultMaxSamples;
   };
 
   explicit PerformanceMonitor(const Options& options);
@@ -105,6 +125,29 @@ class PerformanceMonitor {
   }
   // InvalidArgument unless 0 <= ns <= 1 s.
   absl::Status SetMemoryMaxAgeNs(int64_t ns);
+  bool track_gpu_memory() const {
+    return track_gpu_memory_.load(std::memory_order_relaxed);
+  }
+  void set_track_gpu_memory(bool on) {
+    track_gpu_memory_.store(on, std::memory_order_relaxed);
+  }
+  double system_memory_percent_threshold() const {
+    return system_memory_percent_threshold_.load();
+  }
+  double gpu_memory_percent_threshold() const {
+    return gpu_memory_percent_threshold_.load();
+  }
+  double cpu_percent_threshold() const { return cpu_percent_threshold_.load(); }
+  // InvalidArgument unless 0 <= percent <= 100 (0 = rule off).
+  absl::Status SetSystemMemoryPercentThreshold(double percent);
+  absl::Status SetGpuMemoryPercentThreshold(double percent);
+  // InvalidArgument unless 0 <= percent <= 100 * cores... any finite >= 0.
+  absl::Status SetCpuPercentThreshold(double percent);
+
+  ResourceSampler& sampler() { return sampler_; }
+  absl::Status StartSampler(double interval_s) { return sampler_.Start(interval_s); }
+  void StopSampler() { sampler_.Stop(); }
+
   double memory_threshold_mb() const { return memory_threshold_mb_.load(); }
   double error_rate_threshold() const { return error_rate_threshold_.load(); }
   // InvalidArgument unless > 0 (memory) / within [0, 1] (error rate).
@@ -122,7 +165,9 @@ class PerformanceMonitor {
 
  private:
   HealthStatus HealthFrom(const std::vector<OperationStats>& ops,
-                          double rss_mb, uint64_t total) const;
+                          double rss_mb, uint64_t total,
+                          const absl::StatusOr<SystemMemory>& system,
+                          const GpuStatus& gpu) const;
 
   ResponseTimeTracker tracker_;
   MemoryMonitor memory_;
@@ -130,6 +175,11 @@ class PerformanceMonitor {
   std::atomic<int64_t> memory_max_age_ns_;
   std::atomic<double> memory_threshold_mb_;
   std::atomic<double> error_rate_threshold_;
+  std::atomic<bool> track_gpu_memory_;
+  std::atomic<double> system_memory_percent_threshold_;
+  std::atomic<double> gpu_memory_percent_threshold_;
+  std::atomic<double> cpu_percent_threshold_;
+  ResourceSampler sampler_;
 };
 
 }  // namespace ragperf

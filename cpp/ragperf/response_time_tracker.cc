@@ -55,6 +55,10 @@ struct Aggregate {
       ++memory_samples;
       memory_delta_mb += r.memory_delta_mb;
     }
+    if (r.has_gpu_memory_delta) {
+      ++gpu_memory_samples;
+      gpu_memory_delta_mb += r.gpu_memory_delta_mb;
+    }
     if (total == 1) first_ts = r.timestamp_s;
     last_ts = std::max(last_ts, r.timestamp_s);
     if (index != kNoIndex) {
@@ -77,6 +81,8 @@ struct Aggregate {
         SaturatingAdd(out.completion_tokens, completion_tokens);
     out.memory_samples += memory_samples;
     out.total_memory_delta_mb += memory_delta_mb;
+    out.gpu_memory_samples += gpu_memory_samples;
+    out.total_gpu_memory_delta_mb += gpu_memory_delta_mb;
     first = std::min(first, first_ts);
     last = std::max(last, last_ts);
     // Same accuracy by construction, so Merge cannot fail.
@@ -84,8 +90,8 @@ struct Aggregate {
   }
 
   void Reset() {
-    total = failed = memory_samples = 0;
-    sum_s = memory_delta_mb = 0;
+    total = failed = memory_samples = gpu_memory_samples = 0;
+    sum_s = memory_delta_mb = gpu_memory_delta_mb = 0;
     min_s = std::numeric_limits<double>::infinity();
     max_s = -std::numeric_limits<double>::infinity();
     tokens = prompt_tokens = completion_tokens = 0;
@@ -104,6 +110,8 @@ struct Aggregate {
   int64_t completion_tokens = 0;
   uint64_t memory_samples = 0;
   double memory_delta_mb = 0;
+  uint64_t gpu_memory_samples = 0;
+  double gpu_memory_delta_mb = 0;
   double first_ts = 0;
   double last_ts = 0;
   absl::flat_hash_map<std::string, uint64_t> errors;
@@ -310,6 +318,11 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
   out.avg_memory_delta_mb =
       out.memory_samples > 0
           ? out.total_memory_delta_mb / static_cast<double>(out.memory_samples)
+          : 0;
+  out.avg_gpu_memory_delta_mb =
+      out.gpu_memory_samples > 0
+          ? out.total_gpu_memory_delta_mb /
+                static_cast<double>(out.gpu_memory_samples)
           : 0;
   out.error_rate =
       static_cast<double>(out.failed) / static_cast<double>(out.total);

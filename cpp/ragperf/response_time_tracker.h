@@ -56,6 +56,8 @@ struct OperationRecord {
   bool success = true;
   bool has_memory_delta = false;
   double memory_delta_mb = 0;    // RSS(end) - RSS(start), meaningful if has_memory_delta
+  bool has_gpu_memory_delta = false;
+  double gpu_memory_delta_mb = 0;  // this process's GPU memory change (NVML)
   double timestamp_s = 0;        // wall clock (unix seconds) at the end of the operation
   absl::string_view error_type;  // exception type name when !success (may be empty)
 };
@@ -95,6 +97,9 @@ struct OperationStats {
   uint64_t memory_samples = 0;   // records that carried a memory delta
   double total_memory_delta_mb = 0;
   double avg_memory_delta_mb = 0;
+  uint64_t gpu_memory_samples = 0;  // records that carried a GPU memory delta
+  double total_gpu_memory_delta_mb = 0;
+  double avg_gpu_memory_delta_mb = 0;
   double error_rate = 0;         // failed / total
   double first_timestamp_s = 0;  // wall clock of the first record (all-time only)
   double last_timestamp_s = 0;

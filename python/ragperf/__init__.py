@@ -17,6 +17,7 @@ from .memory import MemoryMonitor, get_system_memory
 from .monitor import OperationName, PerformanceMonitor, get_performance_monitor
 from .operation_type import OperationType
 from .report import format_report
+from .resources import SamplerHandle, get_gpu_status
 from .stats import PerformanceStats
 from .timing import ResponseTimeTracker
 from .tokens import TokenCounter
@@ -35,9 +36,11 @@ __all__ = [
     "PerformanceStats",
     "QuantileSketch",
     "ResponseTimeTracker",
+    "SamplerHandle",
     "TokenCounter",
     "__version__",
     "format_report",
+    "get_gpu_status",
     "get_performance_monitor",
     "get_system_memory",
 ]

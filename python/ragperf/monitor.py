@@ -21,6 +21,7 @@ from ._validate import (
 )
 from .operation_type import OperationType
 from .report import format_report
+from .resources import SamplerHandle, get_gpu_status
 from .stats import PerformanceStats
 
 __all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
@@ -55,6 +56,12 @@ def _stats_key(name: str) -> OperationType | OperationName:
     return _KNOWN_TYPES.get(name) or OperationName(name)
 
 
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 class PerformanceMonitor:
     """Tracks durations, tokens, memory and errors of pipeline operations.
 
@@ -76,6 +83,16 @@ class PerformanceMonitor:
             /proc/self/statm again, which costs 1-2 us. Blocks longer than
             this measure their own RSS change; shorter ones may report 0.
             0 reads at the start and end of every block (exact mode).
+        track_gpu_memory: also measure this process's GPU memory (NVML) at
+            the start and end of every block (``op.gpu_memory_delta_mb``,
+            ``total_gpu_memory_delta_mb``). NVML calls are slow: opt in.
+        system_memory_percent_threshold: system memory use (%) above which
+            health turns "warning" (0 = off).
+        gpu_memory_percent_threshold: a GPU's memory use (%) above which
+            health turns "warning" (0 = off; only with NVML available).
+        cpu_percent_threshold: process CPU% (latest sampler sample) above
+            which health turns "warning" (0 = off, the default).
+        max_resource_samples: samples kept by the resource sampler.
 
     Example:
         >>> monitor = PerformanceMonitor(enable_memory_tracking=False)
@@ -94,17 +111,28 @@ class PerformanceMonitor:
         error_rate_threshold: float = 0.10,
         relative_accuracy: float = 0.005,
         memory_max_age_us: float = 100.0,
+        track_gpu_memory: bool = False,
+        system_memory_percent_threshold: float = 90.0,
+        gpu_memory_percent_threshold: float = 90.0,
+        cpu_percent_threshold: float = 0.0,
+        max_resource_samples: int = 720,
     ) -> None:
-        if not isinstance(enable_memory_tracking, bool):
-            raise TypeError(
-                f"enable_memory_tracking must be a bool, got {enable_memory_tracking!r}"
-            )
+        for flag_name, flag in (
+            ("enable_memory_tracking", enable_memory_tracking),
+            ("track_gpu_memory", track_gpu_memory),
+        ):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{flag_name} must be a bool, got {flag!r}")
+        max_resource_samples = check_positive_int(max_resource_samples, "max_resource_samples")
         max_history = check_positive_int(max_history, "max_history")
         for name, value in (
             ("memory_threshold_mb", memory_threshold_mb),
             ("error_rate_threshold", error_rate_threshold),
             ("relative_accuracy", relative_accuracy),
             ("memory_max_age_us", memory_max_age_us),
+            ("system_memory_percent_threshold", system_memory_percent_threshold),
+            ("gpu_memory_percent_threshold", gpu_memory_percent_threshold),
+            ("cpu_percent_threshold", cpu_percent_threshold),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
@@ -115,6 +143,11 @@ class PerformanceMonitor:
             memory_threshold_mb=float(memory_threshold_mb),
             error_rate_threshold=float(error_rate_threshold),
             memory_max_age_us=float(memory_max_age_us),
+            track_gpu_memory=track_gpu_memory,
+            system_memory_percent_threshold=float(system_memory_percent_threshold),
+            gpu_memory_percent_threshold=float(gpu_memory_percent_threshold),
+            cpu_percent_threshold=float(cpu_percent_threshold),
+            max_resource_samples=max_resource_samples,
         )
         self._hot = self._core._hot_path()
         # The C-level factory replaces the documented method below on the
@@ -379,7 +412,103 @@ class PerformanceMonitor:
         """
         self._core.clear()
 
+    # ------------------------------------------------------------ resources
+
+    def start_sampler(self, interval_s: float = 5.0) -> SamplerHandle:
+        """Starts sampling process RSS/VMS/CPU%, system memory and load, and
+        GPU memory/utilisation (when NVML is available) every ``interval_s``
+        seconds (0.05..3600) in a C++ thread. Off by default; calling it again
+        restarts with the new interval. Returns a handle whose ``stop()`` ends
+        it (also a context manager). A forked child must start it again.
+
+        Example:
+            >>> handle = monitor.start_sampler(interval_s=5)  # doctest: +SKIP
+            >>> monitor.get_system_stats()["cpu_percent"]["avg"]  # doctest: +SKIP
+        """
+        if isinstance(interval_s, bool) or not isinstance(interval_s, numbers.Real):
+            raise TypeError(f"interval_s must be a number of seconds, got {interval_s!r}")
+        self._core.start_sampler(float(interval_s))
+        return SamplerHandle(self)
+
+    def stop_sampler(self) -> None:
+        """Stops the resource sampler (idempotent).
+
+        Example:
+            >>> monitor.stop_sampler()
+        """
+        self._core.stop_sampler()
+
+    def get_system_stats(self) -> dict[str, Any]:
+        """Resources now and over the sampled run: ``sampler_running``,
+        ``interval_s``, ``samples``; per series (``rss_mb``, ``vms_mb``,
+        ``cpu_percent``, ``system_used_percent``, ``load1``,
+        ``gpu_memory_used_mb``, ``gpu_utilization_percent``,
+        ``gpu_process_memory_mb``) ``{samples, last, min, max, avg}`` (None
+        when never sampled); ``current``: the latest sample (one is taken now
+        if there is none); ``gpu``: :func:`get_gpu_status`.
+
+        Example:
+            >>> monitor.get_system_stats()["current"]["system_total_mb"] > 0
+            True
+        """
+        history = self._core.resource_history(1)
+        current = history[-1] if history else self._core.sample_resources()
+        stats = dict(self._core.resource_stats())
+        stats["current"] = current
+        stats["gpu"] = get_gpu_status()
+        return stats
+
+    def get_resource_history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sampled resources, oldest first (at most ``max_resource_samples``
+        kept): ``{timestamp_s, rss_mb, vms_mb, cpu_percent,
+        system_total_mb, system_available_mb, system_used_percent, load1,
+        load5, load15, gpu: {...}}``.
+
+        Example:
+            >>> monitor.get_resource_history(limit=10)  # doctest: +SKIP
+        """
+        count = 0 if limit is None else check_positive_int(limit, "limit")
+        return list(self._core.resource_history(count))
+
     # ---------------------------------------------------------- settings
+
+    @property
+    def track_gpu_memory(self) -> bool:
+        """Whether blocks measure this process's GPU memory delta (settable)."""
+        return bool(self._core.track_gpu_memory)
+
+    @track_gpu_memory.setter
+    def track_gpu_memory(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"track_gpu_memory must be a bool, got {on!r}")
+        self._core.track_gpu_memory = on
+
+    @property
+    def system_memory_percent_threshold(self) -> float:
+        """System memory use (%) above which health is "warning"; 0 = off."""
+        return float(self._core.system_memory_percent_threshold)
+
+    @system_memory_percent_threshold.setter
+    def system_memory_percent_threshold(self, percent: float) -> None:
+        self._core.system_memory_percent_threshold = _number(percent, "system_memory_percent_threshold")
+
+    @property
+    def gpu_memory_percent_threshold(self) -> float:
+        """GPU memory use (%) above which health is "warning"; 0 = off."""
+        return float(self._core.gpu_memory_percent_threshold)
+
+    @gpu_memory_percent_threshold.setter
+    def gpu_memory_percent_threshold(self, percent: float) -> None:
+        self._core.gpu_memory_percent_threshold = _number(percent, "gpu_memory_percent_threshold")
+
+    @property
+    def cpu_percent_threshold(self) -> float:
+        """Process CPU% above which health is "warning"; 0 = off."""
+        return float(self._core.cpu_percent_threshold)
+
+    @cpu_percent_threshold.setter
+    def cpu_percent_threshold(self, percent: float) -> None:
+        self._core.cpu_percent_threshold = _number(percent, "cpu_percent_threshold")
 
     @property
     def enable_memory_tracking(self) -> bool:

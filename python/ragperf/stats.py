@@ -50,6 +50,8 @@ class PerformanceStats:
     error_rate: float = 0.0
     errors_by_type: Mapping[str, int] = field(default_factory=dict)
     window_minutes: int | None = None
+    total_gpu_memory_delta_mb: float = 0.0
+    avg_gpu_memory_delta_mb: float = 0.0
 
     @classmethod
     def _from_core(
@@ -78,6 +80,8 @@ class PerformanceStats:
             error_rate=float(d["error_rate"]),
             errors_by_type=dict(d["errors_by_type"]),
             window_minutes=window_minutes,
+            total_gpu_memory_delta_mb=float(d["total_gpu_memory_delta_mb"]),
+            avg_gpu_memory_delta_mb=float(d["avg_gpu_memory_delta_mb"]),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,9 +35,11 @@ PUBLIC_NAMES = {
     "PerformanceStats",
     "QuantileSketch",
     "ResponseTimeTracker",
+    "SamplerHandle",
     "TokenCounter",
     "__version__",
     "format_report",
+    "get_gpu_status",
     "get_performance_monitor",
     "get_system_memory",
 }

@@ -1,0 +1,86 @@
+"""System resources: the background sampler handle and GPU status.
+
+The sampling itself runs in a C++ thread (``cpp/ragperf/resource_sampler``);
+GPUs are read through NVML loaded at run time (``cpp/ragperf/gpu_monitor``).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import _core
+
+if TYPE_CHECKING:
+    from .monitor import PerformanceMonitor
+
+__all__ = ["SamplerHandle", "get_gpu_status"]
+
+
+class SamplerHandle:
+    """The running background sampler of one monitor; ``stop()`` ends it.
+
+    Also a context manager that stops the sampler on exit.
+
+    Example:
+        >>> with monitor.start_sampler(interval_s=1.0) as sampler:  # doctest: +SKIP
+        ...     run_pipeline()
+        >>> sampler.running                                         # doctest: +SKIP
+        False
+    """
+
+    def __init__(self, monitor: PerformanceMonitor) -> None:
+        self._monitor = monitor
+
+    @property
+    def running(self) -> bool:
+        """Whether the sampler thread is running."""
+        return bool(self._monitor._core.sampler_running)
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between samples."""
+        return float(self._monitor._core.sampler_interval_s)
+
+    def stop(self) -> None:
+        """Stops the sampler thread (idempotent).
+
+        Example:
+            >>> handle.stop()  # doctest: +SKIP
+        """
+        self._monitor._core.stop_sampler()
+
+    def __enter__(self) -> SamplerHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running every {self.interval_s:g} s" if self.running else "stopped"
+        return f"<ragperf SamplerHandle {state}>"
+
+
+def get_gpu_status(library: str | None = None) -> dict[str, Any]:
+    """GPU status through NVML, loaded at run time (no CUDA build dependency).
+
+    ``{"available": bool, "reason": str, "library": str, "driver_version":
+    str, "devices": [{"index", "name", "memory_used_mb", "memory_total_mb",
+    "utilization_percent", "process_memory_mb"}]}``; unknown values are None.
+    No GPU or no driver gives ``available: False`` with the reason, never an
+    error. ``library`` overrides the NVML path (default:
+    ``$RAGPERF_NVML_LIBRARY``, else ``libnvidia-ml.so.1``).
+
+    Example:
+        >>> status = get_gpu_status()
+        >>> isinstance(status["available"], bool)
+        True
+    """
+    if library is not None and not isinstance(library, str):
+        raise TypeError(f"library must be a str or None, got {library!r}")
+    return dict(_core.read_gpu_status(library or ""))
