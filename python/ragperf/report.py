@@ -39,6 +39,27 @@ def format_report(report: Mapping[str, Any]) -> str:
             mem.get("avg_rss_mb", 0.0),
         )
     )
+    resources = report.get("resources", {})
+    if resources.get("samples", 0):
+        cpu = resources.get("cpu_percent", {})
+        sys_mem = resources.get("system_used_percent", {})
+        load = resources.get("load1", {})
+        parts = [f"{resources['samples']} samples"]
+        if cpu.get("samples"):
+            parts.append(f"CPU avg {cpu['avg']:.1f}% max {cpu['max']:.1f}%")
+        if sys_mem.get("samples"):
+            parts.append(f"system memory {sys_mem['last']:.1f}% used")
+        if load.get("samples"):
+            parts.append(f"load {load['last']:.2f}")
+        lines.append("Resources: " + " | ".join(parts))
+    gpu = report.get("gpu", {})
+    for device in gpu.get("devices", []) if gpu.get("available") else []:
+        util = device.get("utilization_percent")
+        lines.append(
+            f"GPU {device['index']} {device['name']}: {device['memory_used_mb']:.0f}/"
+            f"{device['memory_total_mb']:.0f} MB"
+            + (f", {util:.0f}% busy" if util is not None else "")
+        )
     ops: Mapping[str, Any] = report.get("operations", {})
     if ops:
         width = max(24, max(len(name) for name in ops) + 2)

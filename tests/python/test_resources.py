@@ -289,3 +289,12 @@ def test_monitor_with_fake_gpu_end_to_end(fake_nvml: Path, tmp_path: Path) -> No
     assert out["system"]["gpu_memory_used_mb"]["last"] == 15200
     assert out["system"]["gpu_utilization_percent"]["last"] == 40
     assert out["system"]["gpu_process_memory_mb"]["last"] == 512
+
+
+def test_print_report_shows_resources(monitor: PerformanceMonitor, capsys: pytest.CaptureFixture[str]) -> None:
+    monitor._core.sample_resources()
+    monitor._core.sample_resources()
+    monitor.print_report()
+    out = capsys.readouterr().out
+    assert "Resources: 2 samples" in out
+    assert "system memory" in out
