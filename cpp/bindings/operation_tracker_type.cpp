@@ -152,6 +152,16 @@ PyObject* CopyMetadata(PyObject* mapping) {
   return copy;
 }
 
+// prompt + completion, saturating instead of overflowing (both may be up to
+// 2^63 - 1; a wrapped negative total would be a silent wrong number).
+int64_t TotalTokens(int64_t prompt, int64_t completion) {
+  int64_t total;
+  if (__builtin_add_overflow(prompt, completion, &total)) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  return total;
+}
+
 // Name of an exception type without its module ("ValueError").
 std::string ExceptionTypeName(PyObject* exc_type) {
   if (!PyType_Check(exc_type)) return "Error";
@@ -312,8 +322,9 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
   }
   rec.prompt_tokens = self->prompt_tokens;
   rec.completion_tokens = self->completion_tokens;
-  rec.tokens = self->tokens_set ? self->tokens
-                                : self->prompt_tokens + self->completion_tokens;
+  rec.tokens = self->tokens_set
+                   ? self->tokens
+                   : TotalTokens(self->prompt_tokens, self->completion_tokens);
   rec.timestamp_s = WallSecondsAt(end_ns);
   self->success = rec.success;
   self->duration_s = rec.duration_s;
@@ -417,9 +428,9 @@ RAGPERF_TOKEN_PROPERTY(completion_tokens)
 
 PyObject* GetTokens(PyObject* self, void*) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
-  return PyLong_FromLongLong(t->tokens_set
-                                 ? t->tokens
-                                 : t->prompt_tokens + t->completion_tokens);
+  return PyLong_FromLongLong(
+      t->tokens_set ? t->tokens
+                    : TotalTokens(t->prompt_tokens, t->completion_tokens));
 }
 
 int SetTokens(PyObject* self, PyObject* value, void*) {
@@ -728,7 +739,7 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   if (values[2] != nullptr && values[2] != Py_None) {
     if (ParseTokenCount(values[2], "tokens", &rec.tokens) != 0) return nullptr;
   } else {
-    rec.tokens = rec.prompt_tokens + rec.completion_tokens;
+    rec.tokens = TotalTokens(rec.prompt_tokens, rec.completion_tokens);
   }
   if (values[3] != nullptr) {
     if (!PyBool_Check(values[3])) {

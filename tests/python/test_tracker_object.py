@@ -455,3 +455,16 @@ def test_numpy_integers_and_floats_are_accepted() -> None:
     s = m.get_operation_stats("np")
     assert s.total_tokens == 12
     assert s.max_duration == pytest.approx(0.25)
+
+
+def test_token_sum_saturates_instead_of_wrapping() -> None:
+    from ragperf import PerformanceMonitor as _PM
+
+    m = _PM(enable_memory_tracking=False)
+    big = 2**63 - 1
+    with m.track_operation("huge") as op:
+        op.prompt_tokens = big
+        op.completion_tokens = big
+    assert op.tokens == big
+    m.record("huge", 0.1, prompt_tokens=big, completion_tokens=5)
+    assert m.get_operation_stats("huge").total_tokens == big
