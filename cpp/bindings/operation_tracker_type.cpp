@@ -14,6 +14,7 @@
 
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/rss_cache.h"
+#include "ragperf/saturating.h"
 
 // CPython's type and method tables are designed to be partially initialised
 // (unset slots are zero); spelling out every slot would hide the ones we set.
@@ -33,7 +34,7 @@ struct HotPathObject {
   // name object (str, str subclass such as OperationType) -> (id, plain str)
   PyObject* ids;
   PyObject* last_op;     // strong; the last operation object resolved
-  PyObject* last_entry;  // borrowed from ids (kept alive by it)
+  PyObject* last_entry;  // strong; its (id, name) entry
 };
 
 struct TrackerObject {
@@ -152,28 +153,21 @@ PyObject* CopyMetadata(PyObject* mapping) {
   return copy;
 }
 
-// prompt + completion, saturating instead of overflowing (both may be up to
-// 2^63 - 1; a wrapped negative total would be a silent wrong number).
-int64_t TotalTokens(int64_t prompt, int64_t completion) {
-  int64_t total;
-  if (__builtin_add_overflow(prompt, completion, &total)) {
-    return std::numeric_limits<int64_t>::max();
-  }
-  return total;
-}
-
-// Name of an exception type without its module ("ValueError").
-std::string ExceptionTypeName(PyObject* exc_type) {
+// Name of an exception type without its module ("ValueError"). Points into
+// tp_name, which outlives the call: no allocation on the exit path.
+absl::string_view ExceptionTypeName(PyObject* exc_type) {
   if (!PyType_Check(exc_type)) return "Error";
   const char* full = reinterpret_cast<PyTypeObject*>(exc_type)->tp_name;
   const char* dot = std::strrchr(full, '.');
-  return dot != nullptr ? std::string(dot + 1) : std::string(full);
+  return dot != nullptr ? absl::string_view(dot + 1) : absl::string_view(full);
 }
 
 bool ReadRssBytes(const PerformanceMonitor& monitor, int64_t now_ns,
                   int64_t* rss) {
   return RssCache::Instance().Get(now_ns, monitor.memory_max_age_ns(), rss);
 }
+
+PyObject* g_enum_type = nullptr;  // enum.Enum, for operations given as enums
 
 // Resolves an operation (str, str-valued enum) to (id, plain str), caching
 // by the object given. Returns a borrowed tuple or NULL with an exception.
@@ -186,12 +180,14 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   PyObject* value = nullptr;  // the str that names the operation (new ref)
   if (PyUnicode_Check(op)) {
     value = PyUnicode_Substring(op, 0, PyUnicode_GET_LENGTH(op));  // exact str
-  } else if (!PyType_Check(op) && PyObject_HasAttrString(op, "value")) {
+  } else if (const int is_enum = PyObject_IsInstance(op, g_enum_type);
+             is_enum != 0) {
+    if (is_enum < 0) return nullptr;
     PyObject* v = PyObject_GetAttrString(op, "value");
     if (v == nullptr) return nullptr;
     if (!PyUnicode_Check(v)) {
       PyErr_Format(PyExc_TypeError,
-                   "operation must be a str or an enum with a str value "
+                   "operation must be a str or an Enum with a str value "
                    "(e.g. OperationType), got %R with value %R",
                    op, v);
       Py_DECREF(v);
@@ -218,19 +214,36 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
     Py_DECREF(value);
     return nullptr;
   }
-  const int id = hot->monitor->Intern(absl::string_view(utf8, size));
-  PyObject* id_obj = PyLong_FromLong(id);
-  PyObject* entry = id_obj != nullptr ? PyTuple_Pack(2, id_obj, value) : nullptr;
-  Py_XDECREF(id_obj);
-  int rc = entry != nullptr ? 0 : -1;
-  // Cache under the object given (when hashable as a str) and the plain str.
-  if (rc == 0 && PyUnicode_Check(op)) rc = PyDict_SetItem(hot->ids, op, entry);
-  if (rc == 0) rc = PyDict_SetItem(hot->ids, value, entry);
+  // The plain name may be known already (e.g. first seen as a str, now as an
+  // enum): reuse its entry. Entries are never replaced, so references to
+  // them stay valid.
+  PyObject* entry = PyDict_GetItemWithError(hot->ids, value);  // borrowed
+  if (entry == nullptr) {
+    if (PyErr_Occurred()) {
+      Py_DECREF(value);
+      return nullptr;
+    }
+    const int id = hot->monitor->Intern(absl::string_view(utf8, size));
+    PyObject* id_obj = PyLong_FromLong(id);
+    PyObject* fresh =
+        id_obj != nullptr ? PyTuple_Pack(2, id_obj, value) : nullptr;
+    Py_XDECREF(id_obj);
+    entry = fresh != nullptr ? PyDict_SetDefault(hot->ids, value, fresh)
+                             : nullptr;
+    Py_XDECREF(fresh);  // the dict holds it now
+    if (entry == nullptr) {
+      Py_DECREF(value);
+      return nullptr;
+    }
+  }
+  // Cache under the object given too, when it hashes as a str.
+  if (PyUnicode_Check(op) && op != value &&
+      PyDict_SetDefault(hot->ids, op, entry) == nullptr) {
+    Py_DECREF(value);
+    return nullptr;
+  }
   Py_DECREF(value);
-  Py_XDECREF(entry);
-  if (rc != 0) return nullptr;
-  return PyUnicode_Check(op) ? PyDict_GetItemWithError(hot->ids, op)
-                             : PyDict_GetItemWithError(hot->ids, value);
+  return entry;  // borrowed from hot->ids, which never drops entries
 }
 
 // ResolveOperation plus the one-entry cache update (str-like names only: the
@@ -241,7 +254,8 @@ PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
   if (entry != nullptr && PyUnicode_Check(op)) {
     Py_INCREF(op);
     Py_XSETREF(hot->last_op, op);
-    hot->last_entry = entry;
+    Py_INCREF(entry);
+    Py_XSETREF(hot->last_entry, entry);
   }
   return entry;
 }
@@ -260,8 +274,12 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   self->gpu_start_mb = -1;
   self->state = kEntered;
   if (self->hot->monitor->track_gpu_memory()) {
-    // Opt-in and slow (an NVML call): before the clock, so it is not timed.
-    const absl::StatusOr<double> gpu = GpuMonitor::Default().ProcessMemoryMb();
+    // Opt-in and slow (an NVML call that may wait for the sampler's read):
+    // before the clock, so it is not timed, and without the GIL.
+    absl::StatusOr<double> gpu;
+    Py_BEGIN_ALLOW_THREADS
+    gpu = GpuMonitor::Default().ProcessMemoryMb();
+    Py_END_ALLOW_THREADS
     if (gpu.ok()) self->gpu_start_mb = *gpu;
   }
   int64_t now = SteadyNowNanos();
@@ -306,7 +324,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
   }
   self->has_gpu_memory_delta = false;
   if (self->gpu_start_mb >= 0) {
-    const absl::StatusOr<double> gpu = GpuMonitor::Default().ProcessMemoryMb();
+    absl::StatusOr<double> gpu;
+    Py_BEGIN_ALLOW_THREADS
+    gpu = GpuMonitor::Default().ProcessMemoryMb();
+    Py_END_ALLOW_THREADS
     if (gpu.ok()) {
       rec.has_gpu_memory_delta = true;
       rec.gpu_memory_delta_mb = *gpu - self->gpu_start_mb;
@@ -315,16 +336,12 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
     }
   }
   rec.success = exc_type == nullptr || exc_type == Py_None;
-  std::string error_type;
-  if (!rec.success) {
-    error_type = ExceptionTypeName(exc_type);
-    rec.error_type = error_type;
-  }
+  if (!rec.success) rec.error_type = ExceptionTypeName(exc_type);
   rec.prompt_tokens = self->prompt_tokens;
   rec.completion_tokens = self->completion_tokens;
   rec.tokens = self->tokens_set
                    ? self->tokens
-                   : TotalTokens(self->prompt_tokens, self->completion_tokens);
+                   : SaturatingAdd(self->prompt_tokens, self->completion_tokens);
   rec.timestamp_s = WallSecondsAt(end_ns);
   self->success = rec.success;
   self->duration_s = rec.duration_s;
@@ -430,7 +447,7 @@ PyObject* GetTokens(PyObject* self, void*) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   return PyLong_FromLongLong(
       t->tokens_set ? t->tokens
-                    : TotalTokens(t->prompt_tokens, t->completion_tokens));
+                    : SaturatingAdd(t->prompt_tokens, t->completion_tokens));
 }
 
 int SetTokens(PyObject* self, PyObject* value, void*) {
@@ -739,7 +756,7 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   if (values[2] != nullptr && values[2] != Py_None) {
     if (ParseTokenCount(values[2], "tokens", &rec.tokens) != 0) return nullptr;
   } else {
-    rec.tokens = TotalTokens(rec.prompt_tokens, rec.completion_tokens);
+    rec.tokens = SaturatingAdd(rec.prompt_tokens, rec.completion_tokens);
   }
   if (values[3] != nullptr) {
     if (!PyBool_Check(values[3])) {
@@ -786,6 +803,10 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     hot->monitor->Record(op_id, rec);
   } catch (const std::bad_alloc&) {
     return PyErr_NoMemory();
+  } catch (...) {
+    // Never let a C++ exception unwind through CPython's C frames.
+    PyErr_SetString(PyExc_RuntimeError, "ragperf could not record the operation");
+    return nullptr;
   }
   Py_RETURN_NONE;
 }
@@ -800,7 +821,7 @@ PyObject* HotResolve(PyObject* self, PyObject* op) {
 void HotDealloc(PyObject* self) {
   HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
   Py_CLEAR(hot->last_op);
-  hot->last_entry = nullptr;
+  Py_CLEAR(hot->last_entry);
   Py_CLEAR(hot->ids);
   delete hot->owner;
   hot->owner = nullptr;
@@ -842,6 +863,11 @@ int RegisterOperationTrackerTypes(PyObject* module) {
   g_real_type = PyObject_GetAttrString(numbers, "Real");  // kept for life
   Py_DECREF(numbers);
   if (g_real_type == nullptr) return -1;
+  PyObject* enum_module = PyImport_ImportModule("enum");
+  if (enum_module == nullptr) return -1;
+  g_enum_type = PyObject_GetAttrString(enum_module, "Enum");  // kept for life
+  Py_DECREF(enum_module);
+  if (g_enum_type == nullptr) return -1;
 
   ReadyType.tp_name = "ragperf._core._Ready";
   ReadyType.tp_basicsize = sizeof(ReadyObject);

@@ -3,6 +3,7 @@
 #include "ragperf/response_time_tracker.h"
 
 #include "absl/time/clock.h"
+#include "ragperf/saturating.h"
 #include "absl/time/time.h"
 
 #include <algorithm>
@@ -16,17 +17,6 @@ namespace {
 
 constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
 constexpr int kNoIndex = std::numeric_limits<int>::min();
-
-// Token totals saturate instead of overflowing (signed overflow is UB and a
-// wrapped negative total would be a silent wrong number).
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t sum;
-  if (__builtin_add_overflow(a, b, &sum)) {
-    return b > 0 ? std::numeric_limits<int64_t>::max()
-                 : std::numeric_limits<int64_t>::min();
-  }
-  return sum;
-}
 
 int64_t MinuteOf(double timestamp_s) {
   return static_cast<int64_t>(

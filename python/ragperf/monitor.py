@@ -150,10 +150,14 @@ class PerformanceMonitor:
             max_resource_samples=max_resource_samples,
         )
         self._hot = self._core._hot_path()
-        # The C-level factory replaces the documented method below on the
-        # instance: no Python frame runs per block.
-        self.track_operation = self._hot.track_operation  # type: ignore[method-assign]
-        self.record = self._hot.record  # type: ignore[method-assign]
+        # The C-level methods replace the documented ones below on the
+        # instance, so no Python frame runs per block — unless a subclass
+        # overrides them, which must then be honoured.
+        cls = type(self)
+        if cls.track_operation is PerformanceMonitor.track_operation:
+            self.track_operation = self._hot.track_operation  # type: ignore[method-assign]
+        if cls.record is PerformanceMonitor.record:
+            self.record = self._hot.record  # type: ignore[method-assign]
 
     # ------------------------------------------------------------ recording
 
@@ -263,35 +267,21 @@ class PerformanceMonitor:
         record (``success=False``) is counted under ``error_type`` (default
         "Error").
 
-        Validated and recorded in C (replaced per instance by the C method;
-        this Python body documents it and serves subclasses calling super()).
+        Validated and recorded in C (``HotPath.record``; this body documents it
+        and serves subclasses that override ``record`` and call ``super()``).
 
         Example:
             >>> monitor.record("reranking", duration_s=0.012, tokens=0, success=True)  # doctest: +SKIP
         """
-        duration = check_duration(duration_s)
-        prompt = check_token_count(prompt_tokens, "prompt_tokens")
-        completion = check_token_count(completion_tokens, "completion_tokens")
-        total = prompt + completion if tokens is None else check_token_count(tokens)
-        if not isinstance(success, bool):
-            raise TypeError(f"success must be a bool, got {success!r}")
-        if memory_delta_mb is not None:
-            if isinstance(memory_delta_mb, bool) or not isinstance(memory_delta_mb, numbers.Real):
-                raise TypeError(f"memory_delta_mb must be a number or None, got {memory_delta_mb!r}")
-            if not math.isfinite(float(memory_delta_mb)):
-                raise ValueError(f"memory_delta_mb must be finite, got {memory_delta_mb!r}")
-        if error_type is not None and not isinstance(error_type, str):
-            raise TypeError(f"error_type must be a str or None, got {error_type!r}")
-        op_id, _ = self._hot.resolve(operation)
-        self._core.record(
-            op_id,
-            duration,
-            tokens=total,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            success=success,
-            error_type=(error_type or "Error") if not success else "",
-            memory_delta_mb=None if memory_delta_mb is None else float(memory_delta_mb),
+        self._hot.record(
+            operation,
+            duration_s,
+            tokens,
+            success,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            memory_delta_mb=memory_delta_mb,
+            error_type=error_type,
         )
 
     # --------------------------------------------------------------- reading

@@ -468,3 +468,71 @@ def test_token_sum_saturates_instead_of_wrapping() -> None:
     assert op.tokens == big
     m.record("huge", 0.1, prompt_tokens=big, completion_tokens=5)
     assert m.get_operation_stats("huge").total_tokens == big
+
+
+def test_same_name_as_str_and_as_plain_enum_shares_one_entry() -> None:
+    """A plain (non-str) Enum naming the same operation as a str must reuse the
+    cached entry, never replace it (the one-entry cache holds onto it)."""
+    import enum
+    import gc
+
+    from ragperf import PerformanceMonitor as _PM
+
+    class Step(enum.Enum):
+        RETRIEVAL = "retrieval"
+
+    m = _PM(enable_memory_tracking=False)
+    for _ in range(3):
+        with m.track_operation("retrieval") as op:
+            pass
+        assert op.operation == "retrieval"
+        with m.track_operation(Step.RETRIEVAL) as op:
+            pass
+        assert op.operation == "retrieval"
+        gc.collect()
+        junk = [("x", i) for i in range(1000)]  # reuse freed memory, if any
+        with m.track_operation("retrieval") as op:
+            pass
+        assert op.operation == "retrieval"
+        del junk
+    assert m.get_operation_count("retrieval") == 9
+    assert m.get_operation_count(Step.RETRIEVAL) == 9
+
+
+def test_non_enum_object_with_value_is_rejected() -> None:
+    from ragperf import PerformanceMonitor as _PM
+
+    class Fake:
+        value = "retrieval"
+
+    m = _PM(enable_memory_tracking=False)
+    with pytest.raises(TypeError, match="Fake"):
+        m.track_operation(Fake())
+    with pytest.raises(TypeError, match="Fake"):
+        m.get_operation_stats(Fake())  # type: ignore[arg-type]
+
+
+def test_subclass_overrides_are_honoured() -> None:
+    from ragperf import PerformanceMonitor as _PM
+
+    calls: list[str] = []
+
+    class Audited(_PM):
+        def track_operation(self, operation, metadata=None, /, **kwargs):  # type: ignore[no-untyped-def,override]
+            calls.append("track")
+            return super().track_operation(operation, metadata, **kwargs)
+
+        def record(self, operation, duration_s, tokens=None, success=True, **kw):  # type: ignore[no-untyped-def,override]
+            calls.append("record")
+            return super().record(operation, duration_s, tokens, success, **kw)
+
+    m = Audited(enable_memory_tracking=False)
+    with m.track_operation("x", k=1) as op:
+        op.tokens = 2
+    m.record("x", 0.5, prompt_tokens=3)
+    assert calls == ["track", "record"]
+    s = m.get_operation_stats("x")
+    assert s.total_operations == 2 and s.total_tokens == 5
+    # The plain class still binds the C methods on the instance.
+    plain = _PM(enable_memory_tracking=False)
+    assert "track_operation" in vars(plain) and "record" in vars(plain)
