@@ -1,0 +1,478 @@
+"""Tracking streamed LLM responses: time to first token, inter-token
+latency, output tokens per second.
+
+:func:`track_stream` wraps a sync or async stream of chunks (an OpenAI
+``Stream``/``AsyncStream``, a generator of str, ...) and passes every chunk
+through unchanged while it feeds the operation's tracker:
+
+* the first chunk marks the time to first token (measured from the call of
+  :func:`track_stream`, i.e. right after the request was sent, so it includes
+  the wait for the server);
+* each chunk adds its tokens (an inter-token gap is recorded per chunk that
+  has tokens): ``count(chunk)`` if given, else the usage the chunk reports
+  (the final chunk of an OpenAI stream with ``stream_options={"include_usage":
+  True}``, set once as the operation's totals, after which nothing more is
+  counted), else an estimate of the chunk's text (a str chunk, an OpenAI
+  ``choices[0].delta.content``, an Anthropic ``delta.text``), else 1;
+* the operation ends when the stream does, with ``metadata["stream_status"]``
+  ``"completed"``; ``"abandoned"`` when the consumer stops early (break, then
+  ``close()``, the end of a ``with`` block, or garbage collection), recorded
+  as a success with what was counted; ``"error"`` when the stream raises: the
+  exception propagates and the operation counts as failed with its type.
+
+Example:
+    >>> stream = client.chat.completions.create(model="gpt-4o", messages=msgs, stream=True,  # doctest: +SKIP
+    ...                                         stream_options={"include_usage": True})
+    >>> for chunk in track_stream(monitor, stream, "llm_inference", model="gpt-4o"):  # doctest: +SKIP
+    ...     print(chunk.choices[0].delta.content or "" if chunk.choices else "", end="")
+    >>> monitor.get_operation_stats("llm_inference").time_to_first_token_p50_s  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
+
+from .tokens import TokenCounter
+from .usage import extract_usage
+
+if TYPE_CHECKING:
+    from .monitor import Operation, PerformanceMonitor
+
+__all__ = ["AsyncTrackedStream", "TrackedStream", "track_stream"]
+
+T = TypeVar("T")
+
+COMPLETED = "completed"
+ABANDONED = "abandoned"
+ERROR = "error"
+
+
+class _StreamTracker(Protocol):
+    """What the wrapper needs of an OperationTracker."""
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+    def mark_first_token(self) -> object: ...
+
+    def add_tokens(self, n: int = 1, /) -> object: ...
+
+    def set_usage(self, response: object, /) -> bool: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> object: ...
+
+
+# ------------------------------------------------------------ token counts
+
+
+def _get(obj: object, name: str) -> object:
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _chunk_text(chunk: object) -> str | None:
+    """The generated text of a chunk of a known shape, "" for such a chunk
+    without text, None for chunks of unknown shape.
+
+    Known shapes: OpenAI Chat Completions (``choices[0].delta.content``,
+    legacy ``choices[0].text``), Anthropic events (``delta.text``), OpenAI
+    Responses events (``delta`` as a str), and other typed events (an object
+    or dict with a str ``type``: no text).
+    """
+    choices = _get(chunk, "choices")
+    if isinstance(choices, (list, tuple)):
+        if not choices:
+            return ""
+        choice = choices[0]
+        delta = _get(choice, "delta")
+        content = _get(delta, "content") if delta is not None else _get(choice, "text")
+        return content if isinstance(content, str) else ""
+    delta = _get(chunk, "delta")
+    if isinstance(delta, str):
+        return delta
+    if delta is not None and not isinstance(delta, (bytes, bytearray)):
+        text = _get(delta, "text")
+        return text if isinstance(text, str) else ""
+    if isinstance(_get(chunk, "type"), str):
+        return ""  # e.g. message_start, content_block_stop, ping
+    return None
+
+
+def _usage_of(chunk: object) -> object | None:
+    """The object whose usage a chunk reports (the chunk itself, or the
+    ``response`` of an OpenAI Responses ``response.completed`` event), or
+    None. Malformed usage is ignored: the stream is the user's, not ours."""
+    try:
+        if extract_usage(chunk) is not None:
+            return chunk
+        response = _get(chunk, "response")
+        if response is not None and extract_usage(response) is not None:
+            return response
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def _checked_count(n: object) -> int:
+    if isinstance(n, bool):
+        raise TypeError(f"count(chunk) must return a non-negative int, got {n!r} (bool)")
+    try:
+        value = operator.index(n)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"count(chunk) must return a non-negative int, got {n!r} ({type(n).__name__})") from None
+    if value < 0:
+        raise ValueError(f"count(chunk) must return a non-negative int, got {n!r}")
+    return value
+
+
+# ----------------------------------------------------------------- wrappers
+
+
+class _Feeder:
+    """The per-stream state shared by the sync and async wrappers."""
+
+    __slots__ = ("_op", "_owns", "_count", "_first", "_usage_seen", "_done", "__weakref__")
+
+    def __init__(self, op: _StreamTracker, owns: bool, count: Callable[[Any], int] | None) -> None:
+        self._op = op
+        self._owns = owns
+        self._count = count
+        self._first = True
+        self._usage_seen = False
+        self._done = False
+
+    @property
+    def tracker(self) -> Any:
+        """The OperationTracker this stream feeds (its ``time_to_first_token_s``,
+        ``completion_tokens``... are readable at any time)."""
+        return self._op
+
+    @property
+    def status(self) -> str | None:
+        """``"completed"``, ``"abandoned"`` or ``"error"`` once the stream has
+        ended, else None."""
+        if not self._done:
+            return None
+        status = self._op.metadata.get("stream_status")
+        return status if isinstance(status, str) else None
+
+    def _feed(self, chunk: object) -> None:
+        op = self._op
+        if self._first:
+            self._first = False
+            op.mark_first_token()
+        if self._count is not None:
+            n = _checked_count(self._count(chunk))
+        elif self._usage_seen:
+            return  # the reported usage is final: do not count over it
+        elif isinstance(chunk, str):
+            n = TokenCounter.count_tokens(chunk)
+        elif (usage := _usage_of(chunk)) is not None:
+            op.set_usage(usage)  # sets the totals (not added)
+            self._usage_seen = True
+            return
+        else:
+            text = _chunk_text(chunk)
+            n = 1 if text is None else TokenCounter.count_tokens(text)
+        if n > 0:
+            op.add_tokens(n)
+
+    def _finish(
+        self,
+        status: str,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        """Ends the operation once; later calls do nothing."""
+        if self._done:
+            return
+        self._done = True
+        op = self._op
+        op.metadata["stream_status"] = status
+        if self._owns:
+            op.__exit__(exc_type, exc, tb)
+
+    def __del__(self) -> None:
+        # Abandoned without close(): end the operation with what was counted.
+        try:
+            self._finish(ABANDONED)
+        except Exception:  # noqa: S110 - never raise from a finalizer
+            pass
+
+
+class TrackedStream(_Feeder, Generic[T]):
+    """A sync stream that yields the wrapped stream's chunks unchanged while
+    tracking them (see :func:`track_stream`). Also a context manager; close()
+    ends the operation as "abandoned" if the stream was not exhausted.
+
+    Example:
+        >>> with track_stream(monitor, iter(["Hel", "lo"]), "llm_inference") as s:  # doctest: +SKIP
+        ...     text = "".join(s)
+        >>> s.status  # doctest: +SKIP
+        'completed'
+    """
+
+    __slots__ = ("_it",)
+
+    def __init__(
+        self, stream: Iterable[T], op: _StreamTracker, owns: bool, count: Callable[[Any], int] | None
+    ) -> None:
+        self._it: Iterator[T] | None = None
+        super().__init__(op, owns, count)
+        try:
+            self._it = iter(stream)
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+
+    def __iter__(self) -> TrackedStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done or self._it is None:
+            raise StopIteration
+        try:
+            chunk = next(self._it)
+            self._feed(chunk)
+        except StopIteration:
+            self._finish(COMPLETED)
+            raise
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        return chunk
+
+    def close(self) -> None:
+        """Stops the stream: closes the wrapped one (if it has ``close()``)
+        and, unless it had ended, ends the operation as "abandoned".
+        Idempotent.
+
+        Example:
+            >>> s = track_stream(monitor, gen(), "llm_inference")  # doctest: +SKIP
+            >>> first = next(s); s.close()                         # doctest: +SKIP
+        """
+        if self._done:
+            return
+        try:
+            close = getattr(self._it, "close", None)
+            if callable(close):
+                close()
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        self._finish(ABANDONED)
+
+    def __enter__(self) -> TrackedStream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and not self._done:
+            # The consumer's block raised: the streamed operation failed too.
+            try:
+                close = getattr(self._it, "close", None)
+                if callable(close):
+                    close()
+            finally:
+                self._finish(ERROR, exc_type, exc, tb)
+            return
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ragperf TrackedStream {self._op!r} status={self.status}>"
+
+
+class AsyncTrackedStream(_Feeder, Generic[T]):
+    """An async stream that yields the wrapped stream's chunks unchanged while
+    tracking them (see :func:`track_stream`). Also an async context manager;
+    ``await aclose()`` ends the operation as "abandoned" if the stream was not
+    exhausted.
+
+    Example:
+        >>> async with track_stream(monitor, await client.chat.completions.create(  # doctest: +SKIP
+        ...         model="gpt-4o", messages=msgs, stream=True), "llm_inference") as s:
+        ...     async for chunk in s:
+        ...         ...
+    """
+
+    __slots__ = ("_ait",)
+
+    def __init__(
+        self, stream: AsyncIterable[T], op: _StreamTracker, owns: bool, count: Callable[[Any], int] | None
+    ) -> None:
+        self._ait: AsyncIterator[T] | None = None
+        super().__init__(op, owns, count)
+        try:
+            self._ait = stream.__aiter__()
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+
+    def __aiter__(self) -> AsyncTrackedStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._done or self._ait is None:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._ait.__anext__()
+            self._feed(chunk)
+        except StopAsyncIteration:
+            self._finish(COMPLETED)
+            raise
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        return chunk
+
+    async def _close_source(self) -> None:
+        aclose = getattr(self._ait, "aclose", None)
+        if callable(aclose):
+            await aclose()
+            return
+        close = getattr(self._ait, "close", None)  # e.g. OpenAI AsyncStream.close() is async
+        if callable(close):
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
+
+    async def aclose(self) -> None:
+        """Stops the stream: closes the wrapped one (``aclose()`` or
+        ``close()``) and, unless it had ended, ends the operation as
+        "abandoned". Idempotent.
+
+        Example:
+            >>> await s.aclose()  # doctest: +SKIP
+        """
+        if self._done:
+            return
+        try:
+            await self._close_source()
+        except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        self._finish(ABANDONED)
+
+    async def __aenter__(self) -> AsyncTrackedStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None and not self._done:
+            try:
+                await self._close_source()
+            finally:
+                self._finish(ERROR, exc_type, exc, tb)
+            return
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<ragperf AsyncTrackedStream {self._op!r} status={self.status}>"
+
+
+# --------------------------------------------------------------- entry point
+
+
+def _is_tracker(operation: object) -> bool:
+    return not isinstance(operation, (str, enum.Enum)) and hasattr(operation, "add_tokens")
+
+
+@overload
+def track_stream(
+    monitor: PerformanceMonitor,
+    stream: AsyncIterable[T],
+    operation: Operation | Any,
+    *,
+    count: Callable[[T], int] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    **metadata_kwargs: Any,
+) -> AsyncTrackedStream[T]: ...
+
+
+@overload
+def track_stream(
+    monitor: PerformanceMonitor,
+    stream: Iterable[T],
+    operation: Operation | Any,
+    *,
+    count: Callable[[T], int] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    **metadata_kwargs: Any,
+) -> TrackedStream[T]: ...
+
+
+def track_stream(
+    monitor: PerformanceMonitor,
+    stream: Iterable[Any] | AsyncIterable[Any],
+    operation: Any,
+    *,
+    count: Callable[[Any], int] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    **metadata_kwargs: Any,
+) -> TrackedStream[Any] | AsyncTrackedStream[Any]:
+    """Tracks a streamed response as one operation; yields its chunks unchanged.
+
+    ``stream`` is a sync iterable, or an async iterable (it has
+    ``__aiter__``): then an :class:`AsyncTrackedStream` is returned for
+    ``async for``, else a :class:`TrackedStream`. ``operation`` is an
+    operation name or :class:`OperationType`: the operation starts now (call
+    this right after sending the request, so time to first token includes
+    the wait) and ends with the stream; or an active OperationTracker
+    (``with monitor.track_operation(...) as op:``), which the stream feeds
+    but does not end. ``count`` (chunk -> int) replaces the built-in token
+    counting; ``metadata`` and keyword arguments are the operation's
+    metadata. See the module docstring for how chunks are counted and how
+    the operation ends (``metadata["stream_status"]``).
+
+    Example:
+        >>> def tokens():
+        ...     yield from ["Hello", ", ", "world"]
+        >>> for chunk in track_stream(monitor, tokens(), "llm_inference", model="qwen"):  # doctest: +SKIP
+        ...     print(chunk, end="")
+        Hello, world
+        >>> async for chunk in track_stream(monitor, agen(), "llm_inference"):  # doctest: +SKIP
+        ...     ...
+    """
+    if count is not None and not callable(count):
+        raise TypeError(f"count must be a callable (chunk -> int) or None, got {count!r}")
+    is_async = hasattr(stream, "__aiter__")
+    if isinstance(stream, (str, bytes, bytearray)) or (not is_async and not hasattr(stream, "__iter__")):
+        raise TypeError(f"stream must be an iterable or an async iterable, got {stream!r} ({type(stream).__name__})")
+    if _is_tracker(operation):
+        if getattr(operation, "active", True) is not True:
+            raise ValueError(
+                f"the tracker {operation!r} is not active: use it inside its "
+                "`with monitor.track_operation(...)` block, or pass an operation name"
+            )
+        op = cast(_StreamTracker, operation)
+        if metadata is not None or metadata_kwargs:
+            op.metadata.update(metadata or {}, **metadata_kwargs)
+        owns = False
+    else:
+        tracker = monitor.track_operation(operation, metadata, **metadata_kwargs)
+        tracker.__enter__()
+        op = cast(_StreamTracker, tracker)
+        owns = True
+    if is_async:
+        return AsyncTrackedStream(cast(AsyncIterable[Any], stream), op, owns, count)
+    return TrackedStream(cast(Iterable[Any], stream), op, owns, count)
