@@ -12,8 +12,11 @@ through unchanged while it feeds the operation's tracker:
   has tokens): ``count(chunk)`` if given, else the usage the chunk reports
   (the final chunk of an OpenAI stream with ``stream_options={"include_usage":
   True}``, set once as the operation's totals, after which nothing more is
-  counted), else an estimate of the chunk's text (a str chunk, an OpenAI
-  ``choices[0].delta.content``, an Anthropic ``delta.text``), else 1;
+  counted; also Anthropic ``message_delta`` and OpenAI Responses
+  ``response.completed``), else an estimate of the chunk's text (a str
+  chunk, an OpenAI ``choices[0].delta.content``, an Anthropic
+  ``delta.text``, an OpenAI Responses text ``delta``; 0 for other typed
+  events), else 1;
 * the operation ends when the stream does, with ``metadata["stream_status"]``
   ``"completed"``; ``"abandoned"`` when the consumer stops early (break, then
   ``close()``, the end of a ``with`` block, or garbage collection), recorded
@@ -245,11 +248,15 @@ class TrackedStream(_Feeder, Generic[T]):
             raise StopIteration
         try:
             chunk = next(self._it)
-            self._feed(chunk)
         except StopIteration:
             self._finish(COMPLETED)
             raise
         except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        try:
+            self._feed(chunk)
+        except BaseException as e:  # e.g. count(chunk) failed
             self._finish(ERROR, type(e), e, e.__traceback__)
             raise
         return chunk
@@ -332,11 +339,15 @@ class AsyncTrackedStream(_Feeder, Generic[T]):
             raise StopAsyncIteration
         try:
             chunk = await self._ait.__anext__()
-            self._feed(chunk)
         except StopAsyncIteration:
             self._finish(COMPLETED)
             raise
         except BaseException as e:
+            self._finish(ERROR, type(e), e, e.__traceback__)
+            raise
+        try:
+            self._feed(chunk)
+        except BaseException as e:  # e.g. count(chunk) failed
             self._finish(ERROR, type(e), e, e.__traceback__)
             raise
         return chunk
