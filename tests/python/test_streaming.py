@@ -562,7 +562,7 @@ def test_real_sync_stream(monitor: ragperf.PerformanceMonitor) -> None:
     assert op.tokens == op.completion_tokens
     assert op.time_to_first_token_s is not None and op.time_to_first_token_s >= 0.009
     assert op.time_to_first_token_s <= op.duration_s
-    assert op.metadata == {"model": "qwen", "stream_status": "completed"}
+    assert op.metadata["model"] == "qwen" and op.metadata["stream_status"] == "completed"
     stats = monitor.get_operation_stats("llm_inference")
     assert stats.total_operations == 1 and stats.successful_operations == 1
     assert stats.completion_tokens == sum(expected_added(WORDS))
