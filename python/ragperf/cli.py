@@ -4,14 +4,18 @@ Subcommands::
 
     ragperf --version                      print "ragperf <version>"
     ragperf report FILE                    print a metrics JSON as a readable table
+    ragperf compare BEFORE AFTER [--threshold 10%] [--min-count N] [--json]
+                                           compare two metrics JSONs; exit 1 on a
+                                           regression beyond the threshold (a CI gate)
     ragperf demo [--metrics PATH] [--repeat N] [--quiet] [--question TEXT]
                                            run the bundled instrumented RAG demo
 
 ``ragperf <subcommand> --help`` describes each one.
 
 Exit codes:
-    0  success
-    1  unexpected error (the message names the exception)
+    0  success (for ``compare``: no regression beyond the threshold)
+    1  unexpected error (the message names the exception); for ``compare``
+       also: a regression beyond the threshold was found (the table says which)
     2  usage error, or a file that cannot be read or written
        (not found, a directory, no permission)
     3  a corrupt metrics file: not valid JSON, or not a ragperf report
@@ -29,6 +33,11 @@ Example:
     >>> main(["report", "missing.json"])  # doctest: +SKIP
     ragperf: error: cannot read missing.json: file not found
     2
+    >>> main(["compare", "before.json", "after.json", "--threshold", "10%"])  # doctest: +SKIP
+    ragperf compare: before.json -> after.json (threshold 10%)
+    ...
+    REGRESSION: 1 metric of 1 operation worse by more than 10%: llm_inference (p95 ms)
+    1
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from . import __version__
+from .compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
 from .report import format_report
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_USAGE",
     "EXIT_CORRUPT",
+    "EXIT_REGRESSION",
     "REPORT_KEYS",
     "CliError",
     "build_parser",
@@ -59,19 +70,22 @@ EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_CORRUPT: Final = 3
+#: ``ragperf compare`` found a regression beyond the threshold (same value as EXIT_ERROR).
+EXIT_REGRESSION: Final = 1
 
 #: Keys every metrics JSON written by ``export_metrics_json`` has at its top level.
 REPORT_KEYS: Final = ("operations", "total_operations")
 
 _EPILOG: Final = """\
 exit codes:
-  0  success
-  1  unexpected error
+  0  success (compare: no regression beyond the threshold)
+  1  unexpected error; for compare: a regression beyond the threshold
   2  usage error, or a file that cannot be read or written (not found, ...)
   3  corrupt metrics file (not valid JSON, or lacks 'operations'/'total_operations')
 
 examples:
   ragperf report metrics.json
+  ragperf compare before.json after.json --threshold 10%
   ragperf demo --repeat 20 --metrics /tmp/metrics.json
 """
 
@@ -99,8 +113,15 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _threshold(value: str) -> float:
+    try:
+        return parse_threshold(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``ragperf`` argument parser (subcommands ``report`` and ``demo``).
+    """The ``ragperf`` argument parser (subcommands ``report``, ``compare`` and ``demo``).
 
     Example:
         >>> args = build_parser().parse_args(["report", "metrics.json"])
@@ -128,6 +149,41 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("file", metavar="FILE", help="the metrics JSON file")
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two metrics JSONs; exit 1 on a regression (a CI gate)",
+        description="Compare two metrics JSONs (export_metrics_json / `ragperf demo`):\n"
+        "per operation the change in p50/p95/p99 latency, error rate, tokens/s and\n"
+        "cost per call, with regressions marked. Exits 1 when any regression exceeds\n"
+        "the threshold, 0 otherwise, so it can gate CI.\n\n"
+        "regressions (threshold T):\n"
+        "  latency p50/p95/p99, cost/call  after > before * (1 + T)\n"
+        "  tokens/s                        after < before * (1 - T)\n"
+        "  error rate                      after - before > T * max(before, 1%)\n"
+        "Cost missing or null in a file shows as n/a and never regresses.\n"
+        "Operations in only one file are listed as added/removed, not regressions.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("before", metavar="BEFORE", help="the baseline metrics JSON")
+    compare.add_argument("after", metavar="AFTER", help="the metrics JSON to check")
+    compare.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=0.10,
+        metavar="T",
+        help="relative change that counts as a regression: a percentage (10%%) "
+        "or a fraction (0.1); default 10%%",
+    )
+    compare.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="do not judge operations with fewer than N records in either file (default: %(default)s)",
+    )
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     demo = sub.add_parser(
         "demo",
@@ -225,6 +281,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    before = load_report(args.before)
+    after = load_report(args.after)
+    try:
+        comparison = compare_reports(
+            before,
+            after,
+            args.threshold,
+            min_count=args.min_count,
+            before_name=args.before,
+            after_name=args.after,
+        )
+    except ReportFormatError as e:
+        # Well-formed JSON with the top-level keys, but an entry of the wrong
+        # shape; the message names the file and the operation.
+        raise CliError(str(e), EXIT_CORRUPT) from None
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        print(format_comparison(comparison))
+    return EXIT_REGRESSION if comparison.has_regressions else EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     parent = os.path.dirname(os.path.abspath(args.metrics))
     if not os.path.isdir(parent):
@@ -262,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return e.code if isinstance(e.code, int) else EXIT_USAGE
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         if args.command == "demo":
             return _cmd_demo(args)
         parser.print_help(sys.stderr)
