@@ -171,6 +171,12 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::Raw(absl::string_view json) {
+  BeforeValue();
+  out_.append(json.data(), json.size());
+  return *this;
+}
+
 std::string JsonWriter::Take() {
   std::string text = std::move(out_);
   out_.clear();

@@ -53,6 +53,9 @@ class JsonWriter {
   JsonWriter& UInt(uint64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
+  // Inserts `json`, which the caller guarantees is one valid JSON value
+  // (e.g. metadata serialised earlier), as the next value.
+  JsonWriter& Raw(absl::string_view json);
 
   // Returns the text and resets the writer.
   std::string Take();

@@ -9,7 +9,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ragperf/atomic_file.h"
-#include "ragperf/json_writer.h"
 
 namespace ragperf {
 namespace {
@@ -161,6 +160,106 @@ absl::Status PerformanceMonitor::SetErrorRateThreshold(double rate) {
   return absl::OkStatus();
 }
 
+void PerformanceMonitor::RecordDetailed(int id, const OperationRecord& record) {
+  OperationRecord rec = record;
+  if (!rec.model.empty()) {
+    const std::optional<double> cost =
+        models_.Record(rec.model, rec.prompt_tokens, rec.completion_tokens,
+                       rec.tokens, rec.duration_s);
+    rec.has_cost = cost.has_value();
+    rec.cost_usd = cost.value_or(0);
+  }
+  tracker_.Record(id, rec);
+  if (rec.cache_hit >= 0 || !rec.success) {
+    const std::string name = tracker_.NameOf(id);
+    if (rec.cache_hit >= 0) caches_.Record(name, rec.cache_hit > 0).IgnoreError();
+    if (!rec.success) {
+      ErrorEntry e;
+      e.operation = name;
+      e.error_type = rec.error_type.empty() ? "Error" : std::string(rec.error_type);
+      e.message = std::string(rec.error_message);
+      e.timestamp_s = rec.timestamp_s;
+      e.duration_s = rec.duration_s;
+      e.model = std::string(rec.model);
+      e.metadata_json = std::string(rec.metadata_json);
+      e.span_id = rec.span_id;
+      e.trace_id = rec.trace_id;
+      errors_.Add(std::move(e));
+    }
+  }
+}
+
+absl::Status PerformanceMonitor::SetLatencyTarget(absl::string_view name,
+                                                  LatencyTarget target) {
+  if (!(target.good_below_s > 0 && std::isfinite(target.good_below_s) &&
+        std::isfinite(target.investigate_above_s) &&
+        target.investigate_above_s >= target.good_below_s)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "latency target needs 0 < good_below_s <= investigate_above_s "
+        "(finite seconds), got good_below_s=%g investigate_above_s=%g",
+        target.good_below_s, target.investigate_above_s));
+  }
+  absl::MutexLock lock(&targets_mu_);
+  if (name.empty()) {
+    default_target_ = target;
+  } else {
+    targets_[name] = target;
+  }
+  return absl::OkStatus();
+}
+
+LatencyTarget PerformanceMonitor::LatencyTargetFor(absl::string_view name) const {
+  absl::MutexLock lock(&targets_mu_);
+  auto it = targets_.find(name);
+  return it == targets_.end() ? default_target_ : it->second;
+}
+
+void PerformanceMonitor::Finish(OperationStats& stats,
+                                bool exclude_cold_start) const {
+  const LatencyTarget target = LatencyTargetFor(stats.name);
+  stats.latency_good_below_s = target.good_below_s;
+  stats.latency_investigate_above_s = target.investigate_above_s;
+  if (stats.total == 0) return;
+  // CountAtMost counts "<= x"; "good" is strictly below its bound, which the
+  // sketch cannot tell apart from equal anyway (same bin).
+  const uint64_t good = stats.sketch.CountAtMost(target.good_below_s);
+  const uint64_t not_slow = stats.sketch.CountAtMost(target.investigate_above_s);
+  stats.latency_good = good;
+  stats.latency_acceptable = not_slow - good;
+  stats.latency_investigate = stats.sketch.count() - not_slow;
+  if (exclude_cold_start && stats.has_cold_start && stats.total > 1) {
+    QuantileSketch warm = stats.sketch;
+    if (warm.Remove(stats.cold_start_s)) {
+      stats.p50_s = warm.Quantile(0.50);
+      stats.p90_s = warm.Quantile(0.90);
+      stats.p95_s = warm.Quantile(0.95);
+      stats.p99_s = warm.Quantile(0.99);
+    }
+  }
+}
+
+OperationStats PerformanceMonitor::GetStats(absl::string_view name,
+                                            bool exclude_cold_start) const {
+  OperationStats stats = tracker_.GetStats(name);
+  Finish(stats, exclude_cold_start);
+  return stats;
+}
+
+absl::StatusOr<OperationStats> PerformanceMonitor::GetWindowStats(
+    absl::string_view name, int window_minutes, double now_s) const {
+  absl::StatusOr<OperationStats> stats =
+      tracker_.GetWindowStats(name, window_minutes, now_s);
+  if (stats.ok()) Finish(*stats, false);
+  return stats;
+}
+
+std::vector<OperationStats> PerformanceMonitor::GetAllStats(
+    bool exclude_cold_start) const {
+  std::vector<OperationStats> all = tracker_.GetAllStats();
+  for (OperationStats& stats : all) Finish(stats, exclude_cold_start);
+  return all;
+}
+
 HealthStatus PerformanceMonitor::HealthFrom(
     const std::vector<OperationStats>& ops, double rss_mb, uint64_t total,
     const absl::StatusOr<SystemMemory>& system, const GpuStatus& gpu) const {
@@ -179,6 +278,14 @@ HealthStatus PerformanceMonitor::HealthFrom(
           "High error rate in %s: %.1f%% (%d of %d failed, threshold %.1f%%)",
           op.name, op.error_rate * 100, op.failed, op.total,
           rate_limit * 100));
+    }
+  }
+  for (const OperationStats& op : ops) {
+    if (op.total > 0 && op.latency_investigate_above_s > 0 &&
+        op.p95_s > op.latency_investigate_above_s) {
+      health.issues.push_back(absl::StrFormat(
+          "Slow %s: p95 %.3fs above the %.3fs target", op.name, op.p95_s,
+          op.latency_investigate_above_s));
     }
   }
   const double system_limit = system_memory_percent_threshold();
@@ -214,7 +321,7 @@ HealthStatus PerformanceMonitor::HealthFrom(
 }
 
 HealthStatus PerformanceMonitor::GetHealth() {
-  const std::vector<OperationStats> ops = tracker_.GetAllStats();
+  const std::vector<OperationStats> ops = GetAllStats();
   uint64_t total = 0;
   for (const OperationStats& op : ops) total += op.total;
   const absl::StatusOr<MemoryUsage> usage = MemoryMonitor::ReadUsage();
@@ -229,11 +336,18 @@ Report PerformanceMonitor::GenerateReport() {
   report.timestamp =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E6S", now, absl::LocalTimeZone());
   report.timestamp_unix_s = absl::ToDoubleSeconds(now - absl::UnixEpoch());
-  report.operations = tracker_.GetAllStats();
+  report.operations = GetAllStats();
   for (const OperationStats& op : report.operations) {
     report.total_operations += op.total;
     report.total_failed += op.failed;
+    if (op.has_cost) {
+      report.has_cost = true;
+      report.total_cost_usd += op.cost_usd;
+    }
   }
+  report.models = models_.GetAll();
+  report.caches = caches_.GetAll();
+  report.recent_errors = errors_.Recent(errors_.capacity());
   report.memory_tracking = memory_tracking();
   report.memory = memory_.GetStats();
   const absl::StatusOr<SystemMemory> system = MemoryMonitor::ReadSystemMemory();
@@ -248,156 +362,6 @@ Report PerformanceMonitor::GenerateReport() {
   return report;
 }
 
-namespace {
-
-void WriteOperation(const OperationStats& op, JsonWriter& w) {
-  w.BeginObject();
-  w.Key("total").UInt(op.total);
-  w.Key("successful").UInt(op.successful);
-  w.Key("failed").UInt(op.failed);
-  w.Key("error_rate").Double(op.error_rate);
-  w.Key("duration").BeginObject();
-  w.Key("min").Double(op.min_s);
-  w.Key("max").Double(op.max_s);
-  w.Key("avg").Double(op.avg_s);
-  w.Key("p50").Double(op.p50_s);
-  w.Key("p95").Double(op.p95_s);
-  w.Key("p99").Double(op.p99_s);
-  w.Key("p90").Double(op.p90_s);
-  w.Key("total_s").Double(op.sum_s);
-  w.EndObject();
-  w.Key("tokens").BeginObject();
-  w.Key("total").Int(op.total_tokens);
-  w.Key("avg").Double(op.avg_tokens);
-  w.Key("prompt").Int(op.prompt_tokens);
-  w.Key("completion").Int(op.completion_tokens);
-  w.Key("per_second").Double(op.tokens_per_second);
-  w.EndObject();
-  w.Key("memory").BeginObject();
-  w.Key("samples").UInt(op.memory_samples);
-  w.Key("total_delta_mb").Double(op.total_memory_delta_mb);
-  w.Key("avg_delta_mb").Double(op.avg_memory_delta_mb);
-  w.EndObject();
-  w.Key("gpu_memory").BeginObject();
-  w.Key("samples").UInt(op.gpu_memory_samples);
-  w.Key("total_delta_mb").Double(op.total_gpu_memory_delta_mb);
-  w.Key("avg_delta_mb").Double(op.avg_gpu_memory_delta_mb);
-  w.EndObject();
-  w.Key("errors_by_type").BeginObject();
-  for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
-  w.EndObject();
-  w.Key("first_timestamp_unix_s").Double(op.first_timestamp_s);
-  w.Key("last_timestamp_unix_s").Double(op.last_timestamp_s);
-  w.EndObject();
-}
-
-void WriteSeries(absl::string_view key, const SeriesStats& s, JsonWriter& w) {
-  w.Key(key).BeginObject();
-  w.Key("samples").UInt(s.count);
-  if (s.count > 0) {
-    w.Key("last").Double(s.last);
-    w.Key("min").Double(s.min);
-    w.Key("max").Double(s.max);
-    w.Key("avg").Double(s.avg);
-  }
-  w.EndObject();
-}
-
-void WriteResources(const ResourceStats& r, JsonWriter& w) {
-  w.Key("resources").BeginObject();
-  w.Key("sampler_running").Bool(r.running);
-  w.Key("interval_s").Double(r.interval_s);
-  w.Key("samples").UInt(r.samples);
-  WriteSeries("rss_mb", r.rss_mb, w);
-  WriteSeries("vms_mb", r.vms_mb, w);
-  WriteSeries("cpu_percent", r.cpu_percent, w);
-  WriteSeries("system_used_percent", r.system_used_percent, w);
-  WriteSeries("load1", r.load1, w);
-  WriteSeries("gpu_memory_used_mb", r.gpu_memory_used_mb, w);
-  WriteSeries("gpu_utilization_percent", r.gpu_utilization_percent, w);
-  WriteSeries("gpu_process_memory_mb", r.gpu_process_memory_mb, w);
-  w.EndObject();
-}
-
-void WriteGpu(const GpuStatus& gpu, JsonWriter& w) {
-  w.Key("gpu").BeginObject();
-  w.Key("available").Bool(gpu.available);
-  if (!gpu.available) w.Key("reason").String(gpu.reason);
-  if (!gpu.driver_version.empty()) {
-    w.Key("driver_version").String(gpu.driver_version);
-  }
-  w.Key("devices").BeginArray();
-  for (const GpuDevice& d : gpu.devices) {
-    w.BeginObject();
-    w.Key("index").Int(d.index);
-    w.Key("name").String(d.name);
-    w.Key("memory_used_mb").Double(d.memory_used_mb);
-    w.Key("memory_total_mb").Double(d.memory_total_mb);
-    if (d.utilization_percent >= 0) {
-      w.Key("utilization_percent").Double(d.utilization_percent);
-    } else {
-      w.Key("utilization_percent").Null();
-    }
-    if (d.process_memory_mb >= 0) {
-      w.Key("process_memory_mb").Double(d.process_memory_mb);
-    } else {
-      w.Key("process_memory_mb").Null();
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-}
-
-}  // namespace
-
-std::string PerformanceMonitor::ReportToJson(const Report& report,
-                                             int indent) {
-  JsonWriter w(indent);
-  w.BeginObject();
-  w.Key("timestamp").String(report.timestamp);
-  w.Key("total_operations").UInt(report.total_operations);
-  w.Key("memory").BeginObject();
-  w.Key("current_rss_mb").Double(report.memory.current_rss_mb);
-  w.Key("min_rss_mb").Double(report.memory.min_rss_mb);
-  w.Key("max_rss_mb").Double(report.memory.max_rss_mb);
-  w.Key("avg_rss_mb").Double(report.memory.avg_rss_mb);
-  w.Key("current_vms_mb").Double(report.memory.current_vms_mb);
-  w.Key("samples").UInt(report.memory.samples);
-  w.Key("tracking_enabled").Bool(report.memory_tracking);
-  w.EndObject();
-  w.Key("operations").BeginObject();
-  for (const OperationStats& op : report.operations) {
-    w.Key(op.name);
-    WriteOperation(op, w);
-  }
-  w.EndObject();
-  w.Key("timestamp_unix_s").Double(report.timestamp_unix_s);
-  w.Key("total_failed").UInt(report.total_failed);
-  if (report.has_system_memory) {
-    w.Key("system_memory").BeginObject();
-    w.Key("total_mb").Double(report.system_memory.total_mb);
-    w.Key("available_mb").Double(report.system_memory.available_mb);
-    w.Key("used_mb").Double(report.system_memory.used_mb);
-    w.Key("used_percent").Double(report.system_memory.used_percent);
-    w.EndObject();
-  }
-  WriteResources(report.resources, w);
-  WriteGpu(report.gpu, w);
-  w.Key("health").BeginObject();
-  w.Key("status").String(report.health.healthy ? "healthy" : "warning");
-  w.Key("memory_mb").Double(report.health.memory_mb);
-  w.Key("total_operations").UInt(report.health.total_operations);
-  w.Key("issues").BeginArray();
-  for (const std::string& issue : report.health.issues) w.String(issue);
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  std::string text = w.Take();
-  text.push_back('\n');
-  return text;
-}
-
 absl::Status PerformanceMonitor::ExportJson(const std::string& path,
                                             int indent) {
   return WriteFileAtomically(path, ReportToJson(GenerateReport(), indent));
@@ -407,6 +371,9 @@ void PerformanceMonitor::Clear() {
   tracker_.Clear();
   memory_.Clear();
   sampler_.Clear();
+  models_.Clear();
+  caches_.Clear();
+  errors_.Clear();
 }
 
 }  // namespace ragperf

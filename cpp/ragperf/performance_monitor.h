@@ -11,9 +11,20 @@
 // `error_rate_threshold` (default 0.10), system memory use exceeds
 // `system_memory_percent_threshold` (default 90%), a GPU's memory use exceeds
 // `gpu_memory_percent_threshold` (default 90%, only when NVML is available),
-// or the process CPU% of the latest sampler sample exceeds
-// `cpu_percent_threshold` (default 0 = rule off; needs the sampler running);
-// otherwise "healthy". A threshold of 0 turns its rule off.
+// the process CPU% of the latest sampler sample exceeds
+// `cpu_percent_threshold` (default 0 = rule off; needs the sampler running),
+// or an operation's p95 latency is above its latency target's
+// `investigate_above_s` (default 5 s); otherwise "healthy". A threshold of 0
+// turns its rule off.
+//
+// Latency classes: each operation has a LatencyTarget (default: good below
+// 2 s, acceptable from 2 to 5 s, investigate above 5 s; settable per
+// operation). Stats count records per class from the duration sketch, so a
+// record within the sketch's relative accuracy of a boundary may be counted
+// in the neighbouring class.
+//
+// Beyond durations the monitor keeps per-model usage and cost (ModelUsage),
+// cache hit/miss counts (CacheStats) and the last failures (ErrorLog).
 //
 // Resources: a ResourceSampler (off until StartSampler) samples process
 // RSS/VMS/CPU%, system memory and load, and GPU memory/utilisation through
@@ -44,9 +55,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "ragperf/cache_stats.h"
 #include "ragperf/clock.h"
+#include "ragperf/error_log.h"
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/memory_monitor.h"
+#include "ragperf/model_usage.h"
 #include "ragperf/resource_sampler.h"
 #include "ragperf/response_time_tracker.h"
 
@@ -57,6 +74,13 @@ struct HealthStatus {
   double memory_mb = 0;
   uint64_t total_operations = 0;
   std::vector<std::string> issues;
+};
+
+// Latency classes of one operation: good < good_below_s <= acceptable <=
+// investigate_above_s < investigate.
+struct LatencyTarget {
+  double good_below_s = 2.0;
+  double investigate_above_s = 5.0;
 };
 
 struct Report {
@@ -72,6 +96,11 @@ struct Report {
   HealthStatus health;
   ResourceStats resources;  // sampler aggregates (samples == 0 when never run)
   GpuStatus gpu;
+  std::vector<ModelTotals> models;
+  std::vector<CacheCounts> caches;
+  std::vector<ErrorEntry> recent_errors;  // oldest first
+  bool has_cost = false;                  // any operation had a known cost
+  double total_cost_usd = 0;
 };
 
 class PerformanceMonitor {
@@ -104,11 +133,42 @@ class PerformanceMonitor {
 
   int Intern(absl::string_view name) { return tracker_.Intern(name); }
   // Hot path: records into the tracker and, when the record carries a memory
-  // delta, feeds `rss_end_mb` to the memory aggregates.
+  // delta, feeds `rss_end_mb` to the memory aggregates. Records that name a
+  // model, failed, or looked up a cache take a slower path that also feeds
+  // the model, cache and error tables.
   void Record(int id, const OperationRecord& record, double rss_end_mb = -1) {
-    tracker_.Record(id, record);
+    if (!record.model.empty() || !record.success || record.cache_hit >= 0) {
+      RecordDetailed(id, record);
+    } else {
+      tracker_.Record(id, record);
+    }
     if (rss_end_mb >= 0) memory_.Observe(rss_end_mb);
   }
+
+  // Statistics with the latency classes of the operation's target filled in.
+  // `exclude_cold_start`: percentiles (not counts) leave out the operation's
+  // first record.
+  OperationStats GetStats(absl::string_view name,
+                          bool exclude_cold_start = false) const;
+  absl::StatusOr<OperationStats> GetWindowStats(absl::string_view name,
+                                                int window_minutes,
+                                                double now_s) const;
+  std::vector<OperationStats> GetAllStats(bool exclude_cold_start = false) const;
+
+  // Latency targets. An empty `name` sets the default of every operation
+  // without its own. InvalidArgument unless 0 < good_below_s <=
+  // investigate_above_s, both finite.
+  absl::Status SetLatencyTarget(absl::string_view name, LatencyTarget target)
+      ABSL_LOCKS_EXCLUDED(targets_mu_);
+  LatencyTarget LatencyTargetFor(absl::string_view name) const
+      ABSL_LOCKS_EXCLUDED(targets_mu_);
+
+  ModelUsage& models() { return models_; }
+  const ModelUsage& models() const { return models_; }
+  CacheStats& caches() { return caches_; }
+  const CacheStats& caches() const { return caches_; }
+  ErrorLog& errors() { return errors_; }
+  const ErrorLog& errors() const { return errors_; }
 
   ResponseTimeTracker& tracker() { return tracker_; }
   const ResponseTimeTracker& tracker() const { return tracker_; }
@@ -161,9 +221,14 @@ class PerformanceMonitor {
   // Generates the report and writes it atomically to `path`.
   absl::Status ExportJson(const std::string& path, int indent = 2);
 
+  // Forgets every statistic (prices and latency targets stay).
   void Clear();
 
  private:
+  void RecordDetailed(int id, const OperationRecord& record);
+  // Fills the latency classes (and, on request, cold-start-free percentiles).
+  void Finish(OperationStats& stats, bool exclude_cold_start) const;
+
   HealthStatus HealthFrom(const std::vector<OperationStats>& ops,
                           double rss_mb, uint64_t total,
                           const absl::StatusOr<SystemMemory>& system,
@@ -180,6 +245,13 @@ class PerformanceMonitor {
   std::atomic<double> gpu_memory_percent_threshold_;
   std::atomic<double> cpu_percent_threshold_;
   ResourceSampler sampler_;
+  ModelUsage models_;
+  CacheStats caches_;
+  ErrorLog errors_;
+  mutable absl::Mutex targets_mu_;
+  LatencyTarget default_target_ ABSL_GUARDED_BY(targets_mu_);
+  absl::flat_hash_map<std::string, LatencyTarget> targets_
+      ABSL_GUARDED_BY(targets_mu_);
 };
 
 }  // namespace ragperf

@@ -389,6 +389,36 @@ double QuantileSketch::Quantile(double q) const {
   return max_;  // Unreachable while count_ == zero_count_ + sum of bins.
 }
 
+uint64_t QuantileSketch::CountAtMost(double x) const {
+  if (!(x >= 0.0)) return 0;
+  if (x < kMinIndexable) return zero_count_;
+  if (x > kMaxIndexable || lo_ > hi_) return x >= max_ ? count_ : zero_count_;
+  const int last = std::min(IndexOf(x), hi_);
+  uint64_t n = zero_count_;
+  for (int i = lo_; i <= last; ++i) n += bins_[static_cast<size_t>(i - offset_)];
+  return n;
+}
+
+bool QuantileSketch::Remove(double value) {
+  if (count_ == 0 || !(value >= 0.0 && value <= kMaxIndexable)) return false;
+  if (value < kMinIndexable) {
+    if (zero_count_ == 0) return false;
+    --zero_count_;
+  } else {
+    if (lo_ > hi_) return false;
+    // Collapsed low bins live in lo_.
+    const int index = std::max(IndexOf(value), lo_);
+    if (index > hi_) return false;
+    uint64_t& bin = bins_[static_cast<size_t>(index - offset_)];
+    if (bin == 0) return false;
+    --bin;
+  }
+  --count_;
+  sum_ -= value;
+  if (count_ == 0) ResetCounters();
+  return true;
+}
+
 double QuantileSketch::min() const { return count_ == 0 ? kNaN : min_; }
 
 double QuantileSketch::max() const { return count_ == 0 ? kNaN : max_; }

@@ -135,6 +135,21 @@ class QuantileSketch {
   // empty or q is NaN or outside [0, 1]. O(num_bins()).
   double Quantile(double q) const;
 
+  // Number of values <= `x`, to the sketch's resolution: values in the bin
+  // that holds `x` count as <= x, so values within relative_accuracy() of x
+  // may be misclassified. 0 for NaN or negative x.
+  //
+  //   sketch.Add(1.0); sketch.Add(3.0);
+  //   sketch.CountAtMost(2.0);  // 1
+  uint64_t CountAtMost(double x) const;
+
+  // Takes one occurrence of `value` back out of its bin (the inverse of
+  // Add(value) on the counts). Returns false, changing nothing, when that bin
+  // is empty or `value` is not accepted by Add(). min() and max() keep the
+  // extremes of everything ever added, so use it for temporary views (e.g.
+  // percentiles without a cold start), not for sketches you serialize.
+  bool Remove(double value);
+
   uint64_t count() const { return count_; }
   // Number of values below kMinIndexable (including zeros).
   uint64_t zero_count() const { return zero_count_; }

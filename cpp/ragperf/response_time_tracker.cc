@@ -23,6 +23,18 @@ int64_t MinuteOf(double timestamp_s) {
       std::floor(timestamp_s / ResponseTimeTracker::kWindowIntervalSeconds));
 }
 
+// Streaming figures; allocated on an aggregate's first stream record so
+// operations that never stream pay nothing for them.
+struct StreamAggregate {
+  explicit StreamAggregate(double relative_accuracy)
+      : ttft(relative_accuracy), itl(relative_accuracy) {}
+  uint64_t streams = 0;
+  int64_t output_tokens = 0;
+  double generation_s = 0;  // sum of (duration - time to first token)
+  QuantileSketch ttft;
+  QuantileSketch itl;
+};
+
 // Everything that adds up across shards and time slots.
 struct Aggregate {
   explicit Aggregate(double relative_accuracy) : sketch(relative_accuracy) {}
@@ -51,6 +63,22 @@ struct Aggregate {
     }
     if (total == 1) first_ts = r.timestamp_s;
     last_ts = std::max(last_ts, r.timestamp_s);
+    if (r.has_cost) {
+      ++priced;
+      cost_usd += r.cost_usd;
+    } else if (!r.model.empty()) {
+      ++unpriced;
+    }
+    if (r.cache_hit >= 0) ++(r.cache_hit > 0 ? cache_hits : cache_misses);
+    if (r.has_time_to_first_token) {
+      StreamAggregate& st = Stream();
+      ++st.streams;
+      st.ttft.Add(r.time_to_first_token_s);
+      st.output_tokens = SaturatingAdd(
+          st.output_tokens, r.completion_tokens > 0 ? r.completion_tokens : r.tokens);
+      st.generation_s +=
+          std::max(0.0, r.duration_s - r.time_to_first_token_s);
+    }
     if (index != kNoIndex) {
       sketch.AddAt(r.duration_s, index);
     } else {
@@ -75,8 +103,32 @@ struct Aggregate {
     out.total_gpu_memory_delta_mb += gpu_memory_delta_mb;
     first = std::min(first, first_ts);
     last = std::max(last, last_ts);
+    out.priced_operations += priced;
+    out.unpriced_operations += unpriced;
+    out.cost_usd += cost_usd;
+    out.cache_hits += cache_hits;
+    out.cache_misses += cache_misses;
     // Same accuracy by construction, so Merge cannot fail.
     out.sketch.Merge(sketch).IgnoreError();
+  }
+
+  // Streams merge separately: inter-token gaps may arrive in an aggregate
+  // with no finished record yet (a stream still running).
+  void MergeStreamInto(OperationStats& out, int64_t& output_tokens,
+                       double& generation_s) const {
+    if (stream == nullptr) return;
+    out.streams += stream->streams;
+    output_tokens = SaturatingAdd(output_tokens, stream->output_tokens);
+    generation_s += stream->generation_s;
+    out.ttft_sketch.Merge(stream->ttft).IgnoreError();
+    out.itl_sketch.Merge(stream->itl).IgnoreError();
+  }
+
+  StreamAggregate& Stream() {
+    if (stream == nullptr) {
+      stream = std::make_unique<StreamAggregate>(sketch.relative_accuracy());
+    }
+    return *stream;
   }
 
   void Reset() {
@@ -86,8 +138,11 @@ struct Aggregate {
     max_s = -std::numeric_limits<double>::infinity();
     tokens = prompt_tokens = completion_tokens = 0;
     first_ts = last_ts = 0;
+    priced = unpriced = cache_hits = cache_misses = 0;
+    cost_usd = 0;
     errors.clear();
     sketch.Clear();
+    stream.reset();
   }
 
   uint64_t total = 0;
@@ -104,8 +159,14 @@ struct Aggregate {
   double gpu_memory_delta_mb = 0;
   double first_ts = 0;
   double last_ts = 0;
+  uint64_t priced = 0;
+  uint64_t unpriced = 0;
+  double cost_usd = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
   absl::flat_hash_map<std::string, uint64_t> errors;
   QuantileSketch sketch;
+  std::unique_ptr<StreamAggregate> stream;
 };
 
 struct WindowSlot {
@@ -119,10 +180,15 @@ struct WindowSlot {
 struct ResponseTimeTracker::OpShard {
   OpShard(double relative_accuracy, size_t max_history)
       : all_time(relative_accuracy),
-        relative_accuracy(relative_accuracy),
-        max_history(max_history) {}
+        recent(max_history),
+        relative_accuracy(relative_accuracy) {}
 
   void Add(const OperationRecord& r) {
+    if (all_time.total == 0) {
+      has_first = true;
+      first_duration_s = r.duration_s;
+      first_timestamp_s = r.timestamp_s;
+    }
     // One log for both sketches: they share the accuracy.
     const int index = QuantileSketch::IsIndexable(r.duration_s)
                           ? all_time.sketch.IndexFor(r.duration_s)
@@ -133,21 +199,32 @@ struct ResponseTimeTracker::OpShard {
   }
 
   void AddToWindow(const OperationRecord& r, int index) {
-    // Slots are created on first use so idle operations cost nothing.
+    SlotFor(r.timestamp_s).agg.Add(r, index);
+  }
+
+  void AddInterTokenGap(double per_token_s, int64_t tokens, double timestamp_s) {
+    const uint64_t n = static_cast<uint64_t>(tokens);
+    all_time.Stream().itl.Add(per_token_s, n);
+    SlotFor(timestamp_s).agg.Stream().itl.Add(per_token_s, n);
+  }
+
+  // The one-minute slot of `timestamp_s`, recycled when it held an older
+  // minute. Slots are created on first use so idle operations cost nothing.
+  WindowSlot& SlotFor(double timestamp_s) {
     if (windows.empty()) {
       windows.reserve(kNumWindowSlots);
       for (int i = 0; i < kNumWindowSlots; ++i) {
         windows.emplace_back(relative_accuracy);
       }
     }
-    const int64_t minute = MinuteOf(r.timestamp_s);
+    const int64_t minute = MinuteOf(timestamp_s);
     WindowSlot& slot = windows[static_cast<size_t>(
         ((minute % kNumWindowSlots) + kNumWindowSlots) % kNumWindowSlots)];
     if (slot.minute != minute) {
       slot.agg.Reset();
       slot.minute = minute;
     }
-    slot.agg.Add(r, index);
+    return slot;
   }
 
   void AddToRecent(const OperationRecord& r) {
@@ -155,24 +232,36 @@ struct ResponseTimeTracker::OpShard {
     rec.timestamp_s = r.timestamp_s;
     rec.duration_s = r.duration_s;
     rec.tokens = r.tokens;
+    rec.prompt_tokens = r.prompt_tokens;
+    rec.completion_tokens = r.completion_tokens;
     rec.success = r.success;
     rec.has_memory_delta = r.has_memory_delta;
     rec.memory_delta_mb = r.memory_delta_mb;
-    if (!r.success) rec.error_type = std::string(r.error_type);
-    if (recent.size() < max_history) {
-      recent.push_back(std::move(rec));
-    } else {
-      recent[recent_next] = std::move(rec);
-      recent_next = (recent_next + 1) % max_history;
+    rec.has_time_to_first_token = r.has_time_to_first_token;
+    rec.time_to_first_token_s = r.time_to_first_token_s;
+    rec.has_cost = r.has_cost;
+    rec.cost_usd = r.cost_usd;
+    rec.cache_hit = r.cache_hit;
+    rec.cold_start = all_time.total == 1 && has_first &&
+                     first_timestamp_s == r.timestamp_s;
+    rec.span_id = r.span_id;
+    rec.parent_id = r.parent_id;
+    rec.trace_id = r.trace_id;
+    rec.depth = r.depth;
+    if (!r.success) {
+      rec.error_type = std::string(r.error_type);
+      rec.error_message = std::string(r.error_message);
     }
+    rec.model = std::string(r.model);
+    rec.metadata_json = std::string(r.metadata_json);
+    recent.Push(std::move(rec));
   }
 
   void Reset() {
     all_time.Reset();
     windows.clear();
-    recent.clear();
-    recent.shrink_to_fit();
-    recent_next = 0;
+    recent.Clear();
+    has_first = false;
   }
 
   size_t MemoryBytes() const {
@@ -180,16 +269,21 @@ struct ResponseTimeTracker::OpShard {
     for (const WindowSlot& w : windows) {
       bytes += sizeof(WindowSlot) + w.agg.sketch.MemoryBytes();
     }
-    bytes += recent.capacity() * sizeof(RecentRecord);
+    bytes += recent.MemoryBytes();
+    recent.ForEach([&bytes](const RecentRecord& r) {
+      bytes += r.metadata_json.capacity() + r.model.capacity() +
+               r.error_message.capacity();
+    });
     return bytes;
   }
 
   Aggregate all_time;
   std::vector<WindowSlot> windows;
-  std::vector<RecentRecord> recent;  // ring once full; recent_next = oldest
-  size_t recent_next = 0;
+  RingBuffer<RecentRecord> recent;
+  bool has_first = false;  // the first record since Reset()
+  double first_duration_s = 0;
+  double first_timestamp_s = 0;
   const double relative_accuracy;
-  const size_t max_history;
 };
 
 ResponseTimeTracker::ResponseTimeTracker(size_t max_history,
@@ -251,6 +345,16 @@ void ResponseTimeTracker::Record(int id, const OperationRecord& record) {
   OpShardLocked(shard, id).Add(record);
 }
 
+void ResponseTimeTracker::RecordInterTokenGap(int id, double gap_s,
+                                              int64_t tokens,
+                                              double timestamp_s) {
+  if (id < 0 || tokens < 1 || !(gap_s >= 0)) return;
+  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  absl::MutexLock lock(&shard.mu);
+  OpShardLocked(shard, id).AddInterTokenGap(
+      gap_s / static_cast<double>(tokens), tokens, timestamp_s);
+}
+
 void ResponseTimeTracker::RecordDuration(absl::string_view name,
                                          double duration_s) {
   OperationRecord record;
@@ -259,10 +363,37 @@ void ResponseTimeTracker::RecordDuration(absl::string_view name,
   Record(Intern(name), record);
 }
 
+namespace {
+
+void FinishStreams(OperationStats& out, int64_t output_tokens,
+                   double generation_s) {
+  if (!out.ttft_sketch.empty()) {
+    out.ttft_avg_s = out.ttft_sketch.mean();
+    out.ttft_p50_s = out.ttft_sketch.Quantile(0.50);
+    out.ttft_p95_s = out.ttft_sketch.Quantile(0.95);
+    out.ttft_p99_s = out.ttft_sketch.Quantile(0.99);
+  }
+  out.inter_token_samples = out.itl_sketch.count();
+  if (!out.itl_sketch.empty()) {
+    out.itl_avg_s = out.itl_sketch.mean();
+    out.itl_p50_s = out.itl_sketch.Quantile(0.50);
+    out.itl_p95_s = out.itl_sketch.Quantile(0.95);
+    out.itl_p99_s = out.itl_sketch.Quantile(0.99);
+  }
+  out.output_tokens_per_second =
+      generation_s > 0 ? static_cast<double>(output_tokens) / generation_s : 0;
+}
+
+}  // namespace
+
 OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
                                             double now_s) const {
   OperationStats out;
   out.sketch = QuantileSketch(relative_accuracy_);
+  out.ttft_sketch = QuantileSketch(relative_accuracy_);
+  out.itl_sketch = QuantileSketch(relative_accuracy_);
+  int64_t output_tokens = 0;
+  double generation_s = 0;
   out.min_s = std::numeric_limits<double>::infinity();
   out.max_s = -std::numeric_limits<double>::infinity();
   double first = std::numeric_limits<double>::infinity();
@@ -278,7 +409,15 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
     const OpShard& op = *shard.ops[index];
     if (window_minutes == 0) {
       op.all_time.MergeInto(out, first, last);
+      op.all_time.MergeStreamInto(out, output_tokens, generation_s);
       for (const auto& [type, n] : op.all_time.errors) errors[type] += n;
+      // The operation's first call is the earliest first record of any shard.
+      if (op.has_first && (!out.has_cold_start ||
+                           op.first_timestamp_s < out.cold_start_timestamp_s)) {
+        out.has_cold_start = true;
+        out.cold_start_s = op.first_duration_s;
+        out.cold_start_timestamp_s = op.first_timestamp_s;
+      }
       continue;
     }
     for (const WindowSlot& slot : op.windows) {
@@ -287,14 +426,17 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
         continue;
       }
       slot.agg.MergeInto(out, first, last);
+      slot.agg.MergeStreamInto(out, output_tokens, generation_s);
       for (const auto& [type, n] : slot.agg.errors) errors[type] += n;
     }
   }
   out.name = NameOf(id);
+  FinishStreams(out, output_tokens, generation_s);
   if (out.total == 0) {
     out.min_s = out.max_s = 0;
     return out;
   }
+  out.has_cost = out.priced_operations > 0;
   out.successful = out.total - out.failed;
   out.avg_s = out.sum_s / static_cast<double>(out.total);
   out.p50_s = out.sketch.Quantile(0.50);
@@ -321,6 +463,10 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
   if (window_minutes > 0) {
     out.window_s = now_s - static_cast<double>(now_minute - window_minutes) *
                                kWindowIntervalSeconds;
+    out.requests_per_second =
+        out.window_s > 0 ? static_cast<double>(out.total) / out.window_s : 0;
+  } else if (last > first) {
+    out.requests_per_second = static_cast<double>(out.total) / (last - first);
   }
   out.errors_by_type.assign(errors.begin(), errors.end());
   std::sort(out.errors_by_type.begin(), out.errors_by_type.end());
@@ -374,8 +520,8 @@ std::vector<RecentRecord> ResponseTimeTracker::GetRecent(
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     if (index >= shard.ops.size() || shard.ops[index] == nullptr) continue;
-    const std::vector<RecentRecord>& ring = shard.ops[index]->recent;
-    merged.insert(merged.end(), ring.begin(), ring.end());
+    shard.ops[index]->recent.ForEach(
+        [&merged](const RecentRecord& r) { merged.push_back(r); });
   }
   std::stable_sort(merged.begin(), merged.end(),
                    [](const RecentRecord& a, const RecentRecord& b) {

@@ -44,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "ragperf/quantile_sketch.h"
+#include "ragperf/ring_buffer.h"
 
 namespace ragperf {
 
@@ -60,6 +61,21 @@ struct OperationRecord {
   double gpu_memory_delta_mb = 0;  // this process's GPU memory change (NVML)
   double timestamp_s = 0;        // wall clock (unix seconds) at the end of the operation
   absl::string_view error_type;  // exception type name when !success (may be empty)
+  absl::string_view error_message;  // str(exception) when !success (may be empty)
+  absl::string_view model;          // empty when the operation named no model
+  absl::string_view metadata_json;  // a JSON object, or empty for no metadata
+  // Streams: time from the start of the block to its first token.
+  bool has_time_to_first_token = false;
+  double time_to_first_token_s = 0;
+  int cache_hit = -1;               // -1 not a cache lookup, 0 miss, 1 hit
+  // Nesting (0 = none): this block's span, its parent's, and its root's.
+  uint64_t span_id = 0;
+  uint64_t parent_id = 0;
+  uint64_t trace_id = 0;
+  int depth = 0;
+  // Filled by PerformanceMonitor::Record from the model's price.
+  bool has_cost = false;
+  double cost_usd = 0;
 };
 
 // A raw record kept in the "recent operations" ring.
@@ -67,10 +83,25 @@ struct RecentRecord {
   double timestamp_s = 0;
   double duration_s = 0;
   int64_t tokens = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
   bool success = true;
   bool has_memory_delta = false;
   double memory_delta_mb = 0;
+  bool has_time_to_first_token = false;
+  double time_to_first_token_s = 0;
+  bool has_cost = false;
+  double cost_usd = 0;
+  int cache_hit = -1;
+  bool cold_start = false;  // the operation's first record since Clear()
+  uint64_t span_id = 0;
+  uint64_t parent_id = 0;
+  uint64_t trace_id = 0;
+  int depth = 0;
   std::string error_type;
+  std::string error_message;
+  std::string model;
+  std::string metadata_json;
 };
 
 // Aggregated statistics of one operation (all-time or over a window).
@@ -104,8 +135,35 @@ struct OperationStats {
   double first_timestamp_s = 0;  // wall clock of the first record (all-time only)
   double last_timestamp_s = 0;
   double window_s = 0;           // 0 = all time, else the span the window covered
+  // total / window_s for windows; total / (last - first) all-time (0 when
+  // the records span no time).
+  double requests_per_second = 0;
+  // Streams (records with a time to first token).
+  uint64_t streams = 0;
+  double ttft_avg_s = 0, ttft_p50_s = 0, ttft_p95_s = 0, ttft_p99_s = 0;
+  uint64_t inter_token_samples = 0;  // tokens that had an inter-token gap
+  double itl_avg_s = 0, itl_p50_s = 0, itl_p95_s = 0, itl_p99_s = 0;
+  // Completion tokens of streams / their time after the first token.
+  double output_tokens_per_second = 0;
+  // Cost: sum of known costs; null (has_cost false) when none was known.
+  bool has_cost = false;
+  double cost_usd = 0;
+  uint64_t priced_operations = 0;
+  uint64_t unpriced_operations = 0;  // named a model without a known cost
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  // The first record since Clear() (all-time only).
+  bool has_cold_start = false;
+  double cold_start_s = 0;
+  double cold_start_timestamp_s = 0;
+  // Latency classes against the operation's targets (PerformanceMonitor).
+  double latency_good_below_s = 0;
+  double latency_investigate_above_s = 0;
+  uint64_t latency_good = 0, latency_acceptable = 0, latency_investigate = 0;
   std::vector<std::pair<std::string, uint64_t>> errors_by_type;  // sorted by name
   QuantileSketch sketch;         // merged duration sketch (seconds)
+  QuantileSketch ttft_sketch;    // time to first token (seconds)
+  QuantileSketch itl_sketch;     // inter-token latency (seconds per token)
 };
 
 class ResponseTimeTracker {
@@ -133,6 +191,10 @@ class ResponseTimeTracker {
 
   // Hot path. `id` must come from Intern(). Thread-safe.
   void Record(int id, const OperationRecord& record);
+  // Streams: `tokens` (>= 1) arrived `gap_s` after the previous chunk; adds
+  // gap_s / tokens to the inter-token latency sketch `tokens` times.
+  void RecordInterTokenGap(int id, double gap_s, int64_t tokens,
+                           double timestamp_s);
   // Convenience: Intern + Record of a success with only a duration.
   void RecordDuration(absl::string_view name, double duration_s);
 

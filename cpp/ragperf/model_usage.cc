@@ -1,0 +1,160 @@
+// Copyright 2026 The ragperf Authors.
+
+#include "ragperf/model_usage.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "ragperf/saturating.h"
+
+namespace ragperf {
+namespace {
+
+absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
+  if (model.empty() || model.size() > ModelUsage::kMaxModelNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model name must be 1 to ",
+                     ModelUsage::kMaxModelNameLength, " characters, got '",
+                     model.substr(0, 40), "' (", model.size(), ")"));
+  }
+  for (const double p : {price.input_per_million, price.output_per_million}) {
+    if (!(std::isfinite(p) && p >= 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "prices of model '", model,
+          "' must be finite numbers >= 0 (USD per 1M tokens), got ", p));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::optional<double> ModelUsage::CostWith(const ModelPrice& price,
+                                           int64_t prompt_tokens,
+                                           int64_t completion_tokens,
+                                           int64_t total_tokens) {
+  if (prompt_tokens == 0 && completion_tokens == 0 && total_tokens > 0) {
+    // Only a total: its split is unknown, which matters only when the two
+    // prices differ.
+    if (price.input_per_million != price.output_per_million) {
+      return std::nullopt;
+    }
+    return static_cast<double>(total_tokens) * price.input_per_million * 1e-6;
+  }
+  return (static_cast<double>(prompt_tokens) * price.input_per_million +
+          static_cast<double>(completion_tokens) * price.output_per_million) *
+         1e-6;
+}
+
+absl::Status ModelUsage::SetPrice(absl::string_view model, ModelPrice price) {
+  if (absl::Status s = ValidatePrice(model, price); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  prices_[model] = price;
+  return absl::OkStatus();
+}
+
+absl::Status ModelUsage::SetPrices(
+    const std::vector<std::pair<std::string, ModelPrice>>& prices) {
+  for (const auto& [model, price] : prices) {
+    if (absl::Status s = ValidatePrice(model, price); !s.ok()) return s;
+  }
+  absl::MutexLock lock(&mu_);
+  prices_.clear();
+  for (const auto& [model, price] : prices) prices_[model] = price;
+  return absl::OkStatus();
+}
+
+std::optional<ModelPrice> ModelUsage::PriceOf(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  auto it = prices_.find(model);
+  if (it == prices_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::pair<std::string, ModelPrice>> ModelUsage::Prices() const {
+  std::vector<std::pair<std::string, ModelPrice>> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out.assign(prices_.begin(), prices_.end());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+std::optional<double> ModelUsage::CostOf(absl::string_view model,
+                                         int64_t prompt_tokens,
+                                         int64_t completion_tokens,
+                                         int64_t total_tokens) const {
+  const std::optional<ModelPrice> price = PriceOf(model);
+  if (!price) return std::nullopt;
+  return CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
+}
+
+std::optional<double> ModelUsage::Record(absl::string_view model,
+                                         int64_t prompt_tokens,
+                                         int64_t completion_tokens,
+                                         int64_t total_tokens,
+                                         double duration_s) {
+  if (model.empty()) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  std::optional<double> cost;
+  if (auto it = prices_.find(model); it != prices_.end()) {
+    cost = CostWith(it->second, prompt_tokens, completion_tokens, total_tokens);
+  }
+  // Names are capped like operation names so a runaway label cannot grow
+  // one entry without bound.
+  Totals& t = totals_[model.substr(0, kMaxModelNameLength)];
+  ++t.operations;
+  t.prompt_tokens = SaturatingAdd(t.prompt_tokens, prompt_tokens);
+  t.completion_tokens = SaturatingAdd(t.completion_tokens, completion_tokens);
+  t.total_tokens = SaturatingAdd(t.total_tokens, total_tokens);
+  t.duration_s += duration_s;
+  if (cost) {
+    ++t.priced_operations;
+    t.cost_usd += *cost;
+  } else {
+    ++t.unpriced_operations;
+  }
+  return cost;
+}
+
+std::vector<ModelTotals> ModelUsage::GetAll() const {
+  std::vector<ModelTotals> out;
+  {
+    absl::MutexLock lock(&mu_);
+    out.reserve(totals_.size());
+    for (const auto& [model, t] : totals_) {
+      ModelTotals m;
+      m.model = model;
+      m.operations = t.operations;
+      m.prompt_tokens = t.prompt_tokens;
+      m.completion_tokens = t.completion_tokens;
+      m.total_tokens = t.total_tokens;
+      m.duration_s = t.duration_s;
+      m.tokens_per_second =
+          t.duration_s > 0 ? static_cast<double>(t.total_tokens) / t.duration_s
+                           : 0;
+      if (auto p = prices_.find(model); p != prices_.end()) {
+        m.has_price = true;
+        m.price = p->second;
+      }
+      m.has_cost = t.priced_operations > 0;
+      m.cost_usd = t.cost_usd;
+      m.unpriced_operations = t.unpriced_operations;
+      out.push_back(std::move(m));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const ModelTotals& a, const ModelTotals& b) {
+    return a.model < b.model;
+  });
+  return out;
+}
+
+void ModelUsage::Clear() {
+  absl::MutexLock lock(&mu_);
+  totals_.clear();
+}
+
+}  // namespace ragperf

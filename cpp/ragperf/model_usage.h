@@ -1,0 +1,127 @@
+// Copyright 2026 The ragperf Authors.
+//
+// model_usage.h
+// -----------------------------------------------------------------------------
+// Per-model token usage and cost. A price table maps a model name to its
+// input (prompt) and output (completion) price in USD per one million tokens;
+// Record() adds one operation's tokens to the model's totals and returns its
+// cost when the model has a price.
+//
+// Cost rules (so that a missing price never reads as "free"):
+//   cost = prompt_tokens * input / 1e6 + completion_tokens * output / 1e6
+// for a model with a price. A model without a price, or an operation whose
+// tokens are only a total (no prompt/completion split) while both prices are
+// set and differ, has an unknown cost: Record() returns nullopt and the
+// model's `unpriced_operations` grows. Cost totals are null (has_cost false)
+// until at least one operation had a known cost.
+//
+// Thread-safe; one absl::Mutex (only operations that name a model take it).
+//
+// Example:
+//
+//   ragperf::ModelUsage usage;
+//   usage.SetPrice("gpt-4o-mini", {0.15, 0.60}).IgnoreError();
+//   std::optional<double> cost = usage.Record("gpt-4o-mini", 1000, 200, 1200, 0.8);
+//   // *cost == 1000 * 0.15e-6 + 200 * 0.60e-6
+//   usage.Record("local-llama", 50, 10, 60, 0.2);  // nullopt: no price
+
+#ifndef RAGPERF_MODEL_USAGE_H_
+#define RAGPERF_MODEL_USAGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ragperf {
+
+// USD per one million tokens.
+struct ModelPrice {
+  double input_per_million = 0;
+  double output_per_million = 0;
+};
+
+struct ModelTotals {
+  std::string model;
+  uint64_t operations = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+  double duration_s = 0;
+  double tokens_per_second = 0;  // total_tokens / duration_s
+  bool has_price = false;
+  ModelPrice price;
+  bool has_cost = false;          // at least one operation had a known cost
+  double cost_usd = 0;            // sum of known costs
+  uint64_t unpriced_operations = 0;  // operations whose cost is unknown
+};
+
+class ModelUsage {
+ public:
+  static constexpr size_t kMaxModelNameLength = 200;
+
+  ModelUsage() = default;
+  ModelUsage(const ModelUsage&) = delete;
+  ModelUsage& operator=(const ModelUsage&) = delete;
+
+  // InvalidArgument (naming the value) for an empty or too long model name
+  // or a negative or non-finite price.
+  absl::Status SetPrice(absl::string_view model, ModelPrice price)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces the whole table (validated first: on error nothing changes).
+  absl::Status SetPrices(
+      const std::vector<std::pair<std::string, ModelPrice>>& prices)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<ModelPrice> PriceOf(absl::string_view model) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<std::pair<std::string, ModelPrice>> Prices() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The cost of those tokens for `model`, or nullopt when unknown (see the
+  // rules above). Does not record anything.
+  std::optional<double> CostOf(absl::string_view model, int64_t prompt_tokens,
+                               int64_t completion_tokens,
+                               int64_t total_tokens) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Adds one operation of `model` (non-empty) and returns its cost.
+  std::optional<double> Record(absl::string_view model, int64_t prompt_tokens,
+                               int64_t completion_tokens, int64_t total_tokens,
+                               double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Totals of every model seen, sorted by name.
+  std::vector<ModelTotals> GetAll() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the totals; prices stay.
+  void Clear() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Totals {
+    uint64_t operations = 0;
+    int64_t prompt_tokens = 0;
+    int64_t completion_tokens = 0;
+    int64_t total_tokens = 0;
+    double duration_s = 0;
+    uint64_t priced_operations = 0;
+    double cost_usd = 0;
+    uint64_t unpriced_operations = 0;
+  };
+  static std::optional<double> CostWith(const ModelPrice& price,
+                                        int64_t prompt_tokens,
+                                        int64_t completion_tokens,
+                                        int64_t total_tokens);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, ModelPrice> prices_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ragperf
+
+#endif  // RAGPERF_MODEL_USAGE_H_
