@@ -7,6 +7,17 @@
 namespace py = pybind11;
 
 namespace ragperf::bindings {
+namespace {
+
+py::object OptionalFloat(bool known, double value) {
+  return known ? py::object(py::float_(value)) : py::object(py::none());
+}
+
+py::object OptionalStr(bool known, const std::string& value) {
+  return known ? py::object(py::str(value)) : py::object(py::none());
+}
+
+}  // namespace
 
 py::dict StatsToDict(const OperationStats& s) {
   py::dict d;
@@ -40,6 +51,33 @@ py::dict StatsToDict(const OperationStats& s) {
   py::dict errors;
   for (const auto& [type, count] : s.errors_by_type) errors[py::str(type)] = count;
   d["errors_by_type"] = errors;
+  d["requests_per_second"] = s.requests_per_second;
+  d["streams"] = s.streams;
+  d["ttft_avg_s"] = OptionalFloat(s.streams > 0, s.ttft_avg_s);
+  d["ttft_p50_s"] = OptionalFloat(s.streams > 0, s.ttft_p50_s);
+  d["ttft_p95_s"] = OptionalFloat(s.streams > 0, s.ttft_p95_s);
+  d["ttft_p99_s"] = OptionalFloat(s.streams > 0, s.ttft_p99_s);
+  const bool has_itl = s.inter_token_samples > 0;
+  d["inter_token_samples"] = s.inter_token_samples;
+  d["itl_avg_s"] = OptionalFloat(has_itl, s.itl_avg_s);
+  d["itl_p50_s"] = OptionalFloat(has_itl, s.itl_p50_s);
+  d["itl_p95_s"] = OptionalFloat(has_itl, s.itl_p95_s);
+  d["itl_p99_s"] = OptionalFloat(has_itl, s.itl_p99_s);
+  d["output_tokens_per_second"] =
+      OptionalFloat(s.streams > 0, s.output_tokens_per_second);
+  d["cost_usd"] = OptionalFloat(s.has_cost, s.cost_usd);
+  d["priced_operations"] = s.priced_operations;
+  d["unpriced_operations"] = s.unpriced_operations;
+  d["cache_hits"] = s.cache_hits;
+  d["cache_misses"] = s.cache_misses;
+  d["cold_start_s"] = OptionalFloat(s.has_cold_start, s.cold_start_s);
+  d["cold_start_timestamp_s"] =
+      OptionalFloat(s.has_cold_start, s.cold_start_timestamp_s);
+  d["latency_good_below_s"] = s.latency_good_below_s;
+  d["latency_investigate_above_s"] = s.latency_investigate_above_s;
+  d["latency_good"] = s.latency_good;
+  d["latency_acceptable"] = s.latency_acceptable;
+  d["latency_investigate"] = s.latency_investigate;
   return d;
 }
 
@@ -48,10 +86,65 @@ py::dict RecentToDict(const RecentRecord& r) {
   d["timestamp_s"] = r.timestamp_s;
   d["duration_s"] = r.duration_s;
   d["tokens"] = r.tokens;
+  d["prompt_tokens"] = r.prompt_tokens;
+  d["completion_tokens"] = r.completion_tokens;
   d["success"] = r.success;
-  d["memory_delta_mb"] =
-      r.has_memory_delta ? py::object(py::float_(r.memory_delta_mb)) : py::none();
-  d["error_type"] = r.success ? py::object(py::none()) : py::object(py::str(r.error_type));
+  d["memory_delta_mb"] = OptionalFloat(r.has_memory_delta, r.memory_delta_mb);
+  d["error_type"] = OptionalStr(!r.success, r.error_type);
+  d["error_message"] = OptionalStr(!r.success, r.error_message);
+  d["time_to_first_token_s"] =
+      OptionalFloat(r.has_time_to_first_token, r.time_to_first_token_s);
+  d["cost_usd"] = OptionalFloat(r.has_cost, r.cost_usd);
+  d["cache_hit"] = r.cache_hit < 0 ? py::object(py::none())
+                                   : py::object(py::bool_(r.cache_hit > 0));
+  d["cold_start"] = r.cold_start;
+  d["model"] = OptionalStr(!r.model.empty(), r.model);
+  d["metadata_json"] = r.metadata_json;
+  d["span_id"] = r.span_id;
+  d["parent_id"] = r.parent_id;
+  d["trace_id"] = r.trace_id;
+  d["depth"] = r.depth;
+  return d;
+}
+
+py::dict ModelTotalsToDict(const ModelTotals& m) {
+  py::dict d;
+  d["model"] = m.model;
+  d["operations"] = m.operations;
+  d["prompt_tokens"] = m.prompt_tokens;
+  d["completion_tokens"] = m.completion_tokens;
+  d["total_tokens"] = m.total_tokens;
+  d["duration_s"] = m.duration_s;
+  d["tokens_per_second"] = m.tokens_per_second;
+  d["cost_usd"] = OptionalFloat(m.has_cost, m.cost_usd);
+  d["unpriced_operations"] = m.unpriced_operations;
+  d["input_price_per_million"] =
+      OptionalFloat(m.has_price, m.price.input_per_million);
+  d["output_price_per_million"] =
+      OptionalFloat(m.has_price, m.price.output_per_million);
+  return d;
+}
+
+py::dict CacheCountsToDict(const CacheCounts& c) {
+  py::dict d;
+  d["hits"] = c.hits;
+  d["misses"] = c.misses;
+  d["lookups"] = c.lookups();
+  d["hit_rate"] = OptionalFloat(c.lookups() > 0, c.hit_rate());
+  return d;
+}
+
+py::dict ErrorEntryToDict(const ErrorEntry& e) {
+  py::dict d;
+  d["operation"] = e.operation;
+  d["error_type"] = e.error_type;
+  d["message"] = e.message;
+  d["timestamp_s"] = e.timestamp_s;
+  d["duration_s"] = e.duration_s;
+  d["model"] = OptionalStr(!e.model.empty(), e.model);
+  d["metadata_json"] = e.metadata_json;
+  d["span_id"] = e.span_id;
+  d["trace_id"] = e.trace_id;
   return d;
 }
 

@@ -18,6 +18,9 @@ namespace ragperf::bindings {
 
 pybind11::dict StatsToDict(const OperationStats& s);
 pybind11::dict RecentToDict(const RecentRecord& r);
+pybind11::dict ModelTotalsToDict(const ModelTotals& m);
+pybind11::dict CacheCountsToDict(const CacheCounts& c);
+pybind11::dict ErrorEntryToDict(const ErrorEntry& e);
 pybind11::dict UsageToDict(const MemoryUsage& u);
 pybind11::dict MemoryStatsToDict(const MemoryStats& s);
 pybind11::dict SystemMemoryToDict(const SystemMemory& s);

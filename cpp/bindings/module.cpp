@@ -31,6 +31,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterTracker(m);
   ragperf::bindings::RegisterMonitor(m);
   ragperf::bindings::RegisterResources(m);
+  ragperf::bindings::RegisterUsage(m);
   if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }

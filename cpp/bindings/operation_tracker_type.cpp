@@ -12,6 +12,9 @@
 #include <string>
 #include <utility>
 
+#include <vector>
+
+#include "metadata_json.h"
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/rss_cache.h"
 #include "ragperf/saturating.h"
@@ -27,6 +30,9 @@ constexpr double kBytesPerMb = 1024.0 * 1024.0;
 
 enum TrackerState : int { kNew = 0, kEntered = 1, kExited = 2 };
 
+constexpr int kTraceRingSize = 100;      // recent root operations kept
+constexpr Py_ssize_t kMaxSpansPerTrace = 1000;  // descendants kept per root
+
 struct HotPathObject {
   PyObject_HEAD
   std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
@@ -35,6 +41,11 @@ struct HotPathObject {
   PyObject* ids;
   PyObject* last_op;     // strong; the last operation object resolved
   PyObject* last_entry;  // strong; its (id, name) entry
+  PyObject* current;     // ContextVar: the innermost active tracker
+  PyObject* exit_hook;   // callable(tracker) after each block, or NULL
+  std::vector<int32_t>* in_flight;  // active blocks per operation id
+  PyObject* traces[kTraceRingSize];  // strong; finished root trackers
+  int trace_next;
 };
 
 struct TrackerObject {
@@ -57,6 +68,25 @@ struct TrackerObject {
   double gpu_start_mb;  // < 0 when GPU memory was not measured
   double gpu_memory_delta_mb;
   bool has_gpu_memory_delta;
+  // Nesting. `parent` and `root` are held only while active; `spans` (on a
+  // root) holds its finished descendants.
+  PyObject* stack;      // the SpanStack this block was pushed on, while active
+  PyObject* parent;
+  PyObject* root;
+  PyObject* spans;
+  uint64_t span_id;
+  uint64_t parent_id;
+  uint64_t trace_id;
+  int depth;
+  int64_t dropped_spans;
+  double end_wall_s;
+  // Streams.
+  int64_t first_token_ns;  // 0 = no token yet
+  int64_t last_token_ns;   // the previous add_tokens() call
+  int cache_hit;           // -1 unset, 0 miss, 1 hit
+  PyObject* model;         // explicit model (str) or NULL
+  PyObject* error_type;    // str after a failed block, else NULL
+  PyObject* error_message; // str after a failed block, else NULL
 };
 
 struct ReadyObject {
@@ -262,6 +292,153 @@ PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
 
 // -------------------------------------------------------------- Tracker ----
 
+uint64_t g_next_span_id = 0;  // guarded by the GIL
+
+// ------------------------------------------------------------ SpanStack ----
+// The innermost active tracker of one context (contextvars.Context: each
+// asyncio task and each thread has its own). ContextVar.set() costs two
+// allocations per call, so the variable holds a mutable stack instead, set
+// once per context; a stack found in a context that does not own it (a task's
+// copy of its creator's context) is replaced by a fresh one, so tasks never
+// share a stack. The owner is held strongly so its address cannot be reused
+// while the stack exists.
+
+struct SpanStackObject {
+  PyObject_HEAD
+  PyObject* owner;  // the Context this stack belongs to
+  PyObject* top;    // innermost active TrackerObject, or NULL
+};
+
+PyTypeObject SpanStackType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+int SpanStackTraverse(PyObject* self, visitproc visit, void* arg) {
+  SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self);
+  Py_VISIT(st->owner);
+  Py_VISIT(st->top);
+  return 0;
+}
+
+int SpanStackClear(PyObject* self) {
+  SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self);
+  Py_CLEAR(st->owner);
+  Py_CLEAR(st->top);
+  return 0;
+}
+
+void SpanStackDealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
+  SpanStackClear(self);
+  PyObject_GC_Del(self);
+}
+
+// The current context's stack (borrowed from the context), creating it on
+// the context's first block. NULL with an exception on failure.
+SpanStackObject* CurrentStack(HotPathObject* hot) {
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(hot->current, nullptr, &value) < 0) return nullptr;
+  // PyContextVar_Get made sure the thread has a current context.
+  PyObject* context = PyThreadState_Get()->context;
+  if (value != nullptr &&
+      reinterpret_cast<SpanStackObject*>(value)->owner == context) {
+    Py_DECREF(value);  // the context keeps it alive
+    return reinterpret_cast<SpanStackObject*>(value);
+  }
+  SpanStackObject* st = PyObject_GC_New(SpanStackObject, &SpanStackType);
+  if (st == nullptr) {
+    Py_XDECREF(value);
+    return nullptr;
+  }
+  st->owner = nullptr;
+  // A copied context (a new asyncio task) starts under the block that is
+  // innermost in the context it was copied from.
+  st->top = value != nullptr
+                ? reinterpret_cast<SpanStackObject*>(value)->top
+                : nullptr;
+  Py_XINCREF(st->top);
+  Py_XDECREF(value);
+  PyObject_GC_Track(reinterpret_cast<PyObject*>(st));
+  PyObject* token =
+      PyContextVar_Set(hot->current, reinterpret_cast<PyObject*>(st));
+  if (token == nullptr) {
+    Py_DECREF(st);
+    return nullptr;
+  }
+  Py_DECREF(token);
+  // The thread's context exists now even if it did not before the set.
+  context = PyThreadState_Get()->context;
+  Py_XINCREF(context);
+  st->owner = context;
+  Py_DECREF(st);  // the context holds it
+  return st;
+}
+
+// Links `self` under the innermost active tracker of the current context and
+// makes it the innermost. Returns -1 with an exception set on failure.
+int EnterSpan(TrackerObject* self) {
+  SpanStackObject* st = CurrentStack(self->hot);
+  if (st == nullptr) return -1;
+  PyObject* parent = st->top;
+  if (parent != nullptr &&
+      reinterpret_cast<TrackerObject*>(parent)->state != kEntered) {
+    parent = nullptr;  // an exited tracker left behind by out-of-order exits
+  }
+  self->span_id = ++g_next_span_id;
+  if (parent != nullptr) {
+    TrackerObject* p = reinterpret_cast<TrackerObject*>(parent);
+    self->parent_id = p->span_id;
+    self->trace_id = p->trace_id;
+    self->depth = p->depth + 1;
+    PyObject* root = p->root != nullptr ? p->root : parent;
+    Py_INCREF(root);
+    Py_XSETREF(self->root, root);
+    Py_INCREF(parent);
+    Py_XSETREF(self->parent, parent);
+  } else {
+    self->parent_id = 0;
+    self->trace_id = self->span_id;
+    self->depth = 0;
+  }
+  Py_INCREF(self);
+  Py_XSETREF(st->top, reinterpret_cast<PyObject*>(self));
+  Py_INCREF(st);
+  Py_XSETREF(self->stack, reinterpret_cast<PyObject*>(st));
+  return 0;
+}
+
+// Pops `self` when it is still the innermost block of its stack (an
+// out-of-order exit leaves the later block in place), and hands the finished
+// span to its root or, for a root, to the traces ring.
+void ExitSpan(TrackerObject* self) {
+  HotPathObject* hot = self->hot;
+  if (self->stack != nullptr) {
+    SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self->stack);
+    if (st->top == reinterpret_cast<PyObject*>(self)) {
+      PyObject* parent = self->parent;
+      Py_XINCREF(parent);
+      Py_XSETREF(st->top, parent);
+    }
+    Py_CLEAR(self->stack);
+  }
+  PyObject* me = reinterpret_cast<PyObject*>(self);
+  if (self->root != nullptr) {
+    TrackerObject* root = reinterpret_cast<TrackerObject*>(self->root);
+    if (root->spans == nullptr) root->spans = PyList_New(0);
+    if (root->spans != nullptr &&
+        PyList_GET_SIZE(root->spans) < kMaxSpansPerTrace) {
+      if (PyList_Append(root->spans, me) < 0) PyErr_Clear();
+    } else {
+      PyErr_Clear();
+      ++root->dropped_spans;
+    }
+    Py_CLEAR(self->parent);
+    Py_CLEAR(self->root);
+  } else {
+    Py_INCREF(me);
+    Py_XSETREF(hot->traces[hot->trace_next], me);
+    hot->trace_next = (hot->trace_next + 1) % kTraceRingSize;
+  }
+}
+
 PyObject* TrackerEnterImpl(TrackerObject* self) {
   if (self->state == kEntered) {
     PyErr_Format(PyExc_RuntimeError,
@@ -270,9 +447,21 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
                  self->name);
     return nullptr;
   }
+  if (EnterSpan(self) < 0) return nullptr;
+  Py_CLEAR(self->spans);  // a tracker entered again starts a new life
+  self->dropped_spans = 0;
+  Py_CLEAR(self->error_type);
+  Py_CLEAR(self->error_message);
   self->rss_start_bytes = -1;
   self->gpu_start_mb = -1;
+  self->first_token_ns = 0;
+  self->last_token_ns = 0;
   self->state = kEntered;
+  std::vector<int32_t>& in_flight = *self->hot->in_flight;
+  if (static_cast<size_t>(self->op_id) >= in_flight.size()) {
+    in_flight.resize(static_cast<size_t>(self->op_id) + 1);
+  }
+  ++in_flight[static_cast<size_t>(self->op_id)];
   if (self->hot->monitor->track_gpu_memory()) {
     // Opt-in and slow (an NVML call that may wait for the sampler's read):
     // before the clock, so it is not timed, and without the GIL.
@@ -296,8 +485,55 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   return reinterpret_cast<PyObject*>(self);
 }
 
+// The model this block ran: op.model, else a str metadata["model"]; NULL
+// when none (borrowed).
+PyObject* ModelOf(TrackerObject* self) {
+  if (self->model != nullptr) return self->model;
+  if (self->metadata == nullptr) return nullptr;
+  PyObject* m = PyDict_GetItemString(self->metadata, "model");
+  return m != nullptr && PyUnicode_Check(m) ? m : nullptr;
+}
+
+absl::string_view Utf8View(PyObject* str) {
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(str, &size);
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    return {};
+  }
+  return absl::string_view(utf8, static_cast<size_t>(size));
+}
+
+// Fills the failure fields from the exception being propagated.
+void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
+  const absl::string_view type = ExceptionTypeName(exc_type);
+  Py_XSETREF(self->error_type,
+             PyUnicode_FromStringAndSize(type.data(),
+                                         static_cast<Py_ssize_t>(type.size())));
+  PyObject* message = nullptr;
+  if (exc != nullptr && exc != Py_None) message = PyObject_Str(exc);
+  if (message == nullptr) {
+    PyErr_Clear();
+    message = PyUnicode_FromString("");
+  }
+  Py_XSETREF(self->error_message, message);
+  PyErr_Clear();
+}
+
+// Calls the monitor's exit hook; its failures are reported as unraisable
+// (like a failing __del__) and never reach the user's block.
+void RunExitHook(TrackerObject* self) {
+  PyObject* hook = self->hot->exit_hook;
+  if (hook == nullptr) return;
+  Py_INCREF(hook);
+  PyObject* r = PyObject_CallOneArg(hook, reinterpret_cast<PyObject*>(self));
+  if (r == nullptr) PyErr_WriteUnraisable(hook);
+  Py_XDECREF(r);
+  Py_DECREF(hook);
+}
+
 // Records the block. Never raises into user code for internal trouble.
-int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
+int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   const int64_t end_ns = SteadyNowNanos();  // first, so our work is not timed
   if (self->state != kEntered) {
     PyErr_Format(PyExc_RuntimeError,
@@ -307,6 +543,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
     return -1;
   }
   self->state = kExited;
+  --(*self->hot->in_flight)[static_cast<size_t>(self->op_id)];
   OperationRecord rec;
   rec.duration_s = static_cast<double>(end_ns - self->start_ns) * 1e-9;
   double rss_end_mb = -1;
@@ -336,13 +573,36 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
     }
   }
   rec.success = exc_type == nullptr || exc_type == Py_None;
-  if (!rec.success) rec.error_type = ExceptionTypeName(exc_type);
+  if (!rec.success) {
+    NoteFailure(self, exc_type, exc);
+    rec.error_type = Utf8View(self->error_type);
+    rec.error_message = Utf8View(self->error_message);
+  }
+  if (self->first_token_ns != 0) {
+    rec.has_time_to_first_token = true;
+    rec.time_to_first_token_s =
+        static_cast<double>(std::max<int64_t>(0, self->first_token_ns -
+                                                     self->start_ns)) *
+        1e-9;
+  }
+  if (PyObject* model = ModelOf(self)) rec.model = Utf8View(model);
+  std::string metadata_json;
+  if (self->metadata != nullptr && PyDict_GET_SIZE(self->metadata) > 0) {
+    MetadataToJson(self->metadata, &metadata_json);
+    rec.metadata_json = metadata_json;
+  }
+  rec.cache_hit = self->cache_hit;
+  rec.span_id = self->span_id;
+  rec.parent_id = self->parent_id;
+  rec.trace_id = self->trace_id;
+  rec.depth = self->depth;
   rec.prompt_tokens = self->prompt_tokens;
   rec.completion_tokens = self->completion_tokens;
   rec.tokens = self->tokens_set
                    ? self->tokens
                    : SaturatingAdd(self->prompt_tokens, self->completion_tokens);
   rec.timestamp_s = WallSecondsAt(end_ns);
+  self->end_wall_s = rec.timestamp_s;
   self->success = rec.success;
   self->duration_s = rec.duration_s;
   try {
@@ -351,6 +611,8 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type) {
     // Out of memory inside the monitor: drop this record rather than
     // replacing the user's exception or result with ours.
   }
+  ExitSpan(self);
+  RunExitHook(self);
   return 0;
 }
 
@@ -366,7 +628,8 @@ PyObject* TrackerExit(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
                  nargs);
     return nullptr;
   }
-  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0]) != 0) {
+  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0],
+                      args[1]) != 0) {
     return nullptr;
   }
   Py_RETURN_FALSE;  // never swallow the user's exception
@@ -384,7 +647,8 @@ PyObject* TrackerAExit(PyObject* self, PyObject* const* args,
                  nargs);
     return nullptr;
   }
-  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0]) != 0) {
+  if (TrackerExitImpl(reinterpret_cast<TrackerObject*>(self), args[0],
+                      args[1]) != 0) {
     return nullptr;
   }
   return NewReady(Py_False);
@@ -392,13 +656,24 @@ PyObject* TrackerAExit(PyObject* self, PyObject* const* args,
 
 int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  Py_VISIT(reinterpret_cast<PyObject*>(t->hot));
   Py_VISIT(t->metadata);
+  Py_VISIT(t->stack);
+  Py_VISIT(t->parent);
+  Py_VISIT(t->root);
+  Py_VISIT(t->spans);
+  Py_VISIT(t->model);
   return 0;
 }
 
 int TrackerClear(PyObject* self) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   Py_CLEAR(t->metadata);
+  Py_CLEAR(t->stack);
+  Py_CLEAR(t->parent);
+  Py_CLEAR(t->root);
+  Py_CLEAR(t->spans);
+  Py_CLEAR(t->model);
   return 0;
 }
 
@@ -412,7 +687,13 @@ int g_free_count = 0;
 void TrackerDealloc(PyObject* self) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   PyObject_GC_UnTrack(self);
-  Py_CLEAR(t->metadata);
+  if (t->state == kEntered && t->hot != nullptr) {
+    // Abandoned while active: no longer in flight.
+    --(*t->hot->in_flight)[static_cast<size_t>(t->op_id)];
+  }
+  TrackerClear(self);
+  Py_CLEAR(t->error_type);
+  Py_CLEAR(t->error_message);
   Py_CLEAR(t->name);
   Py_CLEAR(t->hot);
   if (Py_TYPE(self) == &TrackerType && g_free_count < kFreeListMax) {
@@ -514,7 +795,260 @@ PyObject* GetActive(PyObject* self, void*) {
                          kEntered);
 }
 
+// --------------------------------------------------- streams and usage ----
+
+int RequireActive(TrackerObject* t, const char* what) {
+  if (t->state == kEntered) return 0;
+  PyErr_Format(PyExc_RuntimeError,
+               "%s() needs an active block: call it inside `with "
+               "monitor.track_operation(%R) as op:`",
+               what, t->name);
+  return -1;
+}
+
+PyObject* TrackerMarkFirstToken(PyObject* self, PyObject*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (RequireActive(t, "mark_first_token") < 0) return nullptr;
+  if (t->first_token_ns == 0) t->first_token_ns = SteadyNowNanos();
+  Py_RETURN_NONE;
+}
+
+// add_tokens(n=1): n completion tokens arrived now.
+PyObject* TrackerAddTokens(PyObject* self, PyObject* const* args,
+                           Py_ssize_t nargs) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (nargs > 1) {
+    PyErr_Format(PyExc_TypeError, "add_tokens() takes at most 1 argument (%zd given)",
+                 nargs);
+    return nullptr;
+  }
+  int64_t n = 1;
+  if (nargs == 1 && ParseTokenCount(args[0], "add_tokens() count", &n) != 0) {
+    return nullptr;
+  }
+  if (RequireActive(t, "add_tokens") < 0) return nullptr;
+  if (n == 0) Py_RETURN_NONE;
+  const int64_t now = SteadyNowNanos();
+  if (t->first_token_ns == 0) t->first_token_ns = now;
+  if (t->last_token_ns != 0) {
+    try {
+      t->hot->monitor->tracker().RecordInterTokenGap(
+          t->op_id, static_cast<double>(now - t->last_token_ns) * 1e-9, n,
+          WallSecondsAt(now));
+    } catch (...) {
+      // Out of memory: lose this gap, not the user's stream.
+    }
+  }
+  t->last_token_ns = now;
+  t->completion_tokens = SaturatingAdd(t->completion_tokens, n);
+  if (t->tokens_set) t->tokens = SaturatingAdd(t->tokens, n);
+  Py_RETURN_NONE;
+}
+
+PyObject* g_extract_usage = nullptr;  // ragperf.usage.extract_usage, lazily
+
+// set_usage(response) -> bool: token counts (and model) from an
+// OpenAI-style response or streamed chunk. Sets, never adds.
+PyObject* TrackerSetUsage(PyObject* self, PyObject* response) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (g_extract_usage == nullptr) {
+    PyObject* module = PyImport_ImportModule("ragperf.usage");
+    if (module == nullptr) return nullptr;
+    g_extract_usage = PyObject_GetAttrString(module, "extract_usage");
+    Py_DECREF(module);
+    if (g_extract_usage == nullptr) return nullptr;
+  }
+  PyObject* usage = PyObject_CallOneArg(g_extract_usage, response);
+  if (usage == nullptr) return nullptr;
+  if (usage == Py_None) {
+    Py_DECREF(usage);
+    Py_RETURN_FALSE;
+  }
+  int64_t prompt = 0, completion = 0, total = 0;
+  PyObject* p = PyObject_GetAttrString(usage, "prompt_tokens");
+  PyObject* c = p ? PyObject_GetAttrString(usage, "completion_tokens") : nullptr;
+  PyObject* tot = c ? PyObject_GetAttrString(usage, "total_tokens") : nullptr;
+  PyObject* model = tot ? PyObject_GetAttrString(usage, "model") : nullptr;
+  const bool ok = model != nullptr &&
+                  ParseTokenCount(p, "prompt_tokens", &prompt) == 0 &&
+                  ParseTokenCount(c, "completion_tokens", &completion) == 0 &&
+                  ParseTokenCount(tot, "total_tokens", &total) == 0;
+  if (ok) {
+    t->prompt_tokens = prompt;
+    t->completion_tokens = completion;
+    t->tokens = total;
+    t->tokens_set = true;
+    if (PyUnicode_Check(model)) {
+      Py_INCREF(model);
+      Py_XSETREF(t->model, model);
+    }
+  }
+  Py_XDECREF(p);
+  Py_XDECREF(c);
+  Py_XDECREF(tot);
+  Py_XDECREF(model);
+  Py_DECREF(usage);
+  if (!ok) return nullptr;
+  Py_RETURN_TRUE;
+}
+
+PyObject* OptionalDouble(bool known, double value) {
+  if (!known) Py_RETURN_NONE;
+  return PyFloat_FromDouble(value);
+}
+
+PyObject* OptionalObject(PyObject* value) {
+  if (value == nullptr) Py_RETURN_NONE;
+  Py_INCREF(value);
+  return value;
+}
+
+PyObject* GetTimeToFirstToken(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  return OptionalDouble(
+      t->first_token_ns != 0,
+      static_cast<double>(t->first_token_ns - t->start_ns) * 1e-9);
+}
+
+PyObject* GetModel(PyObject* self, void*) {
+  return OptionalObject(ModelOf(reinterpret_cast<TrackerObject*>(self)));
+}
+
+int SetModel(PyObject* self, PyObject* value, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (value == nullptr || value == Py_None) {
+    Py_CLEAR(t->model);
+    return 0;
+  }
+  if (!PyUnicode_Check(value) || PyUnicode_GET_LENGTH(value) == 0 ||
+      PyUnicode_GET_LENGTH(value) > 200) {
+    PyErr_Format(PyExc_TypeError,
+                 "model must be a str of 1 to 200 characters or None, got %R",
+                 value);
+    return -1;
+  }
+  Py_INCREF(value);
+  Py_XSETREF(t->model, value);
+  return 0;
+}
+
+PyObject* GetCacheHit(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->cache_hit < 0) Py_RETURN_NONE;
+  return PyBool_FromLong(t->cache_hit);
+}
+
+int SetCacheHit(PyObject* self, PyObject* value, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (value == nullptr || value == Py_None) {
+    t->cache_hit = -1;
+    return 0;
+  }
+  if (!PyBool_Check(value)) {
+    PyErr_Format(PyExc_TypeError, "cache_hit must be True, False or None, got %R",
+                 value);
+    return -1;
+  }
+  t->cache_hit = value == Py_True ? 1 : 0;
+  return 0;
+}
+
+PyObject* GetErrorType(PyObject* self, void*) {
+  return OptionalObject(reinterpret_cast<TrackerObject*>(self)->error_type);
+}
+
+PyObject* GetErrorMessage(PyObject* self, void*) {
+  return OptionalObject(reinterpret_cast<TrackerObject*>(self)->error_message);
+}
+
+PyObject* GetSpanId(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->span_id == 0) Py_RETURN_NONE;
+  return PyLong_FromUnsignedLongLong(t->span_id);
+}
+
+PyObject* GetParentId(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->parent_id == 0) Py_RETURN_NONE;
+  return PyLong_FromUnsignedLongLong(t->parent_id);
+}
+
+PyObject* GetTraceId(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->trace_id == 0) Py_RETURN_NONE;
+  return PyLong_FromUnsignedLongLong(t->trace_id);
+}
+
+PyObject* GetDepth(PyObject* self, void*) {
+  return PyLong_FromLong(reinterpret_cast<TrackerObject*>(self)->depth);
+}
+
+PyObject* GetEndTime(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  return OptionalDouble(t->state == kExited, t->end_wall_s);
+}
+
+PyObject* GetStartTime(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  return OptionalDouble(t->state == kExited, t->end_wall_s - t->duration_s);
+}
+
+PyObject* GetCost(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  PyObject* model = ModelOf(t);
+  if (model == nullptr) Py_RETURN_NONE;
+  const std::optional<double> cost = t->hot->monitor->models().CostOf(
+      Utf8View(model), t->prompt_tokens, t->completion_tokens,
+      t->tokens_set ? t->tokens
+                    : SaturatingAdd(t->prompt_tokens, t->completion_tokens));
+  return OptionalDouble(cost.has_value(), cost.value_or(0));
+}
+
+PyObject* GetSpans(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  if (t->spans == nullptr) return PyList_New(0);
+  return PyList_GetSlice(t->spans, 0, PyList_GET_SIZE(t->spans));
+}
+
+PyObject* GetDroppedSpans(PyObject* self, void*) {
+  return PyLong_FromLongLong(reinterpret_cast<TrackerObject*>(self)->dropped_spans);
+}
+
 PyGetSetDef TrackerGetSet[] = {
+    {"time_to_first_token_s", GetTimeToFirstToken, nullptr,
+     "Seconds from the start of the block to its first token "
+     "(mark_first_token() or the first add_tokens()), else None.",
+     nullptr},
+    {"model", GetModel, SetModel,
+     "The model this block ran: set explicitly, by set_usage(), or "
+     "metadata['model']; None when unknown.",
+     nullptr},
+    {"cache_hit", GetCacheHit, SetCacheHit,
+     "True/False records a hit/miss of the cache named after the operation; "
+     "None (default) = not a cache lookup.",
+     nullptr},
+    {"error_type", GetErrorType, nullptr,
+     "Exception type name after a failed block, else None.", nullptr},
+    {"error_message", GetErrorMessage, nullptr,
+     "str(exception) after a failed block, else None.", nullptr},
+    {"span_id", GetSpanId, nullptr,
+     "This block's span id (set on entry), else None.", nullptr},
+    {"parent_id", GetParentId, nullptr,
+     "The enclosing block's span id, None for a root.", nullptr},
+    {"trace_id", GetTraceId, nullptr,
+     "The root block's span id (shared by a whole tree).", nullptr},
+    {"depth", GetDepth, nullptr, "Nesting depth: 0 for a root.", nullptr},
+    {"start_time_s", GetStartTime, nullptr,
+     "Wall-clock start (unix seconds) once ended, else None.", nullptr},
+    {"end_time_s", GetEndTime, nullptr,
+     "Wall-clock end (unix seconds) once ended, else None.", nullptr},
+    {"cost_usd", GetCost, nullptr,
+     "Cost of this block's tokens at its model's price, None when unknown.",
+     nullptr},
+    {"_spans", GetSpans, nullptr,
+     "Finished descendants of a root block (list of trackers).", nullptr},
+    {"dropped_spans", GetDroppedSpans, nullptr,
+     "Descendants not kept because the tree exceeded 1000 spans.", nullptr},
     {"tokens", GetTokens, SetTokens,
      "Total tokens of this operation (int >= 0). Defaults to prompt_tokens + "
      "completion_tokens when not set.",
@@ -550,6 +1084,18 @@ PyMethodDef TrackerMethods[] = {
     {"__aexit__", reinterpret_cast<PyCFunction>(
                       reinterpret_cast<void (*)()>(TrackerAExit)),
      METH_FASTCALL, "async form of __exit__."},
+    {"mark_first_token", TrackerMarkFirstToken, METH_NOARGS,
+     "mark_first_token(): the first token arrived now (time to first token). "
+     "Optional: the first add_tokens() marks it too."},
+    {"add_tokens", reinterpret_cast<PyCFunction>(
+                       reinterpret_cast<void (*)()>(TrackerAddTokens)),
+     METH_FASTCALL,
+     "add_tokens(n=1): n completion tokens arrived now; records the "
+     "inter-token gap since the previous call."},
+    {"set_usage", TrackerSetUsage, METH_O,
+     "set_usage(response) -> bool: prompt/completion/total tokens (and model) "
+     "from an OpenAI-style response, chunk or dict; False when it carries no "
+     "usage. Sets the counts, never adds."},
     {nullptr, nullptr, 0, nullptr}};
 
 // -------------------------------------------------------------- HotPath ----
@@ -585,6 +1131,14 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->gpu_start_mb = -1;
   t->gpu_memory_delta_mb = 0;
   t->has_gpu_memory_delta = false;
+  t->stack = t->parent = t->root = t->spans = nullptr;
+  t->span_id = t->parent_id = t->trace_id = 0;
+  t->depth = 0;
+  t->dropped_spans = 0;
+  t->end_wall_s = 0;
+  t->first_token_ns = t->last_token_ns = 0;
+  t->cache_hit = -1;
+  t->model = t->error_type = t->error_message = nullptr;
   PyObject_GC_Track(reinterpret_cast<PyObject*>(t));
   return reinterpret_cast<PyObject*>(t);
 }
@@ -818,14 +1372,96 @@ PyObject* HotResolve(PyObject* self, PyObject* op) {
   return entry;
 }
 
-void HotDealloc(PyObject* self) {
+// set_exit_hook(fn | None): fn(tracker) runs after every block.
+PyObject* HotSetExitHook(PyObject* self, PyObject* hook) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  if (hook == Py_None) {
+    Py_CLEAR(hot->exit_hook);
+    Py_RETURN_NONE;
+  }
+  if (!PyCallable_Check(hook)) {
+    PyErr_Format(PyExc_TypeError, "exit hook must be callable or None, got %R",
+                 hook);
+    return nullptr;
+  }
+  Py_INCREF(hook);
+  Py_XSETREF(hot->exit_hook, hook);
+  Py_RETURN_NONE;
+}
+
+// in_flight() -> {operation: active blocks} (operations with any).
+PyObject* HotInFlight(PyObject* self, PyObject*) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  PyObject* out = PyDict_New();
+  if (out == nullptr) return nullptr;
+  const std::vector<int32_t>& counts = *hot->in_flight;
+  for (size_t id = 0; id < counts.size(); ++id) {
+    if (counts[id] <= 0) continue;
+    const std::string name = hot->monitor->tracker().NameOf(static_cast<int>(id));
+    PyObject* n = PyLong_FromLong(counts[id]);
+    if (n == nullptr || PyDict_SetItemString(out, name.c_str(), n) < 0) {
+      Py_XDECREF(n);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    Py_DECREF(n);
+  }
+  return out;
+}
+
+// recent_roots() -> [tracker, ...]: finished root blocks, oldest first.
+PyObject* HotRecentRoots(PyObject* self, PyObject*) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  PyObject* out = PyList_New(0);
+  if (out == nullptr) return nullptr;
+  for (int i = 0; i < kTraceRingSize; ++i) {
+    PyObject* t = hot->traces[(hot->trace_next + i) % kTraceRingSize];
+    if (t != nullptr && PyList_Append(out, t) < 0) {
+      Py_DECREF(out);
+      return nullptr;
+    }
+  }
+  return out;
+}
+
+PyObject* HotClearTraces(PyObject* self, PyObject*) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  for (PyObject*& t : hot->traces) Py_CLEAR(t);
+  hot->trace_next = 0;
+  Py_RETURN_NONE;
+}
+
+int HotTraverse(PyObject* self, visitproc visit, void* arg) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  Py_VISIT(hot->ids);
+  Py_VISIT(hot->last_op);
+  Py_VISIT(hot->last_entry);
+  Py_VISIT(hot->current);
+  Py_VISIT(hot->exit_hook);
+  for (PyObject* t : hot->traces) Py_VISIT(t);
+  return 0;
+}
+
+int HotClear(PyObject* self) {
   HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
   Py_CLEAR(hot->last_op);
   Py_CLEAR(hot->last_entry);
   Py_CLEAR(hot->ids);
+  Py_CLEAR(hot->current);
+  Py_CLEAR(hot->exit_hook);
+  for (PyObject*& t : hot->traces) Py_CLEAR(t);
+  return 0;
+}
+
+void HotDealloc(PyObject* self) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  PyObject_GC_UnTrack(self);
+  HotClear(self);
+  delete hot->in_flight;
+  hot->in_flight = nullptr;
   delete hot->owner;
   hot->owner = nullptr;
-  Py_TYPE(self)->tp_free(self);
+  PyObject_GC_Del(self);
 }
 
 PyMethodDef HotMethods[] = {
@@ -843,6 +1479,13 @@ PyMethodDef HotMethods[] = {
      "error_type=None)"},
     {"resolve", HotResolve, METH_O,
      "resolve(operation) -> (id, name); validates the operation."},
+    {"set_exit_hook", HotSetExitHook, METH_O,
+     "set_exit_hook(fn | None): fn(tracker) after every block."},
+    {"in_flight", HotInFlight, METH_NOARGS,
+     "in_flight() -> {operation: number of active blocks}."},
+    {"recent_roots", HotRecentRoots, METH_NOARGS,
+     "recent_roots() -> the last 100 finished root blocks, oldest first."},
+    {"clear_traces", HotClearTraces, METH_NOARGS, "Forgets recent_roots()."},
     {nullptr, nullptr, 0, nullptr}};
 
 int ReadyType_(PyObject* module, PyTypeObject* type, const char* name) {
@@ -895,9 +1538,20 @@ int RegisterOperationTrackerTypes(PyObject* module) {
   HotPathType.tp_name = "ragperf._core.HotPath";
   HotPathType.tp_basicsize = sizeof(HotPathObject);
   HotPathType.tp_dealloc = HotDealloc;
-  HotPathType.tp_flags = Py_TPFLAGS_DEFAULT;
+  HotPathType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  HotPathType.tp_traverse = HotTraverse;
+  HotPathType.tp_clear = HotClear;
   HotPathType.tp_methods = HotMethods;
   HotPathType.tp_doc = "Creates OperationTracker objects for one monitor.";
+
+  SpanStackType.tp_name = "ragperf._core._SpanStack";
+  SpanStackType.tp_basicsize = sizeof(SpanStackObject);
+  SpanStackType.tp_dealloc = SpanStackDealloc;
+  SpanStackType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  SpanStackType.tp_traverse = SpanStackTraverse;
+  SpanStackType.tp_clear = SpanStackClear;
+  SpanStackType.tp_doc = "The innermost active block of one context.";
+  if (PyType_Ready(&SpanStackType) < 0) return -1;
 
   if (ReadyType_(module, &ReadyType, "_Ready") < 0) return -1;
   if (ReadyType_(module, &TrackerType, "OperationTracker") < 0) return -1;
@@ -906,18 +1560,23 @@ int RegisterOperationTrackerTypes(PyObject* module) {
 }
 
 PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
-  HotPathObject* hot = PyObject_New(HotPathObject, &HotPathType);
+  HotPathObject* hot = PyObject_GC_New(HotPathObject, &HotPathType);
   if (hot == nullptr) return nullptr;
   hot->last_op = nullptr;
   hot->last_entry = nullptr;
+  hot->exit_hook = nullptr;
+  for (PyObject*& t : hot->traces) t = nullptr;
+  hot->trace_next = 0;
+  hot->monitor = monitor.get();
+  hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
+  hot->in_flight = new std::vector<int32_t>();
   hot->ids = PyDict_New();
-  if (hot->ids == nullptr) {
-    hot->owner = nullptr;
+  hot->current = PyContextVar_New("ragperf_current_operation", nullptr);
+  PyObject_GC_Track(reinterpret_cast<PyObject*>(hot));
+  if (hot->ids == nullptr || hot->current == nullptr) {
     Py_DECREF(hot);
     return nullptr;
   }
-  hot->monitor = monitor.get();
-  hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   return reinterpret_cast<PyObject*>(hot);
 }
 

@@ -118,38 +118,38 @@ Example:
           "facade validates values first.")
       .def(
           "get_stats",
-          [](const Monitor& self, const std::string& name) {
+          [](const Monitor& self, const std::string& name,
+             bool exclude_cold_start) {
             OperationStats s;
             {
               py::gil_scoped_release release;
-              s = self.tracker().GetStats(name);
+              s = self.GetStats(name, exclude_cold_start);
             }
             return StatsToDict(s);
           },
-          py::arg("operation"))
+          py::arg("operation"), py::arg("exclude_cold_start") = false)
       .def(
           "get_window_stats",
           [](const Monitor& self, const std::string& name, int window_minutes) {
             absl::StatusOr<OperationStats> s;
             {
               py::gil_scoped_release release;
-              s = self.tracker().GetWindowStats(name, window_minutes,
-                                                WallNowSeconds());
+              s = self.GetWindowStats(name, window_minutes, WallNowSeconds());
             }
             return StatsToDict(ValueOrThrow(std::move(s)));
           },
           py::arg("operation"), py::arg("window_minutes"))
       .def("get_all_stats",
-           [](const Monitor& self) {
+           [](const Monitor& self, bool exclude_cold_start) {
              std::vector<OperationStats> all;
              {
                py::gil_scoped_release release;
-               all = self.tracker().GetAllStats();
+               all = self.GetAllStats(exclude_cold_start);
              }
              py::list out;
              for (const OperationStats& s : all) out.append(StatsToDict(s));
              return out;
-           })
+           }, py::arg("exclude_cold_start") = false)
       .def(
           "get_recent",
           [](const Monitor& self, const std::string& name, size_t limit) {

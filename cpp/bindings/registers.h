@@ -17,6 +17,8 @@ void RegisterTracker(pybind11::module_& m);
 void RegisterMonitor(pybind11::module_& m);
 // After RegisterMonitor: adds resource methods to _core.Monitor.
 void RegisterResources(pybind11::module_& m);
+// After RegisterMonitor: models and cost, caches, errors, latency targets.
+void RegisterUsage(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

@@ -1,0 +1,76 @@
+// Copyright 2026 The ragperf Authors.
+
+#include "metadata_json.h"
+
+#include <cmath>
+
+#include "absl/strings/string_view.h"
+#include "ragperf/json_writer.h"
+
+namespace ragperf::bindings {
+namespace {
+
+// Appends str(obj) as a JSON string.
+void AppendStrOf(PyObject* obj, std::string* out) {
+  PyObject* text = PyUnicode_Check(obj) ? (Py_INCREF(obj), obj) : PyObject_Str(obj);
+  Py_ssize_t size = 0;
+  const char* utf8 = text != nullptr ? PyUnicode_AsUTF8AndSize(text, &size) : nullptr;
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    AppendJsonString(std::string("<") + Py_TYPE(obj)->tp_name + ">", out);
+  } else {
+    AppendJsonString(absl::string_view(utf8, static_cast<size_t>(size)), out);
+  }
+  Py_XDECREF(text);
+}
+
+void AppendValue(PyObject* value, std::string* out) {
+  if (value == Py_None) {
+    out->append("null");
+  } else if (PyBool_Check(value)) {
+    out->append(value == Py_True ? "true" : "false");
+  } else if (PyLong_CheckExact(value)) {
+    int overflow = 0;
+    const long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow != 0 || (n == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      AppendStrOf(value, out);
+    } else {
+      out->append(std::to_string(n));
+    }
+  } else if (PyFloat_CheckExact(value)) {
+    const double d = PyFloat_AS_DOUBLE(value);
+    out->append(std::isfinite(d) ? FormatJsonDouble(d) : "null");
+  } else {
+    AppendStrOf(value, out);
+  }
+}
+
+}  // namespace
+
+int MetadataToJson(PyObject* dict, std::string* out) {
+  out->clear();
+  out->push_back('{');
+  Py_ssize_t pos = 0;
+  PyObject* key = nullptr;
+  PyObject* value = nullptr;
+  bool first = true;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    const size_t mark = out->size();
+    if (!first) out->append(", ");
+    AppendStrOf(key, out);
+    out->append(": ");
+    AppendValue(value, out);
+    if (out->size() > kMaxMetadataJsonBytes) {
+      out->resize(mark);
+      out->append(first ? "" : ", ");
+      out->append("\"_truncated\": true");
+      break;
+    }
+    first = false;
+  }
+  out->push_back('}');
+  return 0;
+}
+
+}  // namespace ragperf::bindings
