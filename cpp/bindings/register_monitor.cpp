@@ -13,6 +13,7 @@
 
 #include "convert.h"
 #include "operation_tracker_type.h"
+#include "ragperf/atomic_file.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/rss_cache.h"
 #include "registers.h"
@@ -200,6 +201,19 @@ Example:
           },
           py::arg("path"), py::arg("indent") = 2,
           "Writes the report atomically (temp file, fsync, rename).")
+      .def_static(
+          "write_file_atomically",
+          [](const std::string& path, const std::string& text) {
+            absl::Status status;
+            {
+              py::gil_scoped_release release;
+              status = WriteFileAtomically(path, text);
+            }
+            ThrowIfError(status);
+          },
+          py::arg("path"), py::arg("text"),
+          "Writes text to path atomically (temp file in the same directory, "
+          "fsync, rename).")
       .def_property("memory_tracking", &Monitor::memory_tracking,
                     &Monitor::set_memory_tracking)
       .def_property(

@@ -12,6 +12,7 @@ import threading
 from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
 
 from . import _core
+from ._features import RagFeaturesMixin
 from ._validate import (
     check_duration,
     check_path,
@@ -20,6 +21,7 @@ from ._validate import (
     operation_name,
 )
 from .operation_type import OperationType
+from .logs import debug_from_env
 from .report import format_report
 from .resources import SamplerHandle, get_gpu_status
 from .stats import PerformanceStats
@@ -62,7 +64,7 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
-class PerformanceMonitor:
+class PerformanceMonitor(RagFeaturesMixin):
     """Tracks durations, tokens, memory and errors of pipeline operations.
 
     The block ``with monitor.track_operation(...) as op:`` is timed by a C++
@@ -150,6 +152,7 @@ class PerformanceMonitor:
             max_resource_samples=max_resource_samples,
         )
         self._hot = self._core._hot_path()
+        self._init_features()
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
         # overrides them, which must then be honoured.
@@ -158,6 +161,7 @@ class PerformanceMonitor:
             self.track_operation = self._hot.track_operation  # type: ignore[method-assign]
         if cls.record is PerformanceMonitor.record:
             self.record = self._hot.record  # type: ignore[method-assign]
+        debug_from_env(self)  # RAGPERF_DEBUG=1: log every block at DEBUG
 
     # ------------------------------------------------------------ recording
 
@@ -287,20 +291,36 @@ class PerformanceMonitor:
     # --------------------------------------------------------------- reading
 
     def get_operation_stats(
-        self, operation: Operation, window_minutes: int | None = None
+        self,
+        operation: Operation,
+        window_minutes: int | None = None,
+        *,
+        exclude_cold_start: bool = False,
     ) -> PerformanceStats:
         """Statistics of one operation, all-time or over the last minutes.
 
         With ``window_minutes`` (1..60) the statistics cover at least that many
         minutes (one-minute resolution: the current partial minute plus
-        ``window_minutes`` whole minutes). Unknown operations give zeros.
+        ``window_minutes`` whole minutes), merged from per-minute sketches;
+        ``requests_per_second`` is then the rate over the window. Unknown
+        operations give zeros. ``exclude_cold_start=True`` leaves the
+        operation's first record (model loading, warm-up) out of the
+        percentiles (all-time only; counts and totals keep it).
 
         Example:
             >>> monitor.get_operation_stats("llm_inference", window_minutes=5).p95_duration  # doctest: +SKIP
         """
         name = operation_name(operation)
+        if not isinstance(exclude_cold_start, bool):
+            raise TypeError(f"exclude_cold_start must be a bool, got {exclude_cold_start!r}")
         if window_minutes is None:
-            return PerformanceStats._from_core(self._core.get_stats(name), name)
+            return PerformanceStats._from_core(
+                self._core.get_stats(name, exclude_cold_start),
+                name,
+                exclude_cold_start=exclude_cold_start,
+            )
+        if exclude_cold_start:
+            raise ValueError("exclude_cold_start applies to all-time stats, not to a window")
         minutes = check_positive_int(window_minutes, "window_minutes")
         if minutes > 60:
             raise ValueError(f"window_minutes must be between 1 and 60, got {window_minutes!r}")
@@ -359,7 +379,9 @@ class PerformanceMonitor:
             >>> sorted(report)[:4]
             ['health', 'memory', 'operations', 'system_memory']
         """
-        return cast(dict[str, Any], json.loads(self._core.report_json(0)))
+        report = cast(dict[str, Any], json.loads(self._core.report_json(0)))
+        report.update(self._feature_report())
+        return report
 
     def print_report(self, file: IO[str] | None = None) -> None:
         """Prints a readable table of the report (to stdout by default).
@@ -380,7 +402,8 @@ class PerformanceMonitor:
             'metrics.json'
         """
         target = check_path(path)
-        self._core.export_json(target, 2)
+        text = json.dumps(self.generate_report(), indent=2, allow_nan=False) + "\n"
+        _core.Monitor.write_file_atomically(target, text)
         return target
 
     def get_health_status(self) -> dict[str, Any]:
@@ -401,6 +424,7 @@ class PerformanceMonitor:
             >>> monitor.clear_metrics()
         """
         self._core.clear()
+        self._clear_features()
 
     # ------------------------------------------------------------ resources
 

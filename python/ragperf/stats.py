@@ -52,10 +52,49 @@ class PerformanceStats:
     window_minutes: int | None = None
     total_gpu_memory_delta_mb: float = 0.0
     avg_gpu_memory_delta_mb: float = 0.0
+    # Throughput: records per second (over the window, or first..last record).
+    requests_per_second: float = 0.0
+    # Streams (blocks that saw a first token); None when there were none.
+    streams: int = 0
+    time_to_first_token_avg_s: float | None = None
+    time_to_first_token_p50_s: float | None = None
+    time_to_first_token_p95_s: float | None = None
+    time_to_first_token_p99_s: float | None = None
+    inter_token_samples: int = 0
+    inter_token_latency_avg_s: float | None = None
+    inter_token_latency_p50_s: float | None = None
+    inter_token_latency_p95_s: float | None = None
+    inter_token_latency_p99_s: float | None = None
+    output_tokens_per_second: float | None = None
+    # Cost in USD at the models' prices; None when no record had a known cost.
+    cost_usd: float | None = None
+    priced_operations: int = 0
+    unpriced_operations: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    # The first record since the last clear (cold start).
+    cold_start_duration: float | None = None
+    # Latency classes: good < good_below_s <= acceptable <= investigate_above_s < investigate.
+    latency_good: int = 0
+    latency_acceptable: int = 0
+    latency_investigate: int = 0
+    latency_good_below_s: float = 2.0
+    latency_investigate_above_s: float = 5.0
+    exclude_cold_start: bool = False
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """cache_hits / (hits + misses) of ``op.cache_hit`` lookups; None without any."""
+        lookups = self.cache_hits + self.cache_misses
+        return self.cache_hits / lookups if lookups else None
 
     @classmethod
     def _from_core(
-        cls, d: Mapping[str, Any], operation_type: str, window_minutes: int | None = None
+        cls,
+        d: Mapping[str, Any],
+        operation_type: str,
+        window_minutes: int | None = None,
+        exclude_cold_start: bool = False,
     ) -> PerformanceStats:
         return cls(
             operation_type=operation_type,
@@ -82,6 +121,30 @@ class PerformanceStats:
             window_minutes=window_minutes,
             total_gpu_memory_delta_mb=float(d["total_gpu_memory_delta_mb"]),
             avg_gpu_memory_delta_mb=float(d["avg_gpu_memory_delta_mb"]),
+            requests_per_second=float(d["requests_per_second"]),
+            streams=int(d["streams"]),
+            time_to_first_token_avg_s=d["ttft_avg_s"],
+            time_to_first_token_p50_s=d["ttft_p50_s"],
+            time_to_first_token_p95_s=d["ttft_p95_s"],
+            time_to_first_token_p99_s=d["ttft_p99_s"],
+            inter_token_samples=int(d["inter_token_samples"]),
+            inter_token_latency_avg_s=d["itl_avg_s"],
+            inter_token_latency_p50_s=d["itl_p50_s"],
+            inter_token_latency_p95_s=d["itl_p95_s"],
+            inter_token_latency_p99_s=d["itl_p99_s"],
+            output_tokens_per_second=d["output_tokens_per_second"],
+            cost_usd=d["cost_usd"],
+            priced_operations=int(d["priced_operations"]),
+            unpriced_operations=int(d["unpriced_operations"]),
+            cache_hits=int(d["cache_hits"]),
+            cache_misses=int(d["cache_misses"]),
+            cold_start_duration=d["cold_start_s"],
+            latency_good=int(d["latency_good"]),
+            latency_acceptable=int(d["latency_acceptable"]),
+            latency_investigate=int(d["latency_investigate"]),
+            latency_good_below_s=float(d["latency_good_below_s"]),
+            latency_investigate_above_s=float(d["latency_investigate_above_s"]),
+            exclude_cold_start=exclude_cold_start,
         )
 
     def to_dict(self) -> dict[str, Any]:
