@@ -54,7 +54,10 @@ class ErrorLog {
   void Add(ErrorEntry entry) ABSL_LOCKS_EXCLUDED(mu_);
   // Up to `limit` newest entries, oldest first.
   std::vector<ErrorEntry> Recent(size_t limit) const ABSL_LOCKS_EXCLUDED(mu_);
-  size_t capacity() const { return ring_.capacity(); }
+  size_t capacity() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return ring_.capacity();
+  }
   void Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

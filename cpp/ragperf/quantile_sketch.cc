@@ -406,9 +406,15 @@ bool QuantileSketch::Remove(double value) {
     --zero_count_;
   } else {
     if (lo_ > hi_) return false;
-    // Collapsed low bins live in lo_.
-    const int index = std::max(IndexOf(value), lo_);
+    int index = IndexOf(value);
     if (index > hi_) return false;
+    if (index < lo_) {
+      // Add() folds a value below the range into lo_ only once the range is
+      // at full width (collapsed low bins live in lo_); otherwise its bin is
+      // empty.
+      if (num_bins() < max_bins_) return false;
+      index = lo_;
+    }
     uint64_t& bin = bins_[static_cast<size_t>(index - offset_)];
     if (bin == 0) return false;
     --bin;

@@ -517,11 +517,27 @@ std::vector<RecentRecord> ResponseTimeTracker::GetRecent(
   const int id = FindId(name);
   if (id < 0 || limit == 0) return merged;
   const size_t index = static_cast<size_t>(id);
+  // Each shard marks its own first record; only the earliest shard's (the
+  // cold start Collect() reports) is the operation's first.
+  bool has_cold = false;
+  double cold_ts = 0;
+  size_t cold_begin = 0, cold_end = 0;
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     if (index >= shard.ops.size() || shard.ops[index] == nullptr) continue;
-    shard.ops[index]->recent.ForEach(
+    const OpShard& op = *shard.ops[index];
+    const size_t begin = merged.size();
+    op.recent.ForEach(
         [&merged](const RecentRecord& r) { merged.push_back(r); });
+    if (op.has_first && (!has_cold || op.first_timestamp_s < cold_ts)) {
+      has_cold = true;
+      cold_ts = op.first_timestamp_s;
+      cold_begin = begin;
+      cold_end = merged.size();
+    }
+  }
+  for (size_t i = 0; i < merged.size(); ++i) {
+    if (i < cold_begin || i >= cold_end) merged[i].cold_start = false;
   }
   std::stable_sort(merged.begin(), merged.end(),
                    [](const RecentRecord& a, const RecentRecord& b) {

@@ -1103,5 +1103,284 @@ TEST(QuantileSketchTest, DeserializeSurvivesGarbageAndBitFlips) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// CountAtMost
+
+TEST(QuantileSketchCountAtMostTest, DocumentedExample) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(1.0));
+  ASSERT_TRUE(s.Add(3.0));
+  EXPECT_EQ(s.CountAtMost(2.0), 1u);
+  EXPECT_EQ(s.CountAtMost(0.5), 0u);
+  EXPECT_EQ(s.CountAtMost(1.0), 1u);
+  EXPECT_EQ(s.CountAtMost(3.0), 2u);
+  EXPECT_EQ(s.CountAtMost(100.0), 2u);
+}
+
+TEST(QuantileSketchCountAtMostTest, ExactForValuesFarFromX) {
+  const std::vector<double> values = Lognormal(20000);
+  const QuantileSketch s = SketchOf(values);
+  const double a = s.relative_accuracy();
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  const auto exact_at_most = [&sorted](double x) {
+    return static_cast<uint64_t>(
+        std::upper_bound(sorted.begin(), sorted.end(), x) - sorted.begin());
+  };
+  for (double x : {1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 5.0, 1e3}) {
+    // Only values in x's own bin (within a factor gamma of x) may be
+    // misclassified.
+    const double gamma = (1 + a) / (1 - a);
+    const uint64_t got = s.CountAtMost(x);
+    EXPECT_GE(got, exact_at_most(x / gamma)) << x;
+    EXPECT_LE(got, exact_at_most(x * gamma)) << x;
+  }
+  // Thresholds between well-separated values are exact.
+  QuantileSketch separated;
+  for (int i = 0; i < 10; ++i) {
+    for (int k = 0; k <= i; ++k) ASSERT_TRUE(separated.Add(std::pow(2.0, i)));
+  }
+  for (int i = 0; i < 10; ++i) {
+    // 1.5 * 2^i lies far from 2^i and 2^(i+1).
+    const uint64_t expected = static_cast<uint64_t>((i + 1) * (i + 2) / 2);
+    EXPECT_EQ(separated.CountAtMost(1.5 * std::pow(2.0, i)), expected) << i;
+  }
+  EXPECT_EQ(separated.CountAtMost(0.5), 0u);
+}
+
+TEST(QuantileSketchCountAtMostTest, IsMonotonicAndReachesCount) {
+  const QuantileSketch s = SketchOf(Pareto(5000));
+  uint64_t last = 0;
+  for (double x = 1e-4; x < 1e6; x *= 1.07) {
+    const uint64_t n = s.CountAtMost(x);
+    EXPECT_GE(n, last) << x;
+    EXPECT_LE(n, s.count());
+    last = n;
+  }
+  EXPECT_EQ(s.CountAtMost(s.max()), s.count());
+  EXPECT_EQ(s.CountAtMost(1e300), s.count());
+  EXPECT_EQ(s.CountAtMost(1e301), s.count());  // above kMaxIndexable
+  EXPECT_EQ(s.CountAtMost(kInf), s.count());
+}
+
+TEST(QuantileSketchCountAtMostTest, NaNAndNegativeAreZero) {
+  const QuantileSketch s = SketchOf({0.0, 0.0, 1.0, 2.0});
+  EXPECT_EQ(s.CountAtMost(kNaN), 0u);
+  EXPECT_EQ(s.CountAtMost(-1.0), 0u);
+  EXPECT_EQ(s.CountAtMost(-1e-300), 0u);
+  EXPECT_EQ(s.CountAtMost(-kInf), 0u);
+  // -0.0 is 0: the zeros count.
+  EXPECT_EQ(s.CountAtMost(-0.0), 2u);
+}
+
+TEST(QuantileSketchCountAtMostTest, EmptySketchIsZero) {
+  const QuantileSketch s;
+  for (double x : {0.0, 1e-12, 1.0, 1e300, 1e301, kInf, kNaN, -1.0}) {
+    EXPECT_EQ(s.CountAtMost(x), 0u) << x;
+  }
+}
+
+TEST(QuantileSketchCountAtMostTest, ZeroBinCountsForEveryNonNegativeX) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(0.0));
+  ASSERT_TRUE(s.Add(0.0));
+  ASSERT_TRUE(s.Add(1e-12));  // below kMinIndexable: zero bin
+  EXPECT_EQ(s.CountAtMost(0.0), 3u);
+  EXPECT_EQ(s.CountAtMost(5.0), 3u);  // only the zero bin exists
+  EXPECT_EQ(s.CountAtMost(kInf), 3u);
+  ASSERT_TRUE(s.Add(1.0));
+  ASSERT_TRUE(s.Add(10.0));
+  EXPECT_EQ(s.CountAtMost(0.0), 3u);
+  EXPECT_EQ(s.CountAtMost(1e-10), 3u);
+  EXPECT_EQ(s.CountAtMost(0.5), 3u);
+  EXPECT_EQ(s.CountAtMost(1.0), 4u);
+  EXPECT_EQ(s.CountAtMost(5.0), 4u);
+  EXPECT_EQ(s.CountAtMost(10.0), 5u);
+}
+
+TEST(QuantileSketchCountAtMostTest, WeightedAddsCountTheirMultiplicity) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(0.1, 7));
+  ASSERT_TRUE(s.Add(1.0, 3));
+  EXPECT_EQ(s.CountAtMost(0.5), 7u);
+  EXPECT_EQ(s.CountAtMost(2.0), 10u);
+}
+
+TEST(QuantileSketchCountAtMostTest, CollapsedLowBinsStayBounded) {
+  // 16 bins at 1% cover well under one decade: values 1e-6 .. 1e3 collapse.
+  QuantileSketch s(0.01, 16);
+  for (double v = 1e-6; v < 1e3; v *= 1.5) ASSERT_TRUE(s.Add(v));
+  EXPECT_EQ(s.num_bins(), 16);
+  uint64_t last = 0;
+  for (double x = 1e-7; x < 1e4; x *= 1.3) {
+    const uint64_t n = s.CountAtMost(x);
+    EXPECT_GE(n, last);
+    last = n;
+  }
+  EXPECT_EQ(s.CountAtMost(1e4), s.count());
+}
+
+// ---------------------------------------------------------------------------
+// Remove
+
+TEST(QuantileSketchRemoveTest, InverseOfAddOnCounts) {
+  QuantileSketch s;
+  for (double v : {1.0, 2.0, 3.0}) ASSERT_TRUE(s.Add(v));
+  ASSERT_TRUE(s.Remove(2.0));
+  EXPECT_EQ(s.count(), 2u);
+  EXPECT_DOUBLE_EQ(s.sum(), 4.0);
+  EXPECT_DOUBLE_EQ(s.mean(), 2.0);
+  EXPECT_EQ(s.CountAtMost(2.5), 1u);
+  EXPECT_TRUE(s.SameContents(SketchOf({1.0, 3.0})));
+  // Add then Remove of the same (non-extreme) value restores the contents.
+  const QuantileSketch before = s;
+  ASSERT_TRUE(s.Add(2.5, 3));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.Remove(2.5));
+  EXPECT_FALSE(s.Remove(2.5));
+  EXPECT_TRUE(s.SameContents(before));
+  for (double q : kQuantiles) EXPECT_EQ(s.Quantile(q), before.Quantile(q)) << q;
+}
+
+TEST(QuantileSketchRemoveTest, EmptyBinIsFalseAndChangesNothing) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(1.0));
+  ASSERT_TRUE(s.Add(4.0));
+  const QuantileSketch before = s;
+  EXPECT_FALSE(s.Remove(2.0));   // between the two: empty bin
+  EXPECT_FALSE(s.Remove(100.0));  // above the occupied range
+  EXPECT_FALSE(s.Remove(0.5));   // below the occupied range, no collapse
+  EXPECT_FALSE(s.Remove(0.0));   // empty zero bin
+  EXPECT_FALSE(s.Remove(1e-12));
+  EXPECT_TRUE(s.SameContents(before));
+  EXPECT_EQ(s.count(), 2u);
+}
+
+TEST(QuantileSketchRemoveTest, RejectedValuesAreFalse) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(1.0));
+  const QuantileSketch before = s;
+  for (double v : {kNaN, -1.0, -kInf, kInf, 1e301}) {
+    EXPECT_FALSE(s.Remove(v)) << v;
+  }
+  EXPECT_TRUE(s.SameContents(before));
+}
+
+TEST(QuantileSketchRemoveTest, EmptySketchIsFalse) {
+  QuantileSketch s;
+  for (double v : {0.0, 1e-12, 1.0, 1e300}) EXPECT_FALSE(s.Remove(v)) << v;
+  EXPECT_TRUE(s.empty());
+}
+
+TEST(QuantileSketchRemoveTest, RemovingFromTheSameBinIsByBin) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(1.5));
+  // 1.501 shares 1.5's bin at 0.5%: the bin's count is what goes back.
+  ASSERT_EQ(s.IndexFor(1.501), s.IndexFor(1.5));
+  EXPECT_TRUE(s.Remove(1.501));
+  EXPECT_TRUE(s.empty());
+  EXPECT_FALSE(s.Remove(1.5));
+}
+
+TEST(QuantileSketchRemoveTest, ZeroBin) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(0.0));
+  ASSERT_TRUE(s.Add(1e-12));
+  ASSERT_TRUE(s.Add(1.0));
+  ASSERT_TRUE(s.Remove(0.0));
+  EXPECT_EQ(s.zero_count(), 1u);
+  EXPECT_EQ(s.count(), 2u);
+  ASSERT_TRUE(s.Remove(5e-10));  // any value of the zero bin
+  EXPECT_EQ(s.zero_count(), 0u);
+  EXPECT_FALSE(s.Remove(0.0));
+  EXPECT_EQ(s.count(), 1u);
+  EXPECT_EQ(s.CountAtMost(0.0), 0u);
+  EXPECT_EQ(s.CountAtMost(1.0), 1u);
+}
+
+TEST(QuantileSketchRemoveTest, RemovingTheLastValueEmptiesTheSketch) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(0.25));
+  ASSERT_TRUE(s.Add(0.0));
+  ASSERT_TRUE(s.Remove(0.25));
+  ASSERT_TRUE(s.Remove(0.0));
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(s.count(), 0u);
+  EXPECT_EQ(s.zero_count(), 0u);
+  EXPECT_EQ(s.sum(), 0.0);
+  EXPECT_EQ(s.num_bins(), 0);
+  EXPECT_TRUE(std::isnan(s.min()));
+  EXPECT_TRUE(std::isnan(s.max()));
+  EXPECT_TRUE(std::isnan(s.mean()));
+  EXPECT_TRUE(std::isnan(s.Quantile(0.5)));
+  EXPECT_EQ(s.CountAtMost(kInf), 0u);
+  EXPECT_FALSE(s.Remove(0.25));
+  // The emptied sketch is as good as a fresh one.
+  ASSERT_TRUE(s.Add(3.0));
+  ASSERT_TRUE(s.Add(7.0));
+  EXPECT_TRUE(s.SameContents(SketchOf({3.0, 7.0})));
+  EXPECT_EQ(s.Serialize(), SketchOf({3.0, 7.0}).Serialize());
+}
+
+TEST(QuantileSketchRemoveTest, QuantilesMatchASketchBuiltWithoutTheValues) {
+  std::vector<double> values = Bimodal(5000);
+  values.push_back(0.0);
+  values.push_back(0.0);
+  QuantileSketch s = SketchOf(values);
+  const double lo = *std::min_element(values.begin(), values.end());
+  const double hi = *std::max_element(values.begin(), values.end());
+  // Remove every third value that is not an extreme (min()/max() keep the
+  // extremes of everything ever added), including one zero.
+  std::vector<double> kept;
+  bool removed_zero = false;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    const bool extreme = v == hi || (v == lo && (v != 0.0 || removed_zero));
+    if (i % 3 == 0 && !extreme) {
+      ASSERT_TRUE(s.Remove(v)) << v;
+      if (v == 0.0) removed_zero = true;
+    } else {
+      kept.push_back(v);
+    }
+  }
+  if (!removed_zero) {
+    ASSERT_TRUE(s.Remove(0.0));
+    kept.erase(std::find(kept.begin(), kept.end(), 0.0));
+  }
+  const QuantileSketch expected = SketchOf(kept);
+  EXPECT_TRUE(s.SameContents(expected));
+  EXPECT_EQ(s.count(), kept.size());
+  for (double q : kQuantiles) {
+    EXPECT_EQ(s.Quantile(q), expected.Quantile(q)) << q;
+  }
+  for (double x : {1e-3, 2e-3, 0.01, 0.1, 0.3, 1.0}) {
+    EXPECT_EQ(s.CountAtMost(x), expected.CountAtMost(x)) << x;
+  }
+}
+
+TEST(QuantileSketchRemoveTest, MinAndMaxKeepTheExtremesEverAdded) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(1.0));
+  ASSERT_TRUE(s.Add(2.0));
+  ASSERT_TRUE(s.Add(9.0));
+  ASSERT_TRUE(s.Remove(9.0));
+  EXPECT_EQ(s.count(), 2u);
+  EXPECT_EQ(s.max(), 9.0);  // documented: temporary views only
+  EXPECT_EQ(s.CountAtMost(3.0), 2u);
+  EXPECT_NEAR(s.Quantile(0.5), 1.0, 0.005);
+}
+
+TEST(QuantileSketchRemoveTest, CollapsedValuesComeOutOfTheLowestBin) {
+  QuantileSketch s(0.01, 16);
+  for (double v = 1e-6; v < 1e3; v *= 1.5) ASSERT_TRUE(s.Add(v));
+  ASSERT_EQ(s.num_bins(), 16);
+  const uint64_t n = s.count();
+  // 2e-6 was folded into the lowest kept bin; removing it takes from there.
+  ASSERT_TRUE(s.Remove(2e-6));
+  EXPECT_EQ(s.count(), n - 1);
+  // The same value again: the lowest bin still holds collapsed values.
+  ASSERT_TRUE(s.Remove(2e-6));
+  EXPECT_EQ(s.count(), n - 2);
+}
+
 }  // namespace
 }  // namespace ragperf
