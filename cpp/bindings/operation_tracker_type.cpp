@@ -439,12 +439,51 @@ void ExitSpan(TrackerObject* self) {
   }
 }
 
+// A finished tracker entered again would rewrite the tree it heads in the
+// recent-roots ring: the ring gets a frozen copy (with the old spans and a
+// copy of the metadata) first. Rare, so the copy costs nothing per block.
+int FreezeInTraceRing(TrackerObject* self) {
+  HotPathObject* hot = self->hot;
+  for (PyObject*& slot : hot->traces) {
+    if (slot != reinterpret_cast<PyObject*>(self)) continue;
+    TrackerObject* copy = PyObject_GC_New(TrackerObject, &TrackerType);
+    if (copy == nullptr) return -1;
+    PyObject* metadata = nullptr;
+    if (self->metadata != nullptr &&
+        (metadata = PyDict_Copy(self->metadata)) == nullptr) {
+      Py_DECREF(copy);
+      return -1;
+    }
+    // Plain fields by copy, then the references one by one.
+    std::memcpy(reinterpret_cast<char*>(copy) + sizeof(PyObject),
+                reinterpret_cast<char*>(self) + sizeof(PyObject),
+                sizeof(TrackerObject) - sizeof(PyObject));
+    Py_INCREF(copy->hot);
+    Py_INCREF(copy->name);
+    Py_XINCREF(copy->model);
+    Py_XINCREF(copy->error_type);
+    Py_XINCREF(copy->error_message);
+    copy->metadata = metadata;
+    copy->spans = self->spans;  // moved: the new life starts without spans
+    self->spans = nullptr;
+    copy->stack = copy->parent = copy->root = nullptr;
+    PyObject_GC_Track(reinterpret_cast<PyObject*>(copy));
+    Py_SETREF(slot, reinterpret_cast<PyObject*>(copy));
+    return 0;
+  }
+  return 0;
+}
+
 PyObject* TrackerEnterImpl(TrackerObject* self) {
   if (self->state == kEntered) {
     PyErr_Format(PyExc_RuntimeError,
                  "the tracker of operation %R is already active; call "
                  "track_operation() again for a nested or concurrent block",
                  self->name);
+    return nullptr;
+  }
+  if (self->state == kExited && self->depth == 0 &&
+      FreezeInTraceRing(self) < 0) {
     return nullptr;
   }
   if (EnterSpan(self) < 0) return nullptr;

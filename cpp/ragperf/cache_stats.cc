@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "ragperf/utf8.h"
 
 namespace ragperf {
 
@@ -13,7 +14,7 @@ absl::Status CacheStats::Record(absl::string_view name, bool hit,
   if (name.empty() || name.size() > kMaxNameLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("cache name must be 1 to ", kMaxNameLength,
-                     " characters, got '", name.substr(0, 40), "' (",
+                     " bytes, got '", Utf8Prefix(name, 40), "' (",
                      name.size(), ")"));
   }
   absl::MutexLock lock(&mu_);

@@ -42,7 +42,8 @@ struct CacheCounts {
 
 class CacheStats {
  public:
-  static constexpr size_t kMaxNameLength = 200;
+  // Bytes: 200 characters of up to 4 UTF-8 bytes each.
+  static constexpr size_t kMaxNameLength = 800;
 
   CacheStats() = default;
   CacheStats(const CacheStats&) = delete;

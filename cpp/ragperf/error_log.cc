@@ -4,15 +4,16 @@
 
 #include <utility>
 
+#include "ragperf/utf8.h"
+
 namespace ragperf {
 namespace {
 
-// Cuts `s` to at most `max_bytes` without splitting a UTF-8 sequence.
+// Cuts `s` to at most `max_bytes` (plus "...") without splitting a
+// UTF-8 sequence.
 void TruncateUtf8(std::string& s, size_t max_bytes) {
   if (s.size() <= max_bytes) return;
-  size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  s.resize(end);
+  s.resize(Utf8Prefix(s, max_bytes).size());
   s += "...";
 }
 

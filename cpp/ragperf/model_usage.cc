@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "ragperf/utf8.h"
 #include "ragperf/saturating.h"
 
 namespace ragperf {
@@ -15,8 +16,8 @@ absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
   if (model.empty() || model.size() > ModelUsage::kMaxModelNameLength) {
     return absl::InvalidArgumentError(
         absl::StrCat("model name must be 1 to ",
-                     ModelUsage::kMaxModelNameLength, " characters, got '",
-                     model.substr(0, 40), "' (", model.size(), ")"));
+                     ModelUsage::kMaxModelNameLength, " bytes, got '",
+                     Utf8Prefix(model, 40), "' (", model.size(), ")"));
   }
   for (const double p : {price.input_per_million, price.output_per_million}) {
     if (!(std::isfinite(p) && p >= 0)) {
@@ -105,7 +106,7 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
   }
   // Names are capped like operation names so a runaway label cannot grow
   // one entry without bound.
-  Totals& t = totals_[model.substr(0, kMaxModelNameLength)];
+  Totals& t = totals_[Utf8Prefix(model, kMaxModelNameLength)];
   ++t.operations;
   t.prompt_tokens = SaturatingAdd(t.prompt_tokens, prompt_tokens);
   t.completion_tokens = SaturatingAdd(t.completion_tokens, completion_tokens);

@@ -65,7 +65,8 @@ struct ModelTotals {
 
 class ModelUsage {
  public:
-  static constexpr size_t kMaxModelNameLength = 200;
+  // Bytes: 200 characters of up to 4 UTF-8 bytes each.
+  static constexpr size_t kMaxModelNameLength = 800;
 
   ModelUsage() = default;
   ModelUsage(const ModelUsage&) = delete;

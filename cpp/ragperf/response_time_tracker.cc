@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "ragperf/saturating.h"
+#include "ragperf/utf8.h"
 #include "absl/time/time.h"
 
 #include <algorithm>
@@ -17,6 +18,8 @@ namespace {
 
 constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
 constexpr int kNoIndex = std::numeric_limits<int>::min();
+// Error messages kept per recent record, as in ErrorLog.
+constexpr size_t kMaxRecentMessageBytes = 1000;
 
 int64_t MinuteOf(double timestamp_s) {
   return static_cast<int64_t>(
@@ -63,6 +66,18 @@ struct Aggregate {
     }
     if (total == 1) first_ts = r.timestamp_s;
     last_ts = std::max(last_ts, r.timestamp_s);
+    if (ABSL_PREDICT_FALSE(r.has_cost || !r.model.empty() ||
+                           r.cache_hit >= 0 || r.has_time_to_first_token)) {
+      AddExtras(r);
+    }
+    if (index != kNoIndex) {
+      sketch.AddAt(r.duration_s, index);
+    } else {
+      sketch.Add(r.duration_s);
+    }
+  }
+
+  void AddExtras(const OperationRecord& r) {
     if (r.has_cost) {
       ++priced;
       cost_usd += r.cost_usd;
@@ -78,11 +93,6 @@ struct Aggregate {
           st.output_tokens, r.completion_tokens > 0 ? r.completion_tokens : r.tokens);
       st.generation_s +=
           std::max(0.0, r.duration_s - r.time_to_first_token_s);
-    }
-    if (index != kNoIndex) {
-      sketch.AddAt(r.duration_s, index);
-    } else {
-      sketch.Add(r.duration_s);
     }
   }
 
@@ -169,6 +179,68 @@ struct Aggregate {
   std::unique_ptr<StreamAggregate> stream;
 };
 
+struct RecentExtras {
+  bool has_time_to_first_token = false;
+  double time_to_first_token_s = 0;
+  bool has_cost = false;
+  double cost_usd = 0;
+  int cache_hit = -1;
+  std::string error_type;
+  std::string error_message;
+  std::string model;
+  std::string metadata_json;
+};
+
+// A recent record as the ring stores it: the fields every block has inline
+// (small, so the ring stays cache-friendly), the rest behind a pointer that
+// is allocated once per slot and reused.
+struct StoredRecent {
+  double timestamp_s = 0;
+  double duration_s = 0;
+  double memory_delta_mb = 0;
+  int64_t tokens = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  uint64_t span_id = 0;
+  uint64_t parent_id = 0;
+  uint64_t trace_id = 0;
+  int32_t depth = 0;
+  bool success = true;
+  bool has_memory_delta = false;
+  bool cold_start = false;
+  bool has_extras = false;
+  std::unique_ptr<RecentExtras> extras;
+
+  RecentRecord ToRecord() const {
+    RecentRecord r;
+    r.timestamp_s = timestamp_s;
+    r.duration_s = duration_s;
+    r.tokens = tokens;
+    r.prompt_tokens = prompt_tokens;
+    r.completion_tokens = completion_tokens;
+    r.success = success;
+    r.has_memory_delta = has_memory_delta;
+    r.memory_delta_mb = memory_delta_mb;
+    r.cold_start = cold_start;
+    r.span_id = span_id;
+    r.parent_id = parent_id;
+    r.trace_id = trace_id;
+    r.depth = depth;
+    if (has_extras) {
+      r.has_time_to_first_token = extras->has_time_to_first_token;
+      r.time_to_first_token_s = extras->time_to_first_token_s;
+      r.has_cost = extras->has_cost;
+      r.cost_usd = extras->cost_usd;
+      r.cache_hit = extras->cache_hit;
+      r.error_type = extras->error_type;
+      r.error_message = extras->error_message;
+      r.model = extras->model;
+      r.metadata_json = extras->metadata_json;
+    }
+    return r;
+  }
+};
+
 struct WindowSlot {
   explicit WindowSlot(double relative_accuracy) : agg(relative_accuracy) {}
   int64_t minute = std::numeric_limits<int64_t>::min();
@@ -228,33 +300,45 @@ struct ResponseTimeTracker::OpShard {
   }
 
   void AddToRecent(const OperationRecord& r) {
-    RecentRecord rec;
+    // Filled in place: a full ring reuses the evicted record's storage.
+    StoredRecent& rec = recent.PushSlot();
     rec.timestamp_s = r.timestamp_s;
     rec.duration_s = r.duration_s;
+    rec.memory_delta_mb = r.memory_delta_mb;
     rec.tokens = r.tokens;
     rec.prompt_tokens = r.prompt_tokens;
     rec.completion_tokens = r.completion_tokens;
-    rec.success = r.success;
-    rec.has_memory_delta = r.has_memory_delta;
-    rec.memory_delta_mb = r.memory_delta_mb;
-    rec.has_time_to_first_token = r.has_time_to_first_token;
-    rec.time_to_first_token_s = r.time_to_first_token_s;
-    rec.has_cost = r.has_cost;
-    rec.cost_usd = r.cost_usd;
-    rec.cache_hit = r.cache_hit;
-    rec.cold_start = all_time.total == 1 && has_first &&
-                     first_timestamp_s == r.timestamp_s;
     rec.span_id = r.span_id;
     rec.parent_id = r.parent_id;
     rec.trace_id = r.trace_id;
     rec.depth = r.depth;
-    if (!r.success) {
-      rec.error_type = std::string(r.error_type);
-      rec.error_message = std::string(r.error_message);
-    }
-    rec.model = std::string(r.model);
-    rec.metadata_json = std::string(r.metadata_json);
-    recent.Push(std::move(rec));
+    rec.success = r.success;
+    rec.has_memory_delta = r.has_memory_delta;
+    rec.cold_start = all_time.total == 1 && has_first &&
+                     first_timestamp_s == r.timestamp_s;
+    rec.has_extras = !r.success || !r.model.empty() ||
+                     !r.metadata_json.empty() || r.has_time_to_first_token ||
+                     r.has_cost || r.cache_hit >= 0;
+    if (rec.has_extras) FillExtras(rec, r);
+  }
+
+  // The rarely set fields, out of the plain block's way.
+  static void FillExtras(StoredRecent& rec, const OperationRecord& r) {
+    if (rec.extras == nullptr) rec.extras = std::make_unique<RecentExtras>();
+    RecentExtras& x = *rec.extras;
+    x.has_time_to_first_token = r.has_time_to_first_token;
+    x.time_to_first_token_s = r.time_to_first_token_s;
+    x.has_cost = r.has_cost;
+    x.cost_usd = r.cost_usd;
+    x.cache_hit = r.cache_hit;
+    const absl::string_view type = r.success ? absl::string_view() : r.error_type;
+    const absl::string_view message =
+        r.success ? absl::string_view()
+                  : Utf8Prefix(r.error_message, kMaxRecentMessageBytes);
+    x.error_type.assign(type.data(), type.size());
+    x.error_message.assign(message.data(), message.size());
+    x.model.assign(r.model.data(), r.model.size());
+    x.metadata_json.assign(r.metadata_json.data(), r.metadata_json.size());
   }
 
   void Reset() {
@@ -270,16 +354,17 @@ struct ResponseTimeTracker::OpShard {
       bytes += sizeof(WindowSlot) + w.agg.sketch.MemoryBytes();
     }
     bytes += recent.MemoryBytes();
-    recent.ForEach([&bytes](const RecentRecord& r) {
-      bytes += r.metadata_json.capacity() + r.model.capacity() +
-               r.error_message.capacity();
+    recent.ForEach([&bytes](const StoredRecent& r) {
+      if (r.extras == nullptr) return;
+      bytes += sizeof(RecentExtras) + r.extras->metadata_json.capacity() +
+               r.extras->model.capacity() + r.extras->error_message.capacity();
     });
     return bytes;
   }
 
   Aggregate all_time;
   std::vector<WindowSlot> windows;
-  RingBuffer<RecentRecord> recent;
+  RingBuffer<StoredRecent> recent;
   bool has_first = false;  // the first record since Reset()
   double first_duration_s = 0;
   double first_timestamp_s = 0;
@@ -528,7 +613,7 @@ std::vector<RecentRecord> ResponseTimeTracker::GetRecent(
     const OpShard& op = *shard.ops[index];
     const size_t begin = merged.size();
     op.recent.ForEach(
-        [&merged](const RecentRecord& r) { merged.push_back(r); });
+        [&merged](const StoredRecent& r) { merged.push_back(r.ToRecord()); });
     if (op.has_first && (!has_cold || op.first_timestamp_s < cold_ts)) {
       has_cold = true;
       cold_ts = op.first_timestamp_s;

@@ -38,6 +38,16 @@ class RingBuffer {
     }
   }
 
+  // The slot the next element goes to, as a reference to overwrite in place
+  // (once full: the oldest element, whose storage, e.g. string capacity, is
+  // reused). The element counts as pushed.
+  T& PushSlot() {
+    if (items_.size() < capacity_) return items_.emplace_back();
+    T& slot = items_[next_];
+    next_ = (next_ + 1) % capacity_;
+    return slot;
+  }
+
   // Calls f(const T&) from the oldest element to the newest.
   template <typename F>
   void ForEach(F&& f) const {

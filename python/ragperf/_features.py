@@ -262,8 +262,10 @@ class RagFeaturesMixin:
         _check_name(model, "model")
         if from_cache is not None and not isinstance(from_cache, bool):
             raise TypeError(f"from_cache must be a bool or None, got {from_cache!r}")
+        # "loaded_model", not "model": a load is not an inference of the
+        # model, so it must not count in its tokens/s or cost.
         op = self._hot.track_operation(
-            INITIALIZATION_OPERATION, metadata, model=model, from_cache=from_cache
+            INITIALIZATION_OPERATION, metadata, loaded_model=model, from_cache=from_cache
         )
         try:
             with op:
@@ -403,8 +405,16 @@ class RagFeaturesMixin:
         else:
 
             def run_all(op: Any) -> None:
+                # Every hook runs even if one fails; the first failure is
+                # then reported (as unraisable) by the tracker.
+                failure: BaseException | None = None
                 for hook in hooks:
-                    hook(op)
+                    try:
+                        hook(op)
+                    except Exception as exc:  # noqa: BLE001
+                        failure = failure or exc
+                if failure is not None:
+                    raise failure
 
             self._hot.set_exit_hook(run_all)
 

@@ -19,9 +19,22 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 __all__ = ["trace_tree", "operation_dict"]
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` if JSON can hold it as is, else its str() (None for NaN/inf)."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break reports
+        return f"<{type(value).__name__}>"
 
 
 def _node(op: Any) -> dict[str, Any]:
@@ -40,7 +53,7 @@ def _node(op: Any) -> dict[str, Any]:
         "error_type": op.error_type,
         "tokens": op.tokens,
         "model": op.model,
-        "metadata": dict(op.metadata),
+        "metadata": {str(k): _json_value(v) for k, v in op.metadata.items()},
         "children": [],
     }
 

@@ -69,7 +69,7 @@ TEST(ModelUsageTest, SetPriceRejectsBadNames) {
   const std::string too_long(ModelUsage::kMaxModelNameLength + 1, 'm');
   s = usage.SetPrice(too_long, {1, 1});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(Contains(s.message(), "201")) << s;
+  EXPECT_TRUE(Contains(s.message(), std::to_string(ModelUsage::kMaxModelNameLength + 1))) << s;
   EXPECT_TRUE(usage.Prices().empty());
 
   const std::string longest(ModelUsage::kMaxModelNameLength, 'm');
@@ -247,7 +247,7 @@ TEST(ModelUsageTest, OverlongModelNamesAreCapped) {
   ModelUsage usage;
   const std::string name(ModelUsage::kMaxModelNameLength + 50, 'x');
   usage.Record(name, 1, 1, 2, 1);
-  usage.Record(name + "y", 1, 1, 2, 1);  // same first 200 characters
+  usage.Record(name + "y", 1, 1, 2, 1);  // same first kMaxModelNameLength bytes
   const std::vector<ModelTotals> all = usage.GetAll();
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0].model.size(), ModelUsage::kMaxModelNameLength);
@@ -369,4 +369,16 @@ TEST(ModelUsageTest, ConcurrentRecordsAreExact) {
 }
 
 }  // namespace
+TEST(ModelUsageTest, CappedNamesStayValidUtf8) {
+  ModelUsage usage;
+  std::string name;
+  for (int i = 0; i < 300; ++i) name += "\xE2\x82\xAC";  // 300 x U+20AC, 900 bytes
+  usage.Record(name, 1, 1, 2, 1);
+  const std::vector<ModelTotals> all = usage.GetAll();
+  ASSERT_EQ(all.size(), 1u);
+  // 266 whole characters (798 bytes): a 3-byte character is never split.
+  EXPECT_EQ(all[0].model.size(), 798u);
+  EXPECT_EQ(all[0].model, name.substr(0, 798));
+}
+
 }  // namespace ragperf

@@ -505,15 +505,6 @@ def test_clear_metrics_empties_caches_and_models_keeps_prices(monitor: Performan
 # ======================================================= multibyte names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="BUG: op.model accepts up to 200 characters but the C++ model totals "
-    "cut the name at 200 UTF-8 bytes (model_usage.cc Record: "
-    "model.substr(0, kMaxModelNameLength)), splitting '€' mid-character: "
-    "get_model_stats() then raises UnicodeDecodeError (and the report shows "
-    "a mangled name)",
-)
 def test_model_name_of_200_multibyte_characters(monitor: PerformanceMonitor) -> None:
     name = "€" * 100  # 100 characters, 300 UTF-8 bytes
     with monitor.track_operation("llm_inference") as op:
@@ -523,15 +514,6 @@ def test_model_name_of_200_multibyte_characters(monitor: PerformanceMonitor) -> 
     assert name in monitor.generate_report()["models"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: pricing.py checks model names in characters (<= 200) but the "
-    "C++ table checks UTF-8 bytes (<= 200): a 100-character '€' name passes "
-    "the Python validation, is rejected by C++ with a UnicodeDecodeError "
-    "(its error message cuts the name at 40 bytes mid-character) instead of "
-    "ValueError, and in merge mode the rows before it are already applied",
-)
 def test_model_price_of_a_multibyte_name_is_all_or_nothing(monitor: PerformanceMonitor) -> None:
     name = "€" * 100
     try:
@@ -542,15 +524,6 @@ def test_model_price_of_a_multibyte_name_is_all_or_nothing(monitor: PerformanceM
         assert set(monitor.get_model_prices()) == {"ok", name}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(KeyError, UnicodeDecodeError),
-    reason="BUG: record_cache() validates the name in characters (<= 200) but "
-    "C++ CacheStats::Record checks UTF-8 bytes: a 100-character '€' name "
-    "raises UnicodeDecodeError instead of being counted, and op.cache_hit on "
-    "an operation with such a (valid) name is silently dropped from "
-    "get_cache_stats() while the operation's stats count it",
-)
 def test_cache_name_of_200_multibyte_characters(monitor: PerformanceMonitor) -> None:
     name = "€" * 100
     with monitor.track_operation(name) as op:
