@@ -16,11 +16,13 @@ from ._core import OperationTracker, QuantileSketch
 from .memory import MemoryMonitor, get_system_memory
 from .monitor import OperationName, PerformanceMonitor, get_performance_monitor
 from .operation_type import OperationType
+from .queues import QueueMonitor, QueueRegistry, QueueTicket
 from .report import format_report
 from .resources import SamplerHandle, get_gpu_status
 from .stats import PerformanceStats
 from .timing import ResponseTimeTracker
 from .tokens import TokenCounter
+from .usage import Usage, extract_usage
 
 try:
     __version__ = version("ragperf")
@@ -35,10 +37,15 @@ __all__ = [
     "PerformanceMonitor",
     "PerformanceStats",
     "QuantileSketch",
+    "QueueMonitor",
+    "QueueRegistry",
+    "QueueTicket",
     "ResponseTimeTracker",
     "SamplerHandle",
     "TokenCounter",
+    "Usage",
     "__version__",
+    "extract_usage",
     "format_report",
     "get_gpu_status",
     "get_performance_monitor",
