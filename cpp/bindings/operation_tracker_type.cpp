@@ -46,6 +46,11 @@ struct HotPathObject {
   std::vector<int32_t>* in_flight;  // active blocks per operation id
   PyObject* traces[kTraceRingSize];  // strong; finished root trackers
   int trace_next;
+  // The last context seen and its span stack (both strong, so the context's
+  // address cannot be reused while cached): skips the ContextVar lookup
+  // while blocks keep running in one context.
+  PyObject* cached_context;
+  PyObject* cached_stack;
 };
 
 struct TrackerObject {
@@ -333,7 +338,26 @@ void SpanStackDealloc(PyObject* self) {
 
 // The current context's stack (borrowed from the context), creating it on
 // the context's first block. NULL with an exception on failure.
+SpanStackObject* LookUpStack(HotPathObject* hot);
+
+// CurrentStack with the one-entry cache: a context's stack never changes
+// once set (only this file sets the variable, once per context).
 SpanStackObject* CurrentStack(HotPathObject* hot) {
+  PyObject* context = PyThreadState_Get()->context;
+  if (context != nullptr && context == hot->cached_context) {
+    return reinterpret_cast<SpanStackObject*>(hot->cached_stack);
+  }
+  SpanStackObject* st = LookUpStack(hot);
+  if (st != nullptr && st->owner != nullptr) {
+    Py_INCREF(st->owner);
+    Py_XSETREF(hot->cached_context, st->owner);
+    Py_INCREF(st);
+    Py_XSETREF(hot->cached_stack, reinterpret_cast<PyObject*>(st));
+  }
+  return st;
+}
+
+SpanStackObject* LookUpStack(HotPathObject* hot) {
   PyObject* value = nullptr;
   if (PyContextVar_Get(hot->current, nullptr, &value) < 0) return nullptr;
   // PyContextVar_Get made sure the thread has a current context.
@@ -435,7 +459,7 @@ void ExitSpan(TrackerObject* self) {
   } else {
     Py_INCREF(me);
     Py_XSETREF(hot->traces[hot->trace_next], me);
-    hot->trace_next = (hot->trace_next + 1) % kTraceRingSize;
+    if (++hot->trace_next == kTraceRingSize) hot->trace_next = 0;
   }
 }
 
@@ -1477,6 +1501,8 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->last_entry);
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
+  Py_VISIT(hot->cached_context);
+  Py_VISIT(hot->cached_stack);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return 0;
 }
@@ -1488,6 +1514,8 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->ids);
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
+  Py_CLEAR(hot->cached_context);
+  Py_CLEAR(hot->cached_stack);
   for (PyObject*& t : hot->traces) Py_CLEAR(t);
   return 0;
 }
@@ -1604,6 +1632,8 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->last_op = nullptr;
   hot->last_entry = nullptr;
   hot->exit_hook = nullptr;
+  hot->cached_context = nullptr;
+  hot->cached_stack = nullptr;
   for (PyObject*& t : hot->traces) t = nullptr;
   hot->trace_next = 0;
   hot->monitor = monitor.get();
