@@ -1,0 +1,510 @@
+"""File exports: a periodic JSON/CSV writer and CSV tables of the statistics
+and of the recent operations (for spreadsheets and pandas).
+
+Every file is written atomically (temporary file in the same directory,
+fsync, rename): a reader sees the previous file or the new one, never a
+partial one.
+
+Example:
+    >>> exporter = start_periodic_export(monitor, "metrics.json", interval_s=60)  # doctest: +SKIP
+    >>> export_metrics_csv(monitor, "stats.csv")                                    # doctest: +SKIP
+    'stats.csv'
+    >>> exporter.stop()          # writes metrics.json once more               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import io
+import json
+import logging
+import math
+import numbers
+import os
+import threading
+import weakref
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, Mapping, Protocol, Sequence
+
+from . import _core
+from ._validate import check_path, check_positive_int
+from .stats import PerformanceStats
+
+__all__ = [
+    "PeriodicExporter",
+    "start_periodic_export",
+    "STATS_COLUMNS",
+    "OPERATION_COLUMNS",
+    "stats_rows",
+    "export_metrics_csv",
+    "operation_rows",
+    "export_operations_csv",
+]
+
+_log = logging.getLogger("ragperf")
+
+MIN_INTERVAL_S = 0.05
+MAX_INTERVAL_S = 86400.0
+_FORMATS = ("json", "csv")
+
+
+class _Monitor(Protocol):
+    """What the exports read from a monitor (``PerformanceMonitor`` has it)."""
+
+    def export_metrics_json(self, path: Any) -> str: ...
+
+    def get_all_stats(self) -> Mapping[Any, PerformanceStats]: ...
+
+    def get_recent_operations(self, operation: Any = None, limit: int = 100) -> list[dict[str, Any]]: ...
+
+
+# --------------------------------------------------------------------- CSV
+
+STATS_COLUMNS: tuple[str, ...] = (
+    "operation",
+    "total_operations",
+    "successful_operations",
+    "failed_operations",
+    "error_rate",
+    "min_duration_ms",
+    "avg_duration_ms",
+    "p50_duration_ms",
+    "p90_duration_ms",
+    "p95_duration_ms",
+    "p99_duration_ms",
+    "max_duration_ms",
+    "total_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "tokens_per_second",
+    "requests_per_second",
+    "cost_usd",
+    "cache_hits",
+    "cache_misses",
+    "streams",
+    "time_to_first_token_p50_ms",
+    "time_to_first_token_p95_ms",
+    "output_tokens_per_second",
+    "latency_good",
+    "latency_acceptable",
+    "latency_investigate",
+)
+"""Columns of :func:`export_metrics_csv`, in order."""
+
+OPERATION_COLUMNS: tuple[str, ...] = (
+    "operation",
+    "timestamp",
+    "timestamp_s",
+    "duration_ms",
+    "success",
+    "error_type",
+    "error_message",
+    "tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "tokens_per_second",
+    "model",
+    "cost_usd",
+    "time_to_first_token_ms",
+    "cache_hit",
+    "cold_start",
+    "span_id",
+    "parent_id",
+    "trace_id",
+    "depth",
+    "metadata",
+)
+"""Columns of :func:`export_operations_csv`, in order."""
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else float(seconds) * 1e3
+
+
+def _check_monitor(monitor: Any, *methods: str) -> None:
+    missing = [m for m in methods if not callable(getattr(monitor, m, None))]
+    if missing:
+        raise TypeError(
+            f"monitor must be a PerformanceMonitor (missing {', '.join(missing)}), "
+            f"got {monitor!r} ({type(monitor).__name__})"
+        )
+
+
+def stats_rows(monitor: _Monitor) -> list[dict[str, Any]]:
+    """One row per operation from ``monitor.get_all_stats()``, with the
+    :data:`STATS_COLUMNS` keys; durations in milliseconds; ``cost_usd`` and
+    the time-to-first-token columns are None when unknown.
+
+    Example:
+        >>> [r["operation"] for r in stats_rows(monitor)]  # doctest: +SKIP
+        ['embedding_generation', 'llm_inference']
+    """
+    _check_monitor(monitor, "get_all_stats")
+    rows = []
+    for s in monitor.get_all_stats().values():
+        rows.append(
+            {
+                "operation": s.operation_type,
+                "total_operations": s.total_operations,
+                "successful_operations": s.successful_operations,
+                "failed_operations": s.failed_operations,
+                "error_rate": s.error_rate,
+                "min_duration_ms": _ms(s.min_duration),
+                "avg_duration_ms": _ms(s.avg_duration),
+                "p50_duration_ms": _ms(s.p50_duration),
+                "p90_duration_ms": _ms(s.p90_duration),
+                "p95_duration_ms": _ms(s.p95_duration),
+                "p99_duration_ms": _ms(s.p99_duration),
+                "max_duration_ms": _ms(s.max_duration),
+                "total_tokens": s.total_tokens,
+                "prompt_tokens": s.prompt_tokens,
+                "completion_tokens": s.completion_tokens,
+                "tokens_per_second": s.tokens_per_second,
+                "requests_per_second": s.requests_per_second,
+                "cost_usd": s.cost_usd,
+                "cache_hits": s.cache_hits,
+                "cache_misses": s.cache_misses,
+                "streams": s.streams,
+                "time_to_first_token_p50_ms": _ms(s.time_to_first_token_p50_s),
+                "time_to_first_token_p95_ms": _ms(s.time_to_first_token_p95_s),
+                "output_tokens_per_second": s.output_tokens_per_second,
+                "latency_good": s.latency_good,
+                "latency_acceptable": s.latency_acceptable,
+                "latency_investigate": s.latency_investigate,
+            }
+        )
+    rows.sort(key=lambda r: str(r["operation"]))
+    return rows
+
+
+def _iso_utc(timestamp_s: float) -> str:
+    return datetime.fromtimestamp(timestamp_s, tz=timezone.utc).isoformat(timespec="microseconds")
+
+
+def operation_rows(
+    monitor: _Monitor, operation: Any = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Rows of ``monitor.get_recent_operations(operation, limit)`` (oldest
+    first) with the :data:`OPERATION_COLUMNS` keys: ``timestamp`` is ISO 8601
+    in UTC, durations in milliseconds, ``metadata`` is JSON text; None where
+    a value is unknown.
+
+    Example:
+        >>> operation_rows(monitor, "llm_inference", limit=1)[0]["model"]  # doctest: +SKIP
+        'qwen'
+    """
+    _check_monitor(monitor, "get_recent_operations")
+    n = check_positive_int(limit, "limit")
+    rows = []
+    for rec in monitor.get_recent_operations(operation, n):
+        ts = float(rec["timestamp_s"])
+        rows.append(
+            {
+                "operation": rec["operation"],
+                "timestamp": _iso_utc(ts),
+                "timestamp_s": ts,
+                "duration_ms": float(rec["duration_s"]) * 1e3,
+                "success": rec.get("success"),
+                "error_type": rec.get("error_type"),
+                "error_message": rec.get("error_message"),
+                "tokens": rec.get("tokens"),
+                "prompt_tokens": rec.get("prompt_tokens"),
+                "completion_tokens": rec.get("completion_tokens"),
+                "tokens_per_second": rec.get("tokens_per_second"),
+                "model": rec.get("model"),
+                "cost_usd": rec.get("cost_usd"),
+                "time_to_first_token_ms": _ms(rec.get("time_to_first_token_s")),
+                "cache_hit": rec.get("cache_hit"),
+                "cold_start": rec.get("cold_start"),
+                "span_id": rec.get("span_id"),
+                "parent_id": rec.get("parent_id"),
+                "trace_id": rec.get("trace_id"),
+                "depth": rec.get("depth"),
+                "metadata": json.dumps(
+                    rec.get("metadata") or {}, ensure_ascii=False, sort_keys=True, default=str
+                ),
+            }
+        )
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return value
+
+
+def _csv_text(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)  # RFC 4180: "\r\n" rows, quotes where needed
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def _write_text(path: Any, text: str) -> str:
+    target = check_path(path)
+    _core.Monitor.write_file_atomically(target, text)
+    return target
+
+
+def export_metrics_csv(monitor: _Monitor, path: Any) -> str:
+    """Writes :func:`stats_rows` as CSV (UTF-8, header row, one row per
+    operation) to ``path`` atomically. Returns the path. Raises OSError
+    naming the path when it cannot be written.
+
+    Example:
+        >>> export_metrics_csv(monitor, "stats.csv")     # doctest: +SKIP
+        'stats.csv'
+        >>> pandas.read_csv("stats.csv").set_index("operation")  # doctest: +SKIP
+    """
+    target = check_path(path)
+    return _write_text(target, _csv_text(STATS_COLUMNS, stats_rows(monitor)))
+
+
+def export_operations_csv(
+    monitor: _Monitor, path: Any, operation: Any = None, limit: int = 1000
+) -> str:
+    """Writes :func:`operation_rows` as CSV (UTF-8, header row, one row per
+    recent operation, oldest first) to ``path`` atomically. Returns the path.
+
+    Example:
+        >>> export_operations_csv(monitor, "ops.csv", "llm_inference")  # doctest: +SKIP
+        'ops.csv'
+        >>> pandas.read_csv("ops.csv", parse_dates=["timestamp"])        # doctest: +SKIP
+    """
+    target = check_path(path)
+    return _write_text(target, _csv_text(OPERATION_COLUMNS, operation_rows(monitor, operation, limit)))
+
+
+# --------------------------------------------------------- periodic export
+
+# Running exporters, held weakly; flushed by one atexit hook.
+_running: weakref.WeakSet[PeriodicExporter] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+
+
+def _check_interval(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"interval_s must be a number of seconds, got {value!r} ({type(value).__name__})")
+    seconds = float(value)
+    if not (MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S):  # also rejects NaN
+        raise ValueError(
+            f"interval_s must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds, got {value!r}"
+        )
+    return seconds
+
+
+class PeriodicExporter:
+    """Writes a monitor's metrics to ``path`` every ``interval_s`` seconds
+    from a daemon thread, and once more on ``stop()`` and at interpreter exit.
+
+    ``fmt="json"`` writes ``monitor.export_metrics_json(path)``, ``"csv"``
+    :func:`export_metrics_csv`. Every write is atomic. A failed write is
+    logged (logger ``ragperf``, WARNING, with the path) and counted in
+    ``errors`` / ``last_error``; the thread keeps going.
+
+    After ``os.fork()`` the child has no exporter thread: its exporters report
+    ``running == False``, do not write at the child's exit, and ``stop()`` is a
+    no-op there. A child that wants periodic files starts its own exporter
+    (with its own path).
+
+    Example:
+        >>> with PeriodicExporter(monitor, "metrics.json", interval_s=60) as exporter:  # doctest: +SKIP
+        ...     serve()
+        >>> exporter.exports      # doctest: +SKIP
+        3
+    """
+
+    def __init__(
+        self, monitor: _Monitor, path: Any, interval_s: float = 300.0, *, fmt: str = "json"
+    ) -> None:
+        self._path = check_path(path)
+        self._interval = _check_interval(interval_s)
+        if not isinstance(fmt, str):
+            raise TypeError(f"fmt must be 'json' or 'csv', got {fmt!r} ({type(fmt).__name__})")
+        if fmt not in _FORMATS:
+            raise ValueError(f"fmt must be 'json' or 'csv', got {fmt!r}")
+        _check_monitor(monitor, "export_metrics_json" if fmt == "json" else "get_all_stats")
+        self._monitor = monitor
+        self._fmt = fmt
+        self._exports = 0
+        self._errors = 0
+        self._last_error: BaseException | None = None
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._state_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def path(self) -> str:
+        """The file written."""
+        return self._path
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between writes."""
+        return self._interval
+
+    @property
+    def fmt(self) -> str:
+        """``"json"`` or ``"csv"``."""
+        return self._fmt
+
+    @property
+    def running(self) -> bool:
+        """Whether the export thread is running (False after ``stop()`` and in a forked child)."""
+        return self._running
+
+    @property
+    def exports(self) -> int:
+        """Successful writes so far (periodic and final)."""
+        return self._exports
+
+    @property
+    def errors(self) -> int:
+        """Failed writes so far."""
+        return self._errors
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The exception of the latest failed write, None if none failed."""
+        return self._last_error
+
+    # ------------------------------------------------------------- lifecycle
+
+    def start(self) -> PeriodicExporter:
+        """Starts the export thread (no-op when already running); returns self.
+        The first file is written after ``interval_s``.
+
+        Example:
+            >>> exporter = PeriodicExporter(monitor, "metrics.json").start()  # doctest: +SKIP
+        """
+        with self._state_lock:
+            if self._running:
+                return self
+            self._stop_event = threading.Event()
+            thread = threading.Thread(
+                target=self._run,
+                args=(self._stop_event,),
+                name=f"ragperf-export:{self._path}",
+                daemon=True,
+            )
+            self._thread = thread
+            self._running = True
+            with _registry_lock:
+                _running.add(self)
+            thread.start()
+        return self
+
+    def stop(self, flush: bool = True) -> None:
+        """Stops the thread and, when ``flush``, writes the file once more so
+        it holds the final numbers. Idempotent: a stopped (or never started)
+        exporter does nothing. A failed final write is logged and counted
+        like the periodic ones.
+
+        Example:
+            >>> exporter.stop()  # doctest: +SKIP
+        """
+        with self._state_lock:
+            if not self._running:
+                return
+            self._running = False
+            self._stop_event.set()
+            thread = self._thread
+            self._thread = None
+            with _registry_lock:
+                _running.discard(self)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        if flush:
+            self._write()
+
+    def _run(self, stop_event: threading.Event) -> None:
+        while not stop_event.wait(self._interval):
+            self._write()
+
+    def _write(self) -> None:
+        with self._write_lock:
+            try:
+                if self._fmt == "json":
+                    self._monitor.export_metrics_json(self._path)
+                else:
+                    export_metrics_csv(self._monitor, self._path)
+            except Exception as exc:  # never kill the thread
+                self._errors += 1
+                self._last_error = exc
+                _log.warning("ragperf: periodic export to %s failed: %s", self._path, exc)
+            else:
+                self._exports += 1
+
+    def _forget_after_fork(self) -> None:
+        # The thread does not exist in the child; locks may have been held by it.
+        self._running = False
+        self._thread = None
+        self._stop_event = threading.Event()
+        self._state_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    def __enter__(self) -> PeriodicExporter:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running every {self._interval:g} s" if self._running else "stopped"
+        return (
+            f"<ragperf PeriodicExporter {self._fmt} -> {self._path!r} {state}, "
+            f"{self._exports} exports, {self._errors} errors>"
+        )
+
+
+def start_periodic_export(
+    monitor: _Monitor, path: Any, interval_s: float = 300.0, *, fmt: str = "json"
+) -> PeriodicExporter:
+    """Creates and starts a :class:`PeriodicExporter`: ``path`` is written
+    every ``interval_s`` seconds (0.05 to 86400), on ``stop()`` and at
+    interpreter exit.
+
+    Example:
+        >>> exporter = start_periodic_export(monitor, "metrics.json", interval_s=300)  # doctest: +SKIP
+        >>> exporter.stop()   # final write                                             # doctest: +SKIP
+    """
+    return PeriodicExporter(monitor, path, interval_s, fmt=fmt).start()
+
+
+def _flush_all_at_exit() -> None:
+    with _registry_lock:
+        exporters = list(_running)
+    for exporter in exporters:
+        try:
+            exporter.stop(flush=True)
+        except Exception as exc:  # pragma: no cover - stop() already logs write errors
+            _log.warning("ragperf: final export to %s failed: %s", exporter.path, exc)
+
+
+def _after_fork_in_child() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for exporter in list(_running):
+        exporter._forget_after_fork()
+    _running.clear()
+
+
+atexit.register(_flush_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
