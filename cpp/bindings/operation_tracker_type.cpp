@@ -46,9 +46,11 @@ struct HotPathObject {
   std::vector<int32_t>* in_flight;  // active blocks per operation id
   PyObject* traces[kTraceRingSize];  // strong; finished root trackers
   int trace_next;
-  // The last context seen and its span stack (both strong, so the context's
-  // address cannot be reused while cached): skips the ContextVar lookup
-  // while blocks keep running in one context.
+  // The last context seen and its span stack, borrowed: skips the
+  // ContextVar lookup while blocks keep running in one context. The stack
+  // holds its context, so while the stack lives the context's address cannot
+  // be reused; the stack clears this cache when it is cleared or freed
+  // (SpanStackObject::cached_by).
   PyObject* cached_context;
   PyObject* cached_stack;
 };
@@ -312,7 +314,15 @@ struct SpanStackObject {
   PyObject_HEAD
   PyObject* owner;  // the Context this stack belongs to
   PyObject* top;    // innermost active TrackerObject, or NULL
+  HotPathObject* cached_by;  // the HotPath caching this stack, or NULL
 };
+
+void ForgetCachedStack(SpanStackObject* st) {
+  if (st->cached_by == nullptr) return;
+  st->cached_by->cached_context = nullptr;
+  st->cached_by->cached_stack = nullptr;
+  st->cached_by = nullptr;
+}
 
 PyTypeObject SpanStackType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
@@ -325,6 +335,7 @@ int SpanStackTraverse(PyObject* self, visitproc visit, void* arg) {
 
 int SpanStackClear(PyObject* self) {
   SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self);
+  ForgetCachedStack(st);
   Py_CLEAR(st->owner);
   Py_CLEAR(st->top);
   return 0;
@@ -349,10 +360,12 @@ SpanStackObject* CurrentStack(HotPathObject* hot) {
   }
   SpanStackObject* st = LookUpStack(hot);
   if (st != nullptr && st->owner != nullptr) {
-    Py_INCREF(st->owner);
-    Py_XSETREF(hot->cached_context, st->owner);
-    Py_INCREF(st);
-    Py_XSETREF(hot->cached_stack, reinterpret_cast<PyObject*>(st));
+    if (hot->cached_stack != nullptr) {
+      ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
+    }
+    hot->cached_context = st->owner;
+    hot->cached_stack = reinterpret_cast<PyObject*>(st);
+    st->cached_by = hot;
   }
   return st;
 }
@@ -373,6 +386,7 @@ SpanStackObject* LookUpStack(HotPathObject* hot) {
     return nullptr;
   }
   st->owner = nullptr;
+  st->cached_by = nullptr;
   // A copied context (a new asyncio task) starts under the block that is
   // innermost in the context it was copied from.
   st->top = value != nullptr
@@ -1501,8 +1515,6 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->last_entry);
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
-  Py_VISIT(hot->cached_context);
-  Py_VISIT(hot->cached_stack);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return 0;
 }
@@ -1514,8 +1526,9 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->ids);
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
-  Py_CLEAR(hot->cached_context);
-  Py_CLEAR(hot->cached_stack);
+  if (hot->cached_stack != nullptr) {
+    ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
+  }
   for (PyObject*& t : hot->traces) Py_CLEAR(t);
   return 0;
 }

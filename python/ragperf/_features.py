@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Deque, Mapping, cast
 
-from . import _core
+from . import _core, exporting
 from ._core import HotPath
 from ._core import Monitor as CoreMonitor
 from ._validate import check_positive_int, operation_name
@@ -24,6 +24,7 @@ from .queues import QueueMonitor, QueueRegistry
 from .traces import operation_dict, trace_tree
 
 if TYPE_CHECKING:
+    from .exporting import PeriodicExporter
     from .monitor import PerformanceMonitor
     from .streaming import AsyncTrackedStream, TrackedStream
 
@@ -441,6 +442,47 @@ class RagFeaturesMixin:
         from .logs import disable_logging
 
         return disable_logging(self)
+
+    # ------------------------------------------------------------- export
+
+    def start_periodic_export(
+        self, path: Any, interval_s: float = 300.0, *, fmt: str = "json"
+    ) -> PeriodicExporter:
+        """Writes the report (``fmt="json"``, atomically) or the per-operation
+        CSV (``fmt="csv"``) to ``path`` every ``interval_s`` seconds from a
+        background thread, and once more at interpreter exit. Returns a handle
+        whose ``stop()`` ends it (with a last write). See
+        :mod:`ragperf.exporting`.
+
+        Example:
+            >>> handle = monitor.start_periodic_export("metrics.json", interval_s=60)  # doctest: +SKIP
+            >>> handle.stop()                                                        # doctest: +SKIP
+        """
+        return exporting.start_periodic_export(
+            cast("PerformanceMonitor", self), path, interval_s, fmt=fmt
+        )
+
+    def export_metrics_csv(self, path: Any) -> str:
+        """Per-operation statistics as CSV (one row per operation; durations
+        in ms), written atomically. Returns the path.
+
+        Example:
+            >>> monitor.export_metrics_csv("stats.csv")  # doctest: +SKIP
+            'stats.csv'
+        """
+        return exporting.export_metrics_csv(cast("PerformanceMonitor", self), path)
+
+    def export_operations_csv(self, path: Any, operation: Any = None, limit: int = 1000) -> str:
+        """Recent operations (see :meth:`get_recent_operations`) as CSV,
+        written atomically. Returns the path.
+
+        Example:
+            >>> monitor.export_operations_csv("operations.csv", "llm_inference")  # doctest: +SKIP
+            'operations.csv'
+        """
+        return exporting.export_operations_csv(
+            cast("PerformanceMonitor", self), path, operation, limit
+        )
 
     # ------------------------------------------------------------- report
 
