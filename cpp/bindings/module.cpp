@@ -32,6 +32,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterMonitor(m);
   ragperf::bindings::RegisterResources(m);
   ragperf::bindings::RegisterUsage(m);
+  ragperf::bindings::RegisterState(m);
   if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }

@@ -19,6 +19,8 @@ void RegisterMonitor(pybind11::module_& m);
 void RegisterResources(pybind11::module_& m);
 // After RegisterMonitor: models and cost, caches, errors, latency targets.
 void RegisterUsage(pybind11::module_& m);
+// After RegisterMonitor: merging a saved state (persistence, multi-process).
+void RegisterState(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

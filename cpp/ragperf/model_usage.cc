@@ -142,6 +142,7 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
         m.price = p->second;
       }
       m.has_cost = t.priced_operations > 0;
+      m.priced_operations = t.priced_operations;
       m.cost_usd = t.cost_usd;
       m.unpriced_operations = t.unpriced_operations;
       out.push_back(std::move(m));
@@ -151,6 +152,20 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
     return a.model < b.model;
   });
   return out;
+}
+
+void ModelUsage::MergeTotals(const ModelTotals& m) {
+  if (m.model.empty()) return;
+  absl::MutexLock lock(&mu_);
+  Totals& t = totals_[Utf8Prefix(m.model, kMaxModelNameLength)];
+  t.operations += m.operations;
+  t.prompt_tokens = SaturatingAdd(t.prompt_tokens, m.prompt_tokens);
+  t.completion_tokens = SaturatingAdd(t.completion_tokens, m.completion_tokens);
+  t.total_tokens = SaturatingAdd(t.total_tokens, m.total_tokens);
+  t.duration_s += m.duration_s;
+  t.priced_operations += m.priced_operations;
+  t.cost_usd += m.cost_usd;
+  t.unpriced_operations += m.unpriced_operations;
 }
 
 void ModelUsage::Clear() {

@@ -59,6 +59,7 @@ struct ModelTotals {
   bool has_price = false;
   ModelPrice price;
   bool has_cost = false;          // at least one operation had a known cost
+  uint64_t priced_operations = 0;  // operations whose cost was known
   double cost_usd = 0;            // sum of known costs
   uint64_t unpriced_operations = 0;  // operations whose cost is unknown
 };
@@ -97,6 +98,9 @@ class ModelUsage {
                                int64_t completion_tokens, int64_t total_tokens,
                                double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Adds saved totals (from GetAll(), e.g. read back from an export);
+  // prices are not part of them.
+  void MergeTotals(const ModelTotals& totals) ABSL_LOCKS_EXCLUDED(mu_);
   // Totals of every model seen, sorted by name.
   std::vector<ModelTotals> GetAll() const ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the totals; prices stay.

@@ -345,6 +345,7 @@ Report PerformanceMonitor::GenerateReport() {
       report.total_cost_usd += op.cost_usd;
     }
   }
+  report.relative_accuracy = tracker_.relative_accuracy();
   report.models = models_.GetAll();
   report.caches = caches_.GetAll();
   report.recent_errors = errors_.Recent(errors_.capacity());

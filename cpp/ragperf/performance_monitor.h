@@ -101,7 +101,12 @@ struct Report {
   std::vector<ErrorEntry> recent_errors;  // oldest first
   bool has_cost = false;                  // any operation had a known cost
   double total_cost_usd = 0;
+  double relative_accuracy = 0;           // of the sketches in `state`
 };
+
+// Version of the "state" section of the JSON report (serialized sketches and
+// counters from which PerformanceMonitor state can be rebuilt or merged).
+inline constexpr int kStateSchemaVersion = 1;
 
 class PerformanceMonitor {
  public:

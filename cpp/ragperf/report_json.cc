@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "ragperf/json_writer.h"
 #include "ragperf/performance_monitor.h"
 
@@ -246,6 +247,78 @@ void WriteGpu(const GpuStatus& gpu, JsonWriter& w) {
   w.EndObject();
 }
 
+void WriteSketch(absl::string_view key, const QuantileSketch& sketch,
+                 JsonWriter& w) {
+  w.Key(key).String(absl::Base64Escape(sketch.Serialize()));
+}
+
+// Everything needed to rebuild the all-time statistics (see MergeState).
+void WriteState(const Report& report, JsonWriter& w) {
+  w.Key("state").BeginObject();
+  w.Key("schema_version").Int(kStateSchemaVersion);
+  w.Key("relative_accuracy").Double(report.relative_accuracy);
+  w.Key("operations").BeginObject();
+  for (const OperationStats& op : report.operations) {
+    w.Key(op.name).BeginObject();
+    w.Key("total").UInt(op.total);
+    w.Key("failed").UInt(op.failed);
+    w.Key("sum_s").Double(op.sum_s);
+    w.Key("min_s").Double(op.min_s);
+    w.Key("max_s").Double(op.max_s);
+    w.Key("total_tokens").Int(op.total_tokens);
+    w.Key("prompt_tokens").Int(op.prompt_tokens);
+    w.Key("completion_tokens").Int(op.completion_tokens);
+    w.Key("memory_samples").UInt(op.memory_samples);
+    w.Key("total_memory_delta_mb").Double(op.total_memory_delta_mb);
+    w.Key("gpu_memory_samples").UInt(op.gpu_memory_samples);
+    w.Key("total_gpu_memory_delta_mb").Double(op.total_gpu_memory_delta_mb);
+    w.Key("first_timestamp_s").Double(op.first_timestamp_s);
+    w.Key("last_timestamp_s").Double(op.last_timestamp_s);
+    w.Key("priced_operations").UInt(op.priced_operations);
+    w.Key("unpriced_operations").UInt(op.unpriced_operations);
+    w.Key("cost_usd").Double(op.cost_usd);
+    w.Key("cache_hits").UInt(op.cache_hits);
+    w.Key("cache_misses").UInt(op.cache_misses);
+    w.Key("streams").UInt(op.streams);
+    w.Key("stream_output_tokens").Int(op.stream_output_tokens);
+    w.Key("stream_generation_s").Double(op.stream_generation_s);
+    w.Key("cold_start_s");
+    OptionalDouble(op.has_cold_start, op.cold_start_s, w);
+    w.Key("cold_start_timestamp_s").Double(op.cold_start_timestamp_s);
+    w.Key("errors_by_type").BeginObject();
+    for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
+    w.EndObject();
+    WriteSketch("sketch", op.sketch, w);
+    WriteSketch("ttft_sketch", op.ttft_sketch, w);
+    WriteSketch("itl_sketch", op.itl_sketch, w);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("models").BeginObject();
+  for (const ModelTotals& m : report.models) {
+    w.Key(m.model).BeginObject();
+    w.Key("operations").UInt(m.operations);
+    w.Key("prompt_tokens").Int(m.prompt_tokens);
+    w.Key("completion_tokens").Int(m.completion_tokens);
+    w.Key("total_tokens").Int(m.total_tokens);
+    w.Key("duration_s").Double(m.duration_s);
+    w.Key("priced_operations").UInt(m.priced_operations);
+    w.Key("cost_usd").Double(m.cost_usd);
+    w.Key("unpriced_operations").UInt(m.unpriced_operations);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("caches").BeginObject();
+  for (const CacheCounts& c : report.caches) {
+    w.Key(c.name).BeginObject();
+    w.Key("hits").UInt(c.hits);
+    w.Key("misses").UInt(c.misses);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
 }  // namespace
 
 std::string PerformanceMonitor::ReportToJson(const Report& report,
@@ -291,6 +364,8 @@ std::string PerformanceMonitor::ReportToJson(const Report& report,
   }
   w.EndObject();
   WriteErrors(report, w);
+  w.Key("schema_version").Int(kStateSchemaVersion);
+  WriteState(report, w);
   w.Key("health").BeginObject();
   w.Key("status").String(report.health.healthy ? "healthy" : "warning");
   w.Key("memory_mb").Double(report.health.memory_mb);

@@ -134,6 +134,41 @@ struct Aggregate {
     out.itl_sketch.Merge(stream->itl).IgnoreError();
   }
 
+  // Adds a saved state (the inverse of MergeInto for one aggregate).
+  void MergeState(const OperationStats& st) {
+    if (st.total == 0) return;
+    if (total == 0) first_ts = st.first_timestamp_s;
+    first_ts = std::min(first_ts, st.first_timestamp_s);
+    last_ts = std::max(last_ts, st.last_timestamp_s);
+    total += st.total;
+    failed += st.failed;
+    sum_s += st.sum_s;
+    min_s = std::min(min_s, st.min_s);
+    max_s = std::max(max_s, st.max_s);
+    tokens = SaturatingAdd(tokens, st.total_tokens);
+    prompt_tokens = SaturatingAdd(prompt_tokens, st.prompt_tokens);
+    completion_tokens = SaturatingAdd(completion_tokens, st.completion_tokens);
+    memory_samples += st.memory_samples;
+    memory_delta_mb += st.total_memory_delta_mb;
+    gpu_memory_samples += st.gpu_memory_samples;
+    gpu_memory_delta_mb += st.total_gpu_memory_delta_mb;
+    priced += st.priced_operations;
+    unpriced += st.unpriced_operations;
+    cost_usd += st.cost_usd;
+    cache_hits += st.cache_hits;
+    cache_misses += st.cache_misses;
+    for (const auto& [type, n] : st.errors_by_type) errors[type] += n;
+    sketch.Merge(st.sketch).IgnoreError();  // accuracy checked by the caller
+    if (st.streams > 0 || !st.itl_sketch.empty()) {
+      StreamAggregate& s = Stream();
+      s.streams += st.streams;
+      s.output_tokens = SaturatingAdd(s.output_tokens, st.stream_output_tokens);
+      s.generation_s += st.stream_generation_s;
+      s.ttft.Merge(st.ttft_sketch).IgnoreError();
+      s.itl.Merge(st.itl_sketch).IgnoreError();
+    }
+  }
+
   StreamAggregate& Stream() {
     if (stream == nullptr) {
       stream = std::make_unique<StreamAggregate>(sketch.relative_accuracy());
@@ -440,6 +475,35 @@ void ResponseTimeTracker::RecordInterTokenGap(int id, double gap_s,
       gap_s / static_cast<double>(tokens), tokens, timestamp_s);
 }
 
+absl::Status ResponseTimeTracker::MergeState(absl::string_view name,
+                                             const OperationStats& state) {
+  const QuantileSketch reference(relative_accuracy_);
+  for (const QuantileSketch* s :
+       {&state.sketch, &state.ttft_sketch, &state.itl_sketch}) {
+    if (s->relative_accuracy() != reference.relative_accuracy() ||
+        s->max_bins() != reference.max_bins()) {
+      return absl::InvalidArgumentError(
+          "cannot merge operation '" + std::string(name) +
+          "': its sketches have relative accuracy " +
+          std::to_string(s->relative_accuracy()) + ", this monitor uses " +
+          std::to_string(relative_accuracy_));
+    }
+  }
+  if (state.total == 0) return absl::OkStatus();
+  const int id = Intern(name);
+  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  absl::MutexLock lock(&shard.mu);
+  OpShard& op = OpShardLocked(shard, id);
+  op.all_time.MergeState(state);
+  if (state.has_cold_start &&
+      (!op.has_first || state.cold_start_timestamp_s < op.first_timestamp_s)) {
+    op.has_first = true;
+    op.first_duration_s = state.cold_start_s;
+    op.first_timestamp_s = state.cold_start_timestamp_s;
+  }
+  return absl::OkStatus();
+}
+
 void ResponseTimeTracker::RecordDuration(absl::string_view name,
                                          double duration_s) {
   OperationRecord record;
@@ -465,6 +529,8 @@ void FinishStreams(OperationStats& out, int64_t output_tokens,
     out.itl_p95_s = out.itl_sketch.Quantile(0.95);
     out.itl_p99_s = out.itl_sketch.Quantile(0.99);
   }
+  out.stream_output_tokens = output_tokens;
+  out.stream_generation_s = generation_s;
   out.output_tokens_per_second =
       generation_s > 0 ? static_cast<double>(output_tokens) / generation_s : 0;
 }

@@ -145,6 +145,8 @@ struct OperationStats {
   double itl_avg_s = 0, itl_p50_s = 0, itl_p95_s = 0, itl_p99_s = 0;
   // Completion tokens of streams / their time after the first token.
   double output_tokens_per_second = 0;
+  int64_t stream_output_tokens = 0;  // the two sums behind it
+  double stream_generation_s = 0;
   // Cost: sum of known costs; null (has_cost false) when none was known.
   bool has_cost = false;
   double cost_usd = 0;
@@ -195,6 +197,12 @@ class ResponseTimeTracker {
   // gap_s / tokens to the inter-token latency sketch `tokens` times.
   void RecordInterTokenGap(int id, double gap_s, int64_t tokens,
                            double timestamp_s);
+  // Adds a saved all-time state (as GetStats returned it, e.g. read back from
+  // an export) to `name`'s statistics: counts and sums add, sketches merge
+  // exactly, min/max/first/last and the cold start combine. Time windows and
+  // recent records are not part of a state. InvalidArgument when a sketch's
+  // accuracy differs from this tracker's.
+  absl::Status MergeState(absl::string_view name, const OperationStats& state);
   // Convenience: Intern + Record of a success with only a duration.
   void RecordDuration(absl::string_view name, double duration_s);
 

@@ -19,6 +19,7 @@ from ._core import HotPath
 from ._core import Monitor as CoreMonitor
 from ._validate import check_positive_int, operation_name
 from .memory import get_system_memory
+from .persistence import merge_state
 from .pricing import parse_prices
 from .queues import QueueMonitor, QueueRegistry
 from .traces import operation_dict, trace_tree
@@ -442,6 +443,22 @@ class RagFeaturesMixin:
         from .logs import disable_logging
 
         return disable_logging(self)
+
+    # --------------------------------------------------- persistence/merge
+
+    def merge_from(self, source: Any) -> None:
+        """Adds the statistics saved in an export (a path written by
+        :meth:`export_metrics_json`, or its report dict) to this monitor:
+        counts add and sketches merge exactly, so a restarted service resumes
+        its statistics, and snapshots of several processes combine. Raises
+        OSError for an unreadable file and ``StateError`` (a ValueError)
+        naming the file for a corrupt one or a newer schema; nothing changes
+        then. See :mod:`ragperf.persistence`.
+
+        Example:
+            >>> monitor.merge_from("metrics-worker-1.json")  # doctest: +SKIP
+        """
+        merge_state(self._core, source)
 
     # ------------------------------------------------------------- export
 

@@ -163,6 +163,19 @@ class PerformanceMonitor(RagFeaturesMixin):
             self.record = self._hot.record  # type: ignore[method-assign]
         debug_from_env(self)  # RAGPERF_DEBUG=1: log every block at DEBUG
 
+    @classmethod
+    def load(cls, source: Any, **kwargs: Any) -> PerformanceMonitor:
+        """A new monitor (``kwargs`` as for the constructor) holding the
+        statistics saved in ``source`` (an export path or report dict); see
+        :meth:`merge_from`.
+
+        Example:
+            >>> monitor = PerformanceMonitor.load("metrics.json")  # doctest: +SKIP
+        """
+        monitor = cls(**kwargs)
+        monitor.merge_from(source)
+        return monitor
+
     # ------------------------------------------------------------ recording
 
     def track_operation(  # noqa: D417 (replaced per instance by the C factory)

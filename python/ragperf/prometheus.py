@@ -25,6 +25,13 @@ metric                                        type       labels / meaning
 Counters restart from 0 after ``monitor.clear_metrics()``; Prometheus's
 ``rate()`` and ``increase()`` treat that as a counter reset.
 
+Multi-process mode (prefork servers, worker pools): with
+``RagperfCollector(multiprocess_dir=...)`` / ``start_http_server(...,
+multiprocess_dir=...)`` every scrape merges the snapshots the worker
+processes write there (:mod:`ragperf.multiproc`) and exposes the merged
+monitor: counts add and the quantiles are those of all workers' samples
+together. Memory and health gauges are those of the scraping process.
+
 Example:
     >>> from prometheus_client import CollectorRegistry, generate_latest
     >>> from ragperf import PerformanceMonitor
@@ -40,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -140,10 +148,18 @@ class RagperfCollector(Collector):
     Args:
         monitor: the monitor to export; ``None`` means the process-wide
             ``ragperf.get_performance_monitor()``.
+        multiprocess_dir: multi-process mode: every scrape exposes
+            ``ragperf.multiproc.merge_snapshots(multiprocess_dir)`` (the
+            snapshots of all worker processes merged) instead of a monitor.
+            The directory is created if missing. When this process itself
+            writes snapshots there, its own snapshot is rewritten first so
+            its latest records are included.
 
     Raises:
         TypeError: ``monitor`` is not a PerformanceMonitor-like object
-            (the message names the missing methods).
+            (the message names the missing methods), or a bad
+            ``multiprocess_dir``.
+        ValueError: both ``monitor`` and ``multiprocess_dir`` given.
 
     Example:
         >>> from prometheus_client import CollectorRegistry, generate_latest
@@ -155,7 +171,24 @@ class RagperfCollector(Collector):
         ...
     """
 
-    def __init__(self, monitor: PerformanceMonitor | MonitorLike | None = None) -> None:
+    def __init__(
+        self,
+        monitor: PerformanceMonitor | MonitorLike | None = None,
+        *,
+        multiprocess_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._multiprocess_dir: str | None = None
+        if multiprocess_dir is not None:
+            if monitor is not None:
+                raise ValueError("pass either monitor or multiprocess_dir, not both")
+            if not isinstance(multiprocess_dir, (str, os.PathLike)) or not os.fspath(multiprocess_dir):
+                raise TypeError(
+                    f"multiprocess_dir must be a non-empty str or os.PathLike, got {multiprocess_dir!r}"
+                )
+            self._multiprocess_dir = os.path.abspath(os.fspath(multiprocess_dir))
+            os.makedirs(self._multiprocess_dir, exist_ok=True)
+            self._monitor = cast(MonitorLike, PerformanceMonitor())  # replaced at every collect()
+            return
         if monitor is None:
             monitor = get_performance_monitor()
         missing = [name for name in _REQUIRED_METHODS if not callable(getattr(monitor, name, None))]
@@ -170,12 +203,32 @@ class RagperfCollector(Collector):
 
     @property
     def monitor(self) -> MonitorLike:
-        """The exported monitor.
+        """The exported monitor (in multi-process mode: the merged monitor of
+        the latest scrape, an empty one before the first).
 
         Example:
             >>> RagperfCollector(monitor).monitor is monitor  # doctest: +SKIP
             True
         """
+        return self._monitor
+
+    @property
+    def multiprocess_dir(self) -> str | None:
+        """The snapshot directory in multi-process mode (absolute), else None.
+
+        Example:
+            >>> RagperfCollector(multiprocess_dir="/run/ragperf").multiprocess_dir  # doctest: +SKIP
+            '/run/ragperf'
+        """
+        return self._multiprocess_dir
+
+    def _current(self) -> MonitorLike:
+        if self._multiprocess_dir is None:
+            return self._monitor
+        from . import multiproc
+
+        multiproc._write_local_snapshots(self._multiprocess_dir)  # when this process writes there too
+        self._monitor = cast(MonitorLike, multiproc.merge_snapshots(self._multiprocess_dir))
         return self._monitor
 
     @staticmethod
@@ -242,13 +295,14 @@ class RagperfCollector(Collector):
             >>> "ragperf_health_status" in names                               # doctest: +SKIP
             True
         """
+        monitor = self._current()
         f = self._families()
         duration = cast(SummaryMetricFamily, f["duration"])
         failed = cast(CounterMetricFamily, f["failed"])
         errors = cast(CounterMetricFamily, f["errors"])
         tokens = cast(CounterMetricFamily, f["tokens"])
         cost = cast(CounterMetricFamily, f["cost"])
-        for stats in self._monitor.get_all_stats().values():
+        for stats in monitor.get_all_stats().values():
             op = str(stats.operation_type)
             if stats.total_operations > 0:
                 values = (stats.p50_duration, stats.p90_duration, stats.p95_duration, stats.p99_duration)
@@ -267,19 +321,19 @@ class RagperfCollector(Collector):
                 cost.add_metric([op], float(stats.cost_usd))
 
         in_flight = cast(GaugeMetricFamily, f["in_flight"])
-        for op, count in sorted(self._monitor.get_in_flight_operations().items()):
+        for op, count in sorted(monitor.get_in_flight_operations().items()):
             in_flight.add_metric([str(op)], float(count))
 
         hits = cast(CounterMetricFamily, f["cache_hits"])
         misses = cast(CounterMetricFamily, f["cache_misses"])
-        for cache, counts in sorted(self._monitor.get_cache_stats().items()):
+        for cache, counts in sorted(monitor.get_cache_stats().items()):
             hits.add_metric([str(cache)], float(counts["hits"]))
             misses.add_metric([str(cache)], float(counts["misses"]))
 
-        memory = self._monitor.get_memory_stats()
+        memory = monitor.get_memory_stats()
         cast(GaugeMetricFamily, f["rss"]).add_metric([], float(memory["current_rss_mb"]) * _MB)
         cast(GaugeMetricFamily, f["vms"]).add_metric([], float(memory.get("current_vms_mb", 0.0)) * _MB)
-        healthy = self._monitor.get_health_status().get("status") == "healthy"
+        healthy = monitor.get_health_status().get("status") == "healthy"
         cast(GaugeMetricFamily, f["health"]).add_metric([], 1.0 if healthy else 0.0)
         yield from f.values()
 
@@ -418,6 +472,8 @@ def start_http_server(
     addr: str = "127.0.0.1",
     monitor: PerformanceMonitor | MonitorLike | None = None,
     registry: CollectorRegistry | None = None,
+    *,
+    multiprocess_dir: str | os.PathLike[str] | None = None,
 ) -> MetricsServer:
     """Serves ``monitor``'s metrics at ``http://addr:port/metrics`` from a
     daemon thread (prometheus_client's server) and returns a handle.
@@ -430,6 +486,8 @@ def start_http_server(
         registry: register the collector here; default a fresh
             ``CollectorRegistry`` holding only it (not prometheus_client's
             global ``REGISTRY``, whose process metrics would then be mixed in).
+        multiprocess_dir: serve the merged snapshots of this directory
+            instead of one monitor (see :class:`RagperfCollector`).
 
     Raises:
         TypeError: a port that is not an int, an addr that is not a str, a
@@ -455,7 +513,11 @@ def start_http_server(
         raise ValueError("addr must not be empty (use '0.0.0.0' for all interfaces)")
     if registry is not None and not isinstance(registry, CollectorRegistry):
         raise TypeError(f"registry must be a prometheus_client CollectorRegistry, got {registry!r}")
-    collector = RagperfCollector(monitor)
+    collector = (
+        RagperfCollector(monitor)
+        if multiprocess_dir is None
+        else RagperfCollector(monitor, multiprocess_dir=multiprocess_dir)
+    )
     target = registry if registry is not None else CollectorRegistry()
     target.register(collector)
     try:

@@ -656,3 +656,47 @@ TEST(ResponseTimeTrackerRecentTest, MemoryBytesCountsRecordStrings) {
 
 }  // namespace
 }  // namespace ragperf
+
+namespace ragperf {
+namespace {
+
+TEST(ResponseTimeTrackerMergeStateTest, SavedStateRebuildsTheSameStatistics) {
+  ResponseTimeTracker a(/*max_history=*/10);
+  const int id = a.Intern("op");
+  for (int i = 1; i <= 500; ++i) {
+    OperationRecord r;
+    r.duration_s = 0.001 * i;
+    r.tokens = 2;
+    r.success = i % 50 != 0;
+    r.error_type = "E";
+    r.timestamp_s = 1000 + i;
+    a.Record(id, r);
+  }
+  const OperationStats saved = a.GetStats("op");
+  ResponseTimeTracker b(/*max_history=*/10);
+  ASSERT_TRUE(b.MergeState("op", saved).ok());
+  ASSERT_TRUE(b.MergeState("op", saved).ok());
+  const OperationStats merged = b.GetStats("op");
+  EXPECT_EQ(merged.total, 2 * saved.total);
+  EXPECT_EQ(merged.failed, 2 * saved.failed);
+  EXPECT_EQ(merged.total_tokens, 2 * saved.total_tokens);
+  EXPECT_DOUBLE_EQ(merged.min_s, saved.min_s);
+  EXPECT_DOUBLE_EQ(merged.max_s, saved.max_s);
+  EXPECT_DOUBLE_EQ(merged.p95_s, saved.p95_s);  // doubled counts, same quantiles
+  EXPECT_TRUE(merged.has_cold_start);
+  EXPECT_DOUBLE_EQ(merged.cold_start_s, 0.001);
+  ASSERT_EQ(merged.errors_by_type.size(), 1u);
+  EXPECT_EQ(merged.errors_by_type[0].second, 2 * saved.failed);
+}
+
+TEST(ResponseTimeTrackerMergeStateTest, RefusesSketchesOfAnotherAccuracy) {
+  ResponseTimeTracker a(/*max_history=*/10, /*relative_accuracy=*/0.01);
+  a.RecordDuration("op", 0.5);
+  ResponseTimeTracker b(/*max_history=*/10);
+  const absl::Status s = b.MergeState("op", a.GetStats("op"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(b.Count("op"), 0u);
+}
+
+}  // namespace
+}  // namespace ragperf

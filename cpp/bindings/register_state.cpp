@@ -1,0 +1,157 @@
+// Copyright 2026 The ragperf Authors.
+//
+// Merging a saved state (the "state" section of an export, parsed and
+// base64-decoded by ragperf/persistence.py) into `_core.Monitor`. Everything
+// is converted and validated first, then applied, so a bad snapshot changes
+// nothing.
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "ragperf/performance_monitor.h"
+#include "registers.h"
+#include "status.h"
+
+namespace py = pybind11;
+
+namespace ragperf::bindings {
+namespace {
+
+template <typename T>
+T Field(const py::dict& d, const char* key, const std::string& where) {
+  if (!d.contains(key)) {
+    throw py::value_error(where + ": missing field '" + key + "'");
+  }
+  try {
+    return d[key].cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::value_error(where + ": field '" + key + "' has the wrong type: " +
+                          py::repr(d[key]).cast<std::string>());
+  }
+}
+
+QuantileSketch SketchFrom(const py::bytes& data, const std::string& where) {
+  absl::StatusOr<QuantileSketch> s =
+      QuantileSketch::Deserialize(std::string(data));
+  if (!s.ok()) {
+    throw py::value_error(where + ": " + std::string(s.status().message()));
+  }
+  return *std::move(s);
+}
+
+OperationStats StateFrom(const std::string& name, const py::dict& d,
+                         const py::bytes& sketch, const py::bytes& ttft,
+                         const py::bytes& itl) {
+  const std::string where = "operation '" + name + "'";
+  OperationStats s;
+  s.name = name;
+  s.total = Field<uint64_t>(d, "total", where);
+  s.failed = Field<uint64_t>(d, "failed", where);
+  if (s.failed > s.total) {
+    throw py::value_error(where + ": failed > total");
+  }
+  s.sum_s = Field<double>(d, "sum_s", where);
+  s.min_s = Field<double>(d, "min_s", where);
+  s.max_s = Field<double>(d, "max_s", where);
+  s.total_tokens = Field<int64_t>(d, "total_tokens", where);
+  s.prompt_tokens = Field<int64_t>(d, "prompt_tokens", where);
+  s.completion_tokens = Field<int64_t>(d, "completion_tokens", where);
+  s.memory_samples = Field<uint64_t>(d, "memory_samples", where);
+  s.total_memory_delta_mb = Field<double>(d, "total_memory_delta_mb", where);
+  s.gpu_memory_samples = Field<uint64_t>(d, "gpu_memory_samples", where);
+  s.total_gpu_memory_delta_mb =
+      Field<double>(d, "total_gpu_memory_delta_mb", where);
+  s.first_timestamp_s = Field<double>(d, "first_timestamp_s", where);
+  s.last_timestamp_s = Field<double>(d, "last_timestamp_s", where);
+  s.priced_operations = Field<uint64_t>(d, "priced_operations", where);
+  s.unpriced_operations = Field<uint64_t>(d, "unpriced_operations", where);
+  s.cost_usd = Field<double>(d, "cost_usd", where);
+  s.cache_hits = Field<uint64_t>(d, "cache_hits", where);
+  s.cache_misses = Field<uint64_t>(d, "cache_misses", where);
+  s.streams = Field<uint64_t>(d, "streams", where);
+  s.stream_output_tokens = Field<int64_t>(d, "stream_output_tokens", where);
+  s.stream_generation_s = Field<double>(d, "stream_generation_s", where);
+  const py::object cold = d.contains("cold_start_s") ? py::object(d["cold_start_s"])
+                                                      : py::object(py::none());
+  if (!cold.is_none()) {
+    s.has_cold_start = true;
+    s.cold_start_s = Field<double>(d, "cold_start_s", where);
+    s.cold_start_timestamp_s = Field<double>(d, "cold_start_timestamp_s", where);
+  }
+  for (const auto& [type, n] :
+       Field<py::dict>(d, "errors_by_type", where)) {
+    s.errors_by_type.emplace_back(type.cast<std::string>(), n.cast<uint64_t>());
+  }
+  s.sketch = SketchFrom(sketch, where + " sketch");
+  s.ttft_sketch = SketchFrom(ttft, where + " ttft_sketch");
+  s.itl_sketch = SketchFrom(itl, where + " itl_sketch");
+  if (s.sketch.count() != s.total) {
+    throw py::value_error(where + ": sketch holds " +
+                          std::to_string(s.sketch.count()) +
+                          " values but total is " + std::to_string(s.total));
+  }
+  return s;
+}
+
+}  // namespace
+
+void RegisterState(py::module_& m) {
+  using Monitor = PerformanceMonitor;
+  auto cls = py::reinterpret_borrow<py::class_<Monitor, std::shared_ptr<Monitor>>>(
+      m.attr("Monitor"));
+  cls.def(
+      "merge_state",
+      [](Monitor& self,
+         const std::vector<std::tuple<std::string, py::dict, py::bytes,
+                                      py::bytes, py::bytes>>& operations,
+         const std::vector<std::pair<std::string, py::dict>>& models,
+         const std::vector<std::tuple<std::string, uint64_t, uint64_t>>& caches) {
+        std::vector<OperationStats> states;
+        states.reserve(operations.size());
+        for (const auto& [name, fields, sketch, ttft, itl] : operations) {
+          states.push_back(StateFrom(name, fields, sketch, ttft, itl));
+          if (states.back().sketch.relative_accuracy() !=
+              self.tracker().relative_accuracy()) {
+            throw py::value_error(
+                "operation '" + name + "': sketches have relative accuracy " +
+                std::to_string(states.back().sketch.relative_accuracy()) +
+                ", this monitor uses " +
+                std::to_string(self.tracker().relative_accuracy()));
+          }
+        }
+        std::vector<ModelTotals> totals;
+        for (const auto& [model, d] : models) {
+          const std::string where = "model '" + model + "'";
+          ModelTotals t;
+          t.model = model;
+          t.operations = Field<uint64_t>(d, "operations", where);
+          t.prompt_tokens = Field<int64_t>(d, "prompt_tokens", where);
+          t.completion_tokens = Field<int64_t>(d, "completion_tokens", where);
+          t.total_tokens = Field<int64_t>(d, "total_tokens", where);
+          t.duration_s = Field<double>(d, "duration_s", where);
+          t.priced_operations = Field<uint64_t>(d, "priced_operations", where);
+          t.cost_usd = Field<double>(d, "cost_usd", where);
+          t.unpriced_operations = Field<uint64_t>(d, "unpriced_operations", where);
+          totals.push_back(std::move(t));
+        }
+        for (const OperationStats& s : states) {
+          ThrowIfError(self.tracker().MergeState(s.name, s));
+        }
+        for (const ModelTotals& t : totals) self.models().MergeTotals(t);
+        for (const auto& [name, hits, misses] : caches) {
+          ThrowIfError(self.caches().Record(name, true, hits));
+          ThrowIfError(self.caches().Record(name, false, misses));
+        }
+      },
+      py::arg("operations"), py::arg("models"), py::arg("caches"),
+      "Adds a saved state: [(name, fields, sketch, ttft_sketch, itl_sketch)], "
+      "[(model, totals)], [(cache, hits, misses)]. Validates everything first.");
+}
+
+}  // namespace ragperf::bindings
