@@ -460,7 +460,8 @@ def merge_snapshots(
                 raise ValueError(f"expected a JSON object, got {type(report).__name__}")
             merged.merge_from(report)
         except (ValueError, TypeError, KeyError) as exc:
-            message = f"corrupt ragperf snapshot {snap.path}: {exc}"
+            detail = str(exc).removeprefix("<report dict>: ")
+            message = f"corrupt ragperf snapshot {snap.path}: {detail}"
             if on_error == "raise":
                 raise ValueError(message) from exc
             _log.warning("ragperf: skipping %s", message)

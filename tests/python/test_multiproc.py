@@ -268,7 +268,7 @@ def test_cleanup_dead_snapshots(tmp_path: Path) -> None:
 
 
 @needs_merge
-@pytest.mark.parametrize("content", ["{\"operations\": {", "[]", ""])
+@pytest.mark.parametrize("content", ["{\"operations\": {", "[]", "", "{\"operations\": {}}"])
 def test_corrupt_snapshot_raises_naming_it_or_is_skipped(tmp_path: Path, content: str) -> None:
     _write_snapshot(tmp_path / "ragperf-a-1.json", 2)
     bad = tmp_path / "ragperf-b-2.json"
