@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._core import OperationTracker, QuantileSketch
 from .memory import MemoryMonitor, get_system_memory
 from .monitor import OperationName, PerformanceMonitor, get_performance_monitor
+from .multiproc import merge_snapshots
 from .operation_type import OperationType
 from .queues import QueueMonitor, QueueRegistry, QueueTicket
 from .report import format_report
@@ -50,4 +51,5 @@ __all__ = [
     "get_gpu_status",
     "get_performance_monitor",
     "get_system_memory",
+    "merge_snapshots",
 ]

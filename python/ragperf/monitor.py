@@ -610,5 +610,9 @@ def get_performance_monitor() -> PerformanceMonitor:
         with _default_lock:
             if _default_monitor is None:
                 _default_monitor = PerformanceMonitor()
+                # RAGPERF_MULTIPROC_DIR set: this process writes its snapshot there.
+                from .multiproc import maybe_enable_from_env
+
+                maybe_enable_from_env(_default_monitor)
             monitor = _default_monitor
     return monitor

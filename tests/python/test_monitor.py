@@ -47,6 +47,7 @@ PUBLIC_NAMES = {
     "get_gpu_status",
     "get_performance_monitor",
     "get_system_memory",
+    "merge_snapshots",
 }
 
 MONITOR_METHODS = [
@@ -85,6 +86,8 @@ MONITOR_METHODS = [
     "start_periodic_export",
     "export_metrics_csv",
     "export_operations_csv",
+    "merge_from",
+    "load",
 ]
 
 
