@@ -520,19 +520,19 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
                  self->name);
     return nullptr;
   }
-  if (self->state == kExited && self->depth == 0 &&
-      FreezeInTraceRing(self) < 0) {
-    return nullptr;
+  if (self->state == kExited) {
+    // A tracker entered again starts a new life (NewTracker set up the first).
+    if (self->depth == 0 && FreezeInTraceRing(self) < 0) return nullptr;
+    Py_CLEAR(self->spans);
+    self->dropped_spans = 0;
+    Py_CLEAR(self->error_type);
+    Py_CLEAR(self->error_message);
+    self->first_token_ns = 0;
+    self->last_token_ns = 0;
   }
   if (EnterSpan(self) < 0) return nullptr;
-  Py_CLEAR(self->spans);  // a tracker entered again starts a new life
-  self->dropped_spans = 0;
-  Py_CLEAR(self->error_type);
-  Py_CLEAR(self->error_message);
   self->rss_start_bytes = -1;
   self->gpu_start_mb = -1;
-  self->first_token_ns = 0;
-  self->last_token_ns = 0;
   self->state = kEntered;
   std::vector<int32_t>& in_flight = *self->hot->in_flight;
   if (static_cast<size_t>(self->op_id) >= in_flight.size()) {

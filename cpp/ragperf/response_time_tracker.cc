@@ -38,13 +38,22 @@ struct StreamAggregate {
   QuantileSketch itl;
 };
 
+// True when a record has anything beyond the plain block's fields: the
+// aggregates and the recent ring handle those out of line.
+bool HasExtras(const OperationRecord& r) {
+  return r.has_cost || !r.model.empty() || r.cache_hit >= 0 ||
+         r.has_time_to_first_token || !r.success || !r.metadata_json.empty();
+}
+
 // Everything that adds up across shards and time slots.
 struct Aggregate {
   explicit Aggregate(double relative_accuracy) : sketch(relative_accuracy) {}
 
   // `index` is the sketch bin of r.duration_s, or kNoIndex when it is not
   // indexable (zero or out of range).
-  void Add(const OperationRecord& r, int index) {
+  // `extras`: the record carries a cost, model, cache lookup or stream
+  // (HasExtras), computed once per record by the caller.
+  void Add(const OperationRecord& r, int index, bool extras) {
     ++total;
     if (!r.success) {
       ++failed;
@@ -66,10 +75,7 @@ struct Aggregate {
     }
     if (total == 1) first_ts = r.timestamp_s;
     last_ts = std::max(last_ts, r.timestamp_s);
-    if (ABSL_PREDICT_FALSE(r.has_cost || !r.model.empty() ||
-                           r.cache_hit >= 0 || r.has_time_to_first_token)) {
-      AddExtras(r);
-    }
+    if (ABSL_PREDICT_FALSE(extras)) AddExtras(r);
     if (index != kNoIndex) {
       sketch.AddAt(r.duration_s, index);
     } else {
@@ -300,13 +306,10 @@ struct ResponseTimeTracker::OpShard {
     const int index = QuantileSketch::IsIndexable(r.duration_s)
                           ? all_time.sketch.IndexFor(r.duration_s)
                           : kNoIndex;
-    all_time.Add(r, index);
-    AddToWindow(r, index);
-    AddToRecent(r);
-  }
-
-  void AddToWindow(const OperationRecord& r, int index) {
-    SlotFor(r.timestamp_s).agg.Add(r, index);
+    const bool extras = HasExtras(r);
+    all_time.Add(r, index, extras);
+    SlotFor(r.timestamp_s).agg.Add(r, index, extras);
+    AddToRecent(r, extras);
   }
 
   void AddInterTokenGap(double per_token_s, int64_t tokens, double timestamp_s) {
@@ -334,7 +337,7 @@ struct ResponseTimeTracker::OpShard {
     return slot;
   }
 
-  void AddToRecent(const OperationRecord& r) {
+  void AddToRecent(const OperationRecord& r, bool extras) {
     // Filled in place: a full ring reuses the evicted record's storage.
     StoredRecent& rec = recent.PushSlot();
     rec.timestamp_s = r.timestamp_s;
@@ -351,10 +354,8 @@ struct ResponseTimeTracker::OpShard {
     rec.has_memory_delta = r.has_memory_delta;
     rec.cold_start = all_time.total == 1 && has_first &&
                      first_timestamp_s == r.timestamp_s;
-    rec.has_extras = !r.success || !r.model.empty() ||
-                     !r.metadata_json.empty() || r.has_time_to_first_token ||
-                     r.has_cost || r.cache_hit >= 0;
-    if (rec.has_extras) FillExtras(rec, r);
+    rec.has_extras = extras;
+    if (extras) FillExtras(rec, r);
   }
 
   // The rarely set fields, out of the plain block's way.
