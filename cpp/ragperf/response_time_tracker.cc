@@ -515,21 +515,23 @@ void ResponseTimeTracker::RecordDuration(absl::string_view name,
 
 namespace {
 
+// Mean and p50/p95/p99 of a non-empty sketch (left at 0 when empty).
+void Summarize(const QuantileSketch& sketch, double& avg, double& p50,
+               double& p95, double& p99) {
+  if (sketch.empty()) return;
+  avg = sketch.mean();
+  p50 = sketch.Quantile(0.50);
+  p95 = sketch.Quantile(0.95);
+  p99 = sketch.Quantile(0.99);
+}
+
 void FinishStreams(OperationStats& out, int64_t output_tokens,
                    double generation_s) {
-  if (!out.ttft_sketch.empty()) {
-    out.ttft_avg_s = out.ttft_sketch.mean();
-    out.ttft_p50_s = out.ttft_sketch.Quantile(0.50);
-    out.ttft_p95_s = out.ttft_sketch.Quantile(0.95);
-    out.ttft_p99_s = out.ttft_sketch.Quantile(0.99);
-  }
+  Summarize(out.ttft_sketch, out.ttft_avg_s, out.ttft_p50_s, out.ttft_p95_s,
+            out.ttft_p99_s);
   out.inter_token_samples = out.itl_sketch.count();
-  if (!out.itl_sketch.empty()) {
-    out.itl_avg_s = out.itl_sketch.mean();
-    out.itl_p50_s = out.itl_sketch.Quantile(0.50);
-    out.itl_p95_s = out.itl_sketch.Quantile(0.95);
-    out.itl_p99_s = out.itl_sketch.Quantile(0.99);
-  }
+  Summarize(out.itl_sketch, out.itl_avg_s, out.itl_p50_s, out.itl_p95_s,
+            out.itl_p99_s);
   out.stream_output_tokens = output_tokens;
   out.stream_generation_s = generation_s;
   out.output_tokens_per_second =

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import numbers
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Deque, Mapping, cast
 from . import _core, exporting
 from ._core import HotPath
 from ._core import Monitor as CoreMonitor
-from ._validate import check_positive_int, operation_name
+from ._validate import check_name, check_positive_int, check_real, operation_name
 from .memory import get_system_memory
 from .persistence import merge_state
 from .pricing import parse_prices
 from .queues import QueueMonitor, QueueRegistry
-from .traces import operation_dict, trace_tree
+from .traces import error_dict, operation_dict, trace_tree
 
 if TYPE_CHECKING:
     from .exporting import PeriodicExporter
@@ -37,20 +36,6 @@ _MAX_SNAPSHOTS = 1000
 _MAX_INITIALIZATIONS = 1000
 
 ExitHook = Callable[[Any], object]
-
-
-def _check_name(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, got {value!r} ({type(value).__name__})")
-    if not value or len(value) > 200:
-        raise ValueError(f"{what} must be 1 to 200 characters, got {value!r}")
-    return value
-
-
-def _seconds(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    return float(value)
 
 
 class RagFeaturesMixin:
@@ -186,7 +171,7 @@ class RagFeaturesMixin:
         Example:
             >>> monitor.record_cache("embeddings", hit=False)
         """
-        _check_name(name, "cache name")
+        check_name(name, "cache name")
         if not isinstance(hit, bool):
             raise TypeError(f"hit must be a bool, got {hit!r}")
         n = check_positive_int(count, "count")
@@ -214,12 +199,7 @@ class RagFeaturesMixin:
             'TimeoutError'
         """
         n = check_positive_int(limit, "limit")
-        out = []
-        for e in self._core.recent_errors(n):
-            d = operation_dict(e["operation"], {**e, "tokens": 0})
-            del d["tokens"], d["tokens_per_second"]
-            out.append(d)
-        return out
+        return [error_dict(e) for e in self._core.recent_errors(n)]
 
     def get_recent_operations(
         self, operation: Any = None, limit: int = 100
@@ -261,7 +241,7 @@ class RagFeaturesMixin:
             >>> with monitor.track_initialization("all-MiniLM-L6-v2", from_cache=True):  # doctest: +SKIP
             ...     model = SentenceTransformer("all-MiniLM-L6-v2")
         """
-        _check_name(model, "model")
+        check_name(model, "model")
         if from_cache is not None and not isinstance(from_cache, bool):
             raise TypeError(f"from_cache must be a bool or None, got {from_cache!r}")
         # "loaded_model", not "model": a load is not an inference of the
@@ -314,8 +294,8 @@ class RagFeaturesMixin:
         name = "" if operation is None else operation_name(operation)
         self._core.set_latency_target(
             name,
-            _seconds(good_below_s, "good_below_s"),
-            _seconds(investigate_above_s, "investigate_above_s"),
+            check_real(good_below_s, "good_below_s", "a number of seconds"),
+            check_real(investigate_above_s, "investigate_above_s", "a number of seconds"),
         )
 
     def get_latency_target(self, operation: Any = None) -> dict[str, float]:
@@ -352,7 +332,7 @@ class RagFeaturesMixin:
             >>> monitor.snapshot_memory("before_index_load")["rss_mb"] > 0
             True
         """
-        _check_name(label, "label")
+        check_name(label, "label")
         usage = _core.MemoryMonitor.read_usage()
         try:
             system_percent: float | None = float(get_system_memory()["used_percent"])

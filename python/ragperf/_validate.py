@@ -52,6 +52,35 @@ def check_token_count(value: Any, name: str = "tokens") -> int:
     return count
 
 
+def check_real(value: Any, name: str, what: str = "a number") -> float:
+    """A real number (int, float, numpy scalar; bool rejected) as float;
+    TypeError naming ``name`` and the value otherwise.
+
+    Example:
+        >>> check_real(2, "interval_s", "a number of seconds")
+        2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def check_name(value: Any, what: str, max_length: int = 200) -> str:
+    """A non-empty str of at most ``max_length`` characters (cache names,
+    labels, model names), returned as a plain str.
+
+    Example:
+        >>> check_name("embeddings", "cache name")
+        'embeddings'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {value!r} ({type(value).__name__})")
+    text = str.__str__(value)
+    if not text or len(text) > max_length:
+        raise ValueError(f"{what} must be 1 to {max_length} characters, got {text!r}")
+    return text
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """An int >= 1 (bool rejected).
 

@@ -20,7 +20,6 @@ import io
 import json
 import logging
 import math
-import numbers
 import os
 import threading
 import weakref
@@ -29,7 +28,7 @@ from types import TracebackType
 from typing import Any, Mapping, Protocol, Sequence
 
 from . import _core
-from ._validate import check_path, check_positive_int
+from ._validate import check_path, check_positive_int, check_real
 from .stats import PerformanceStats
 
 __all__ = [
@@ -290,9 +289,7 @@ _registry_lock = threading.Lock()
 
 
 def _check_interval(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"interval_s must be a number of seconds, got {value!r} ({type(value).__name__})")
-    seconds = float(value)
+    seconds = check_real(value, "interval_s", "a number of seconds")
     if not (MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S):  # also rejects NaN
         raise ValueError(
             f"interval_s must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds, got {value!r}"

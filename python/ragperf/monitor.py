@@ -6,7 +6,6 @@ import functools
 import inspect
 import json
 import math
-import numbers
 import sys
 import threading
 from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
@@ -17,6 +16,7 @@ from ._validate import (
     check_duration,
     check_path,
     check_positive_int,
+    check_real,
     check_token_count,
     operation_name,
 )
@@ -56,12 +56,6 @@ _KNOWN_TYPES = {member.value: member for member in OperationType}
 
 def _stats_key(name: str) -> OperationType | OperationName:
     return _KNOWN_TYPES.get(name) or OperationName(name)
-
-
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    return float(value)
 
 
 class PerformanceMonitor(RagFeaturesMixin):
@@ -452,9 +446,7 @@ class PerformanceMonitor(RagFeaturesMixin):
             >>> handle = monitor.start_sampler(interval_s=5)  # doctest: +SKIP
             >>> monitor.get_system_stats()["cpu_percent"]["avg"]  # doctest: +SKIP
         """
-        if isinstance(interval_s, bool) or not isinstance(interval_s, numbers.Real):
-            raise TypeError(f"interval_s must be a number of seconds, got {interval_s!r}")
-        self._core.start_sampler(float(interval_s))
+        self._core.start_sampler(check_real(interval_s, "interval_s", "a number of seconds"))
         return SamplerHandle(self)
 
     def stop_sampler(self) -> None:
@@ -517,7 +509,7 @@ class PerformanceMonitor(RagFeaturesMixin):
 
     @system_memory_percent_threshold.setter
     def system_memory_percent_threshold(self, percent: float) -> None:
-        self._core.system_memory_percent_threshold = _number(percent, "system_memory_percent_threshold")
+        self._core.system_memory_percent_threshold = check_real(percent, "system_memory_percent_threshold")
 
     @property
     def gpu_memory_percent_threshold(self) -> float:
@@ -526,7 +518,7 @@ class PerformanceMonitor(RagFeaturesMixin):
 
     @gpu_memory_percent_threshold.setter
     def gpu_memory_percent_threshold(self, percent: float) -> None:
-        self._core.gpu_memory_percent_threshold = _number(percent, "gpu_memory_percent_threshold")
+        self._core.gpu_memory_percent_threshold = check_real(percent, "gpu_memory_percent_threshold")
 
     @property
     def cpu_percent_threshold(self) -> float:
@@ -535,7 +527,7 @@ class PerformanceMonitor(RagFeaturesMixin):
 
     @cpu_percent_threshold.setter
     def cpu_percent_threshold(self, percent: float) -> None:
-        self._core.cpu_percent_threshold = _number(percent, "cpu_percent_threshold")
+        self._core.cpu_percent_threshold = check_real(percent, "cpu_percent_threshold")
 
     @property
     def enable_memory_tracking(self) -> bool:

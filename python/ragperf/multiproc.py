@@ -55,7 +55,6 @@ import dataclasses
 import json
 import logging
 import math
-import numbers
 import os
 import re
 import socket
@@ -63,6 +62,7 @@ import threading
 import time
 from typing import Any, Final
 
+from ._validate import check_real
 from .exporting import PeriodicExporter
 from .monitor import PerformanceMonitor, get_performance_monitor
 
@@ -227,9 +227,10 @@ def _after_multiprocessing_fork(state: _State) -> None:
 
 
 def _check_interval(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    seconds = check_real(value, "interval_s", "a finite number of seconds")
+    if not math.isfinite(seconds):
         raise TypeError(f"interval_s must be a finite number of seconds, got {value!r}")
-    return float(value)
+    return seconds
 
 
 def enable_multiprocess(
@@ -438,9 +439,7 @@ def merge_snapshots(
     if on_error not in _ON_ERROR:
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if max_age_s is not None:
-        if isinstance(max_age_s, bool) or not isinstance(max_age_s, numbers.Real):
-            raise TypeError(f"max_age_s must be a number of seconds or None, got {max_age_s!r}")
-        if not float(max_age_s) >= 0:
+        if not check_real(max_age_s, "max_age_s", "a number of seconds or None") >= 0:
             raise ValueError(f"max_age_s must be >= 0, got {max_age_s!r}")
     merged = PerformanceMonitor()
     now = time.time()

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Callable, Literal
 
 from ._core import QuantileSketch
+from ._validate import check_name
 
 __all__ = ["QueueMonitor", "QueueRegistry", "QueueTicket"]
 
@@ -33,11 +34,7 @@ def check_queue_name(name: Any) -> str:
         >>> check_queue_name("retrieval")
         'retrieval'
     """
-    if not isinstance(name, str):
-        raise TypeError(f"queue name must be a str, got {name!r} ({type(name).__name__})")
-    text = str.__str__(name)
-    if not text or len(text) > MAX_QUEUE_NAME_LENGTH:
-        raise ValueError(f"queue name must be 1 to {MAX_QUEUE_NAME_LENGTH} characters, got {text!r}")
+    text = check_name(name, "queue name", MAX_QUEUE_NAME_LENGTH)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -22,7 +22,7 @@ import json
 import math
 from typing import Any, Mapping
 
-__all__ = ["trace_tree", "operation_dict"]
+__all__ = ["trace_tree", "operation_dict", "error_dict"]
 
 
 def _json_value(value: Any) -> Any:
@@ -102,13 +102,33 @@ def operation_dict(operation: str, rec: Mapping[str, Any]) -> dict[str, Any]:
     Example:
         >>> operation_dict("x", core.get_recent("x", 1)[0])["duration_ms"]  # doctest: +SKIP
     """
-    d = dict(rec)
+    d = _decoded(rec)
     d["operation"] = operation
+    duration = d["duration_s"]
+    d["tokens_per_second"] = d["tokens"] / duration if duration > 0 else 0.0
+    return d
+
+
+def error_dict(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One entry of the C++ error log as a dict: ``operation``,
+    ``error_type``, ``message``, ``timestamp_s``, ``duration_s``/``_ms``,
+    ``model``, ``metadata``, ``span_id``, ``trace_id``.
+
+    Example:
+        >>> error_dict(core.recent_errors(1)[0])["error_type"]  # doctest: +SKIP
+        'TimeoutError'
+    """
+    return _decoded(entry)
+
+
+def _decoded(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A C++ record with its metadata JSON parsed, ``duration_ms`` added and
+    span ids of 0 (none) as None."""
+    d = dict(rec)
     raw = d.pop("metadata_json", "")
     d["metadata"] = json.loads(raw) if raw else {}
-    duration = float(d["duration_s"])
-    d["duration_ms"] = duration * 1e3
-    d["tokens_per_second"] = d["tokens"] / duration if duration > 0 else 0.0
+    d["duration_s"] = float(d["duration_s"])
+    d["duration_ms"] = d["duration_s"] * 1e3
     for key in ("span_id", "parent_id", "trace_id"):
         if d.get(key) == 0:
             d[key] = None
