@@ -38,6 +38,31 @@ void WriteCacheCounts(uint64_t hits, uint64_t misses, JsonWriter& w) {
   w.EndObject();
 }
 
+// "key": {"samples", "total_delta_mb", "avg_delta_mb"}
+void WriteDeltas(absl::string_view key, uint64_t samples, double total,
+                 double avg, JsonWriter& w) {
+  w.Key(key).BeginObject();
+  w.Key("samples").UInt(samples);
+  w.Key("total_delta_mb").Double(total);
+  w.Key("avg_delta_mb").Double(avg);
+  w.EndObject();
+}
+
+// "avg", "p50", "p95", "p99" inside the object being written.
+void WriteSummary(double avg, double p50, double p95, double p99,
+                  JsonWriter& w) {
+  w.Key("avg").Double(avg);
+  w.Key("p50").Double(p50);
+  w.Key("p95").Double(p95);
+  w.Key("p99").Double(p99);
+}
+
+void WriteErrorCounts(const OperationStats& op, JsonWriter& w) {
+  w.Key("errors_by_type").BeginObject();
+  for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
+  w.EndObject();
+}
+
 void WriteOperation(const OperationStats& op, JsonWriter& w) {
   w.BeginObject();
   w.Key("total").UInt(op.total);
@@ -61,19 +86,11 @@ void WriteOperation(const OperationStats& op, JsonWriter& w) {
   w.Key("completion").Int(op.completion_tokens);
   w.Key("per_second").Double(op.tokens_per_second);
   w.EndObject();
-  w.Key("memory").BeginObject();
-  w.Key("samples").UInt(op.memory_samples);
-  w.Key("total_delta_mb").Double(op.total_memory_delta_mb);
-  w.Key("avg_delta_mb").Double(op.avg_memory_delta_mb);
-  w.EndObject();
-  w.Key("gpu_memory").BeginObject();
-  w.Key("samples").UInt(op.gpu_memory_samples);
-  w.Key("total_delta_mb").Double(op.total_gpu_memory_delta_mb);
-  w.Key("avg_delta_mb").Double(op.avg_gpu_memory_delta_mb);
-  w.EndObject();
-  w.Key("errors_by_type").BeginObject();
-  for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
-  w.EndObject();
+  WriteDeltas("memory", op.memory_samples, op.total_memory_delta_mb,
+              op.avg_memory_delta_mb, w);
+  WriteDeltas("gpu_memory", op.gpu_memory_samples,
+              op.total_gpu_memory_delta_mb, op.avg_gpu_memory_delta_mb, w);
+  WriteErrorCounts(op, w);
   w.Key("first_timestamp_unix_s").Double(op.first_timestamp_s);
   w.Key("last_timestamp_unix_s").Double(op.last_timestamp_s);
   w.Key("requests_per_second").Double(op.requests_per_second);
@@ -89,17 +106,11 @@ void WriteOperation(const OperationStats& op, JsonWriter& w) {
     w.Key("streaming").BeginObject();
     w.Key("streams").UInt(op.streams);
     w.Key("time_to_first_token_s").BeginObject();
-    w.Key("avg").Double(op.ttft_avg_s);
-    w.Key("p50").Double(op.ttft_p50_s);
-    w.Key("p95").Double(op.ttft_p95_s);
-    w.Key("p99").Double(op.ttft_p99_s);
+    WriteSummary(op.ttft_avg_s, op.ttft_p50_s, op.ttft_p95_s, op.ttft_p99_s, w);
     w.EndObject();
     w.Key("inter_token_latency_s").BeginObject();
     w.Key("samples").UInt(op.inter_token_samples);
-    w.Key("avg").Double(op.itl_avg_s);
-    w.Key("p50").Double(op.itl_p50_s);
-    w.Key("p95").Double(op.itl_p95_s);
-    w.Key("p99").Double(op.itl_p99_s);
+    WriteSummary(op.itl_avg_s, op.itl_p50_s, op.itl_p95_s, op.itl_p99_s, w);
     w.EndObject();
     w.Key("output_tokens_per_second").Double(op.output_tokens_per_second);
     w.EndObject();
@@ -285,9 +296,7 @@ void WriteState(const Report& report, JsonWriter& w) {
     w.Key("cold_start_s");
     OptionalDouble(op.has_cold_start, op.cold_start_s, w);
     w.Key("cold_start_timestamp_s").Double(op.cold_start_timestamp_s);
-    w.Key("errors_by_type").BeginObject();
-    for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
-    w.EndObject();
+    WriteErrorCounts(op, w);
     WriteSketch("sketch", op.sketch, w);
     WriteSketch("ttft_sketch", op.ttft_sketch, w);
     WriteSketch("itl_sketch", op.itl_sketch, w);
