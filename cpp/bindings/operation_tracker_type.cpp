@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstddef>
 #include <new>
 #include <limits>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include <vector>
 
+#include "fast_with_slots.h"
 #include "metadata_json.h"
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/rss_cache.h"
@@ -57,6 +59,7 @@ struct HotPathObject {
 
 struct TrackerObject {
   PyObject_HEAD
+  vectorcallfunc vectorcall;  // TrackerVectorcall: see fast_with_slots.h
   HotPathObject* hot;  // strong reference
   PyObject* name;      // plain str
   PyObject* metadata;  // dict, created lazily; NULL when none
@@ -731,6 +734,23 @@ PyObject* TrackerAExit(PyObject* self, PyObject* const* args,
   return NewReady(Py_False);
 }
 
+// The with statement's calls of the instance-bound __enter__ (no arguments)
+// and __exit__ (type, value, traceback); see fast_with_slots.h.
+PyObject* TrackerVectorcall(PyObject* self, PyObject* const* args,
+                            size_t nargsf, PyObject* kwnames) {
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (kwnames == nullptr || PyTuple_GET_SIZE(kwnames) == 0) {
+    if (nargs == 0) return TrackerEnter(self, nullptr);
+    if (nargs == 3) return TrackerExit(self, args, nargs);
+  }
+  PyErr_Format(PyExc_TypeError,
+               "an OperationTracker is called only as its own __enter__() "
+               "(no arguments) or __exit__(exc_type, exc, traceback); got %zd "
+               "positional and %zd keyword arguments",
+               nargs, kwnames == nullptr ? Py_ssize_t{0} : PyTuple_GET_SIZE(kwnames));
+  return nullptr;
+}
+
 int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   Py_VISIT(reinterpret_cast<PyObject*>(t->hot));
@@ -1152,11 +1172,16 @@ PyGetSetDef TrackerGetSet[] = {
      nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
+// Installed by InstallFastWithSlots: looked up on an instance they return
+// the instance, whose vectorcall (TrackerVectorcall) runs them.
+PyMethodDef TrackerEnterDef = {"__enter__", TrackerEnter, METH_NOARGS,
+                               "Start timing; returns self."};
+PyMethodDef TrackerExitDef = {
+    "__exit__",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(TrackerExit)),
+    METH_FASTCALL, "Stop timing and record; never suppresses exceptions."};
+
 PyMethodDef TrackerMethods[] = {
-    {"__enter__", TrackerEnter, METH_NOARGS, "Start timing; returns self."},
-    {"__exit__", reinterpret_cast<PyCFunction>(
-                     reinterpret_cast<void (*)()>(TrackerExit)),
-     METH_FASTCALL, "Stop timing and record; never suppresses exceptions."},
     {"__aenter__", TrackerAEnter, METH_NOARGS, "async form of __enter__."},
     {"__aexit__", reinterpret_cast<PyCFunction>(
                       reinterpret_cast<void (*)()>(TrackerAExit)),
@@ -1190,6 +1215,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
       return nullptr;
     }
   }
+  t->vectorcall = TrackerVectorcall;
   Py_INCREF(hot);
   t->hot = hot;
   t->op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
@@ -1604,7 +1630,10 @@ int RegisterOperationTrackerTypes(PyObject* module) {
   TrackerType.tp_name = "ragperf._core.OperationTracker";
   TrackerType.tp_basicsize = sizeof(TrackerObject);
   TrackerType.tp_dealloc = TrackerDealloc;
-  TrackerType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  TrackerType.tp_flags =
+      Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL;
+  TrackerType.tp_vectorcall_offset = offsetof(TrackerObject, vectorcall);
+  TrackerType.tp_call = PyVectorcall_Call;
   TrackerType.tp_traverse = TrackerTraverse;
   TrackerType.tp_clear = TrackerClear;
   TrackerType.tp_repr = TrackerRepr;
@@ -1634,7 +1663,11 @@ int RegisterOperationTrackerTypes(PyObject* module) {
   if (PyType_Ready(&SpanStackType) < 0) return -1;
 
   if (ReadyType_(module, &ReadyType, "_Ready") < 0) return -1;
-  if (ReadyType_(module, &TrackerType, "OperationTracker") < 0) return -1;
+  if (ReadyType_(module, &TrackerType, "OperationTracker") < 0 ||
+      InstallFastWithSlots(&TrackerType, &TrackerEnterDef, &TrackerExitDef) <
+          0) {
+    return -1;
+  }
   if (ReadyType_(module, &HotPathType, "HotPath") < 0) return -1;
   return 0;
 }

@@ -544,3 +544,67 @@ def test_subclass_overrides_are_honoured() -> None:
     # The plain class still binds the C methods on the instance.
     plain = _PM(enable_memory_tracking=False)
     assert "track_operation" in vars(plain) and "record" in vars(plain)
+
+
+# --- the with-statement protocol ------------------------------------------------
+# `with` binds __enter__/__exit__ to the instance; a tracker is its own bound
+# __enter__/__exit__ (no bound-method objects per block), while the class keeps
+# ordinary method descriptors. These tests pin the protocol users rely on.
+
+
+def test_exit_stack_uses_the_class_methods(monitor: PerformanceMonitor) -> None:
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        op = stack.enter_context(monitor.track_operation("stacked"))
+        assert op.active
+        op.tokens = 3
+    assert not op.active
+    stats = monitor.get_operation_stats("stacked")
+    assert (stats.total_operations, stats.total_tokens) == (1, 3)
+
+
+def test_exit_stack_records_a_failure(monitor: PerformanceMonitor) -> None:
+    import contextlib
+
+    with pytest.raises(KeyError):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(monitor.track_operation("stacked_fail"))
+            raise KeyError("k")
+    stats = monitor.get_operation_stats("stacked_fail")
+    assert (stats.total_operations, stats.failed_operations) == (1, 1)
+    assert stats.errors_by_type == {"KeyError": 1}
+
+
+def test_explicit_enter_and_exit_calls(monitor: PerformanceMonitor) -> None:
+    op = monitor.track_operation("manual")
+    assert op.__enter__() is op
+    assert op.__exit__(None, None, None) is False
+    unbound = type(op)
+    op2 = monitor.track_operation("manual")
+    assert unbound.__enter__(op2) is op2
+    assert unbound.__exit__(op2, ValueError, ValueError("v"), None) is False
+    stats = monitor.get_operation_stats("manual")
+    assert (stats.total_operations, stats.failed_operations) == (2, 1)
+
+
+def test_class_attributes_are_documented_methods() -> None:
+    cls = ragperf._core.OperationTracker
+    assert "Start timing" in (cls.__enter__.__doc__ or "")
+    assert "never suppresses" in (cls.__exit__.__doc__ or "")
+    assert cls.__enter__.__name__ == "__enter__"
+
+
+def test_bound_exit_rejects_other_argument_counts(monitor: PerformanceMonitor) -> None:
+    op = monitor.track_operation("manual_bad")
+    with op:
+        with pytest.raises(TypeError, match="got 1 positional and 0 keyword"):
+            op.__exit__(None)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="got 0 positional and 1 keyword"):
+            op.__enter__(x=1)  # type: ignore[call-arg]
+    assert monitor.get_operation_stats("manual_bad").total_operations == 1
+
+
+def test_class_method_rejects_a_foreign_object() -> None:
+    with pytest.raises(TypeError):
+        ragperf._core.OperationTracker.__enter__(object())  # type: ignore[arg-type]
