@@ -70,6 +70,7 @@ py::dict StatsToDict(const OperationStats& s) {
   d["unpriced_operations"] = s.unpriced_operations;
   d["cache_hits"] = s.cache_hits;
   d["cache_misses"] = s.cache_misses;
+  d["cancelled"] = s.cancelled;
   d["cold_start_s"] = OptionalFloat(s.has_cold_start, s.cold_start_s);
   d["cold_start_timestamp_s"] =
       OptionalFloat(s.has_cold_start, s.cold_start_timestamp_s);

@@ -72,6 +72,7 @@ struct TrackerObject {
   int64_t completion_tokens;
   bool tokens_set;
   bool success;
+  bool cancelled;  // ended by a cancellation (see IsCancellation)
   double duration_s;
   double memory_delta_mb;
   bool has_memory_delta;
@@ -612,6 +613,31 @@ void RunExitHook(TrackerObject* self) {
   Py_DECREF(hook);
 }
 
+// KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError: every
+// BaseException that is not an Exception ends a block without it failing.
+bool IsCancellation(PyObject* exc_type) {
+  return PyType_Check(exc_type) &&
+         !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(exc_type),
+                           reinterpret_cast<PyTypeObject*>(PyExc_Exception));
+}
+
+// A cancelled block counts as cancelled only: no duration, no failure.
+int FinishCancelled(TrackerObject* self, int64_t end_ns) {
+  self->cancelled = true;
+  self->success = false;
+  self->duration_s = static_cast<double>(end_ns - self->start_ns) * 1e-9;
+  self->end_wall_s = WallSecondsAt(end_ns);
+  try {
+    self->hot->monitor->tracker().RecordCancelled(self->op_id,
+                                                  self->end_wall_s);
+  } catch (...) {
+    // Out of memory inside the monitor: see TrackerExitImpl.
+  }
+  ExitSpan(self);
+  RunExitHook(self);
+  return 0;
+}
+
 // Records the block. Never raises into user code for internal trouble.
 int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   const int64_t end_ns = SteadyNowNanos();  // first, so our work is not timed
@@ -653,8 +679,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     }
   }
   rec.success = exc_type == nullptr || exc_type == Py_None;
+  self->cancelled = false;
   if (!rec.success) {
     NoteFailure(self, exc_type, exc);
+    if (IsCancellation(exc_type)) return FinishCancelled(self, end_ns);
     rec.error_type = Utf8View(self->error_type);
     rec.error_message = Utf8View(self->error_message);
   }
@@ -873,6 +901,11 @@ PyObject* GetSuccess(PyObject* self, void*) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   if (t->state != kExited) Py_RETURN_NONE;
   return PyBool_FromLong(t->success);
+}
+
+PyObject* GetCancelled(PyObject* self, void*) {
+  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+  return PyBool_FromLong(t->state == kExited && t->cancelled);
 }
 
 PyObject* GetMemoryDelta(PyObject* self, void*) {
@@ -1161,6 +1194,11 @@ PyGetSetDef TrackerGetSet[] = {
      "Duration in seconds once the block has ended, else None.", nullptr},
     {"success", GetSuccess, nullptr,
      "False if the block raised, True if not; None while active.", nullptr},
+    {"cancelled", GetCancelled, nullptr,
+     "True after a block ended by KeyboardInterrupt, SystemExit, "
+     "GeneratorExit or asyncio.CancelledError (counted as cancelled, not "
+     "failed; success is False).",
+     nullptr},
     {"memory_delta_mb", GetMemoryDelta, nullptr,
      "RSS change over the block in MB (memory tracking on), else None.",
      nullptr},
@@ -1228,6 +1266,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->tokens = t->prompt_tokens = t->completion_tokens = 0;
   t->tokens_set = false;
   t->success = true;
+  t->cancelled = false;
   t->duration_s = 0;
   t->memory_delta_mb = 0;
   t->has_memory_delta = false;

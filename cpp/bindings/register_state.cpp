@@ -74,6 +74,8 @@ OperationStats StateFrom(const std::string& name, const py::dict& d,
   s.cost_usd = Field<double>(d, "cost_usd", where);
   s.cache_hits = Field<uint64_t>(d, "cache_hits", where);
   s.cache_misses = Field<uint64_t>(d, "cache_misses", where);
+  // Absent from snapshots written before cancellations were counted.
+  if (d.contains("cancelled")) s.cancelled = Field<uint64_t>(d, "cancelled", where);
   s.streams = Field<uint64_t>(d, "streams", where);
   s.stream_output_tokens = Field<int64_t>(d, "stream_output_tokens", where);
   s.stream_generation_s = Field<double>(d, "stream_generation_s", where);

@@ -68,6 +68,7 @@ void WriteOperation(const OperationStats& op, JsonWriter& w) {
   w.Key("total").UInt(op.total);
   w.Key("successful").UInt(op.successful);
   w.Key("failed").UInt(op.failed);
+  w.Key("cancelled").UInt(op.cancelled);
   w.Key("error_rate").Double(op.error_rate);
   w.Key("duration").BeginObject();
   w.Key("min").Double(op.min_s);
@@ -273,6 +274,7 @@ void WriteState(const Report& report, JsonWriter& w) {
     w.Key(op.name).BeginObject();
     w.Key("total").UInt(op.total);
     w.Key("failed").UInt(op.failed);
+    w.Key("cancelled").UInt(op.cancelled);
     w.Key("sum_s").Double(op.sum_s);
     w.Key("min_s").Double(op.min_s);
     w.Key("max_s").Double(op.max_s);

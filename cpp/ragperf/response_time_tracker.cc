@@ -103,6 +103,7 @@ struct Aggregate {
   }
 
   void MergeInto(OperationStats& out, double& first, double& last) const {
+    out.cancelled += cancelled;
     if (total == 0) return;
     out.total += total;
     out.failed += failed;
@@ -142,6 +143,7 @@ struct Aggregate {
 
   // Adds a saved state (the inverse of MergeInto for one aggregate).
   void MergeState(const OperationStats& st) {
+    cancelled += st.cancelled;
     if (st.total == 0) return;
     if (total == 0) first_ts = st.first_timestamp_s;
     first_ts = std::min(first_ts, st.first_timestamp_s);
@@ -190,6 +192,7 @@ struct Aggregate {
     tokens = prompt_tokens = completion_tokens = 0;
     first_ts = last_ts = 0;
     priced = unpriced = cache_hits = cache_misses = 0;
+    cancelled = 0;
     cost_usd = 0;
     errors.clear();
     sketch.Clear();
@@ -215,6 +218,7 @@ struct Aggregate {
   double cost_usd = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
+  uint64_t cancelled = 0;  // blocks ended by a cancellation, not in `total`
   absl::flat_hash_map<std::string, uint64_t> errors;
   QuantileSketch sketch;
   std::unique_ptr<StreamAggregate> stream;
@@ -310,6 +314,11 @@ struct ResponseTimeTracker::OpShard {
     all_time.Add(r, index, extras);
     SlotFor(r.timestamp_s).agg.Add(r, index, extras);
     AddToRecent(r, extras);
+  }
+
+  void AddCancelled(double timestamp_s) {
+    ++all_time.cancelled;
+    ++SlotFor(timestamp_s).agg.cancelled;
   }
 
   void AddInterTokenGap(double per_token_s, int64_t tokens, double timestamp_s) {
@@ -466,6 +475,13 @@ void ResponseTimeTracker::Record(int id, const OperationRecord& record) {
   OpShardLocked(shard, id).Add(record);
 }
 
+void ResponseTimeTracker::RecordCancelled(int id, double timestamp_s) {
+  if (id < 0) return;
+  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  absl::MutexLock lock(&shard.mu);
+  OpShardLocked(shard, id).AddCancelled(timestamp_s);
+}
+
 void ResponseTimeTracker::RecordInterTokenGap(int id, double gap_s,
                                               int64_t tokens,
                                               double timestamp_s) {
@@ -490,7 +506,7 @@ absl::Status ResponseTimeTracker::MergeState(absl::string_view name,
           std::to_string(relative_accuracy_));
     }
   }
-  if (state.total == 0) return absl::OkStatus();
+  if (state.total == 0 && state.cancelled == 0) return absl::OkStatus();
   const int id = Intern(name);
   Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
   absl::MutexLock lock(&shard.mu);
@@ -656,7 +672,7 @@ std::vector<OperationStats> ResponseTimeTracker::GetAllStats() const {
   std::vector<OperationStats> all;
   for (int id = 0; id < num_ids; ++id) {
     OperationStats stats = Collect(id, 0, 0);
-    if (stats.total > 0) all.push_back(std::move(stats));
+    if (stats.total > 0 || stats.cancelled > 0) all.push_back(std::move(stats));
   }
   std::sort(all.begin(), all.end(),
             [](const OperationStats& a, const OperationStats& b) {

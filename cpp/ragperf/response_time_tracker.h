@@ -112,6 +112,10 @@ struct OperationStats {
   uint64_t total = 0;
   uint64_t successful = 0;
   uint64_t failed = 0;
+  // Blocks ended by a cancellation (KeyboardInterrupt, SystemExit,
+  // GeneratorExit, asyncio.CancelledError): counted here only, not in
+  // total/failed, the durations or the error rate.
+  uint64_t cancelled = 0;
   double sum_s = 0;
   double min_s = 0;
   double max_s = 0;
@@ -193,6 +197,9 @@ class ResponseTimeTracker {
 
   // Hot path. `id` must come from Intern(). Thread-safe.
   void Record(int id, const OperationRecord& record);
+  // A block of `id` was cancelled at `timestamp_s` (see
+  // OperationStats::cancelled). Thread-safe.
+  void RecordCancelled(int id, double timestamp_s);
   // Streams: `tokens` (>= 1) arrived `gap_s` after the previous chunk; adds
   // gap_s / tokens to the inter-token latency sketch `tokens` times.
   void RecordInterTokenGap(int id, double gap_s, int64_t tokens,
@@ -214,7 +221,8 @@ class ResponseTimeTracker {
   absl::StatusOr<OperationStats> GetWindowStats(absl::string_view name,
                                                 int window_minutes,
                                                 double now_s) const;
-  // All-time statistics of every operation with at least one record, sorted
+  // All-time statistics of every operation with at least one record (or
+  // cancelled block), sorted
   // by name.
   std::vector<OperationStats> GetAllStats() const;
   // Up to `limit` most recent raw records of `name`, oldest first.

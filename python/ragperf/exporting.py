@@ -89,6 +89,7 @@ STATS_COLUMNS: tuple[str, ...] = (
     "latency_good",
     "latency_acceptable",
     "latency_investigate",
+    "cancelled_operations",
 )
 """Columns of :func:`export_metrics_csv`, in order."""
 
@@ -172,6 +173,7 @@ def stats_rows(monitor: _Monitor) -> list[dict[str, Any]]:
                 "latency_good": s.latency_good,
                 "latency_acceptable": s.latency_acceptable,
                 "latency_investigate": s.latency_investigate,
+                "cancelled_operations": s.cancelled_operations,
             }
         )
     rows.sort(key=lambda r: str(r["operation"]))

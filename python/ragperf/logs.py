@@ -93,7 +93,11 @@ def _one_line(text: str) -> str:
 
 
 def _failed(op: object) -> bool:
-    return _attr(op, "success", True) is False
+    return _attr(op, "success", True) is False and _attr(op, "cancelled", False) is not True
+
+
+def _cancelled(op: object) -> bool:
+    return _attr(op, "cancelled", False) is True
 
 
 def _error(op: object) -> dict[str, str | None] | None:
@@ -127,7 +131,9 @@ def format_operation_line(op: object) -> str:
     depth = _int(_attr(op, "depth", 0))
     parts = [f"{'  ' * depth}[PERF] {_attr(op, 'operation', '?')}"]
     error = _error(op)
-    if error is None:
+    if _cancelled(op):
+        status = f"CANCELLED ({_attr(op, 'error_type', 'cancelled')})"
+    elif error is None:
         status = "DONE"
     elif error["message"]:
         status = f"FAILED ({error['type']}: {_one_line(error['message'])})"
@@ -189,7 +195,8 @@ def operation_record(op: object, level: int = logging.INFO) -> dict[str, Any]:
         "tokens": _int(_attr(op, "tokens", 0)),
         "prompt_tokens": _int(_attr(op, "prompt_tokens", 0)),
         "completion_tokens": _int(_attr(op, "completion_tokens", 0)),
-        "success": not failed,
+        "success": not failed and not _cancelled(op),
+        "cancelled": _cancelled(op),
         "error": _error(op),
         "model": _jsonable(_attr(op, "model")),
         "metadata": _jsonable(metadata) if isinstance(metadata, dict) else {},

@@ -81,6 +81,10 @@ class PerformanceStats:
     latency_good_below_s: float = 2.0
     latency_investigate_above_s: float = 5.0
     exclude_cold_start: bool = False
+    # Blocks ended by KeyboardInterrupt, SystemExit, GeneratorExit or
+    # asyncio.CancelledError: counted here only (not in total_operations,
+    # failed_operations, the durations or error_rate).
+    cancelled_operations: int = 0
 
     @property
     def cache_hit_rate(self) -> float | None:
@@ -145,6 +149,7 @@ class PerformanceStats:
             latency_good_below_s=float(d["latency_good_below_s"]),
             latency_investigate_above_s=float(d["latency_investigate_above_s"]),
             exclude_cold_start=exclude_cold_start,
+            cancelled_operations=int(d.get("cancelled", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:

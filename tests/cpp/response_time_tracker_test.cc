@@ -698,5 +698,39 @@ TEST(ResponseTimeTrackerMergeStateTest, RefusesSketchesOfAnotherAccuracy) {
   EXPECT_EQ(b.Count("op"), 0u);
 }
 
+TEST(ResponseTimeTrackerCancelledTest, CountedApartFromRecordsAndWindowed) {
+  ResponseTimeTracker t;
+  const int id = t.Intern("llm");
+  t.Record(id, Rec(0.5));
+  t.RecordCancelled(id, kNow);
+  t.RecordCancelled(id, kNow - 3 * 3600);  // outside every window
+  const OperationStats all = t.GetStats("llm");
+  EXPECT_EQ(all.cancelled, 2u);
+  EXPECT_EQ(all.total, 1u);
+  EXPECT_EQ(all.failed, 0u);
+  EXPECT_DOUBLE_EQ(all.error_rate, 0.0);
+  EXPECT_EQ(all.sketch.count(), 1u);
+  absl::StatusOr<OperationStats> w5 = t.GetWindowStats("llm", 5, kNow);
+  ASSERT_TRUE(w5.ok());
+  EXPECT_EQ(w5->cancelled, 1u);
+  t.Clear();
+  EXPECT_EQ(t.GetStats("llm").cancelled, 0u);
+}
+
+TEST(ResponseTimeTrackerCancelledTest, OnlyCancelledOperationIsListedAndMerges) {
+  ResponseTimeTracker a;
+  a.RecordCancelled(a.Intern("stream"), kNow);
+  const std::vector<OperationStats> all = a.GetAllStats();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "stream");
+  EXPECT_EQ(all[0].cancelled, 1u);
+  EXPECT_EQ(all[0].total, 0u);
+  ResponseTimeTracker b;
+  ASSERT_TRUE(b.MergeState("stream", all[0]).ok());
+  ASSERT_TRUE(b.MergeState("stream", all[0]).ok());
+  EXPECT_EQ(b.GetStats("stream").cancelled, 2u);
+  EXPECT_EQ(b.GetStats("stream").total, 0u);
+}
+
 }  // namespace
 }  // namespace ragperf

@@ -169,6 +169,7 @@ def test_record_fields() -> None:
         "prompt_tokens": 10,
         "completion_tokens": 20,
         "success": True,
+        "cancelled": False,
         "error": None,
         "model": "qwen",
         "metadata": {"k": "v"},
