@@ -55,6 +55,8 @@ struct HotPathObject {
   // (SpanStackObject::cached_by).
   PyObject* cached_context;
   PyObject* cached_stack;
+  // Problems of the monitor itself on the hot path (see NoteInternalError).
+  uint64_t internal_errors;
 };
 
 struct TrackerObject {
@@ -601,16 +603,60 @@ void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   PyErr_Clear();
 }
 
-// Calls the monitor's exit hook; its failures are reported as unraisable
-// (like a failing __del__) and never reach the user's block.
-void RunExitHook(TrackerObject* self) {
+// The monitor's own trouble on the hot path (a failing exit hook such as the
+// logging or OpenTelemetry one, an allocation failure while recording) never
+// reaches the user's block: it is counted, and the first one per monitor is
+// logged on the `ragperf` logger, so a broken exporter cannot flood the log
+// once per block. Consumes the pending Python exception, if any.
+void NoteInternalError(HotPathObject* hot, const char* where) {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  if (hot->internal_errors++ == 0) {
+    PyObject* detail = value != nullptr ? PyObject_Repr(value) : nullptr;
+    if (detail == nullptr) PyErr_Clear();
+    PyObject* message = PyUnicode_FromFormat(
+        "ragperf: internal error while %s: %s; the tracked code was not "
+        "affected. Later internal errors are only counted "
+        "(monitor.get_internal_error_count()).",
+        where, detail != nullptr ? PyUnicode_AsUTF8(detail) : "C++ exception");
+    PyObject* logging = PyImport_ImportModule("logging");
+    PyObject* logger = logging != nullptr
+                           ? PyObject_CallMethod(logging, "getLogger", "s",
+                                                 "ragperf")
+                           : nullptr;
+    PyObject* r = logger != nullptr && message != nullptr
+                      ? PyObject_CallMethod(logger, "error", "O", message)
+                      : nullptr;
+    if (r == nullptr) PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(logger);
+    Py_XDECREF(logging);
+    Py_XDECREF(message);
+    Py_XDECREF(detail);
+  }
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(traceback);
+}
+
+// Calls the monitor's exit hook. Its failures are internal errors, except a
+// KeyboardInterrupt/SystemExit raised inside it, which must not be lost:
+// then -1 with that exception set (the block is recorded already).
+int RunExitHook(TrackerObject* self) {
   PyObject* hook = self->hot->exit_hook;
-  if (hook == nullptr) return;
+  if (hook == nullptr) return 0;
   Py_INCREF(hook);
   PyObject* r = PyObject_CallOneArg(hook, reinterpret_cast<PyObject*>(self));
-  if (r == nullptr) PyErr_WriteUnraisable(hook);
-  Py_XDECREF(r);
   Py_DECREF(hook);
+  if (r != nullptr) {
+    Py_DECREF(r);
+    return 0;
+  }
+  if (!PyErr_ExceptionMatches(PyExc_Exception)) return -1;
+  NoteInternalError(self->hot, "running an exit hook (logging, OpenTelemetry)");
+  return 0;
 }
 
 // KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError: every
@@ -631,11 +677,10 @@ int FinishCancelled(TrackerObject* self, int64_t end_ns) {
     self->hot->monitor->tracker().RecordCancelled(self->op_id,
                                                   self->end_wall_s);
   } catch (...) {
-    // Out of memory inside the monitor: see TrackerExitImpl.
+    NoteInternalError(self->hot, "recording a cancelled block");
   }
   ExitSpan(self);
-  RunExitHook(self);
-  return 0;
+  return RunExitHook(self);
 }
 
 // Records the block. Never raises into user code for internal trouble.
@@ -718,10 +763,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   } catch (...) {
     // Out of memory inside the monitor: drop this record rather than
     // replacing the user's exception or result with ours.
+    NoteInternalError(self->hot, "recording a block");
   }
   ExitSpan(self);
-  RunExitHook(self);
-  return 0;
+  return RunExitHook(self);
 }
 
 PyObject* TrackerEnter(PyObject* self, PyObject*) {
@@ -1609,6 +1654,11 @@ void HotDealloc(PyObject* self) {
   PyObject_GC_Del(self);
 }
 
+PyObject* HotInternalErrors(PyObject* self, PyObject*) {
+  return PyLong_FromUnsignedLongLong(
+      reinterpret_cast<HotPathObject*>(self)->internal_errors);
+}
+
 PyMethodDef HotMethods[] = {
     {"track_operation",
      reinterpret_cast<PyCFunction>(
@@ -1631,6 +1681,9 @@ PyMethodDef HotMethods[] = {
     {"recent_roots", HotRecentRoots, METH_NOARGS,
      "recent_roots() -> the last 100 finished root blocks, oldest first."},
     {"clear_traces", HotClearTraces, METH_NOARGS, "Forgets recent_roots()."},
+    {"internal_errors", HotInternalErrors, METH_NOARGS,
+     "internal_errors() -> problems of the monitor itself on the hot path "
+     "(failing exit hooks, allocation failures), counted since creation."},
     {nullptr, nullptr, 0, nullptr}};
 
 int ReadyType_(PyObject* module, PyTypeObject* type, const char* name) {
@@ -1719,6 +1772,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->exit_hook = nullptr;
   hot->cached_context = nullptr;
   hot->cached_stack = nullptr;
+  hot->internal_errors = 0;
   for (PyObject*& t : hot->traces) t = nullptr;
   hot->trace_next = 0;
   hot->monitor = monitor.get();

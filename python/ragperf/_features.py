@@ -363,7 +363,8 @@ class RagFeaturesMixin:
 
     def _add_exit_hook(self, hook: ExitHook) -> None:
         """Calls ``hook(tracker)`` after every block (logging, OpenTelemetry).
-        A failing hook is reported as unraisable, never into the block."""
+        A failing hook never reaches the block: it is an internal error
+        (counted by :meth:`get_internal_error_count`, the first one logged)."""
         if not callable(hook):
             raise TypeError(f"hook must be callable, got {hook!r}")
         with self._features_lock:
@@ -388,7 +389,7 @@ class RagFeaturesMixin:
 
             def run_all(op: Any) -> None:
                 # Every hook runs even if one fails; the first failure is
-                # then reported (as unraisable) by the tracker.
+                # then counted (and logged once) by the tracker.
                 failure: BaseException | None = None
                 for hook in hooks:
                     try:
@@ -491,7 +492,22 @@ class RagFeaturesMixin:
             "memory_snapshots": self.get_memory_snapshots(),
             "recent_traces": self.get_recent_traces(10),
             "in_flight": self.get_in_flight_operations(),
+            "monitoring": {"internal_errors": self.get_internal_error_count()},
         }
+
+    def get_internal_error_count(self) -> int:
+        """Problems of ragperf itself on the hot path since the monitor was
+        created: a failing exit hook (the logging or OpenTelemetry one, e.g. a
+        broken exporter) or a failed allocation while recording. They never
+        reach the tracked code; the first one is logged on the ``ragperf``
+        logger (ERROR), later ones are only counted. Also in the report as
+        ``monitoring.internal_errors``.
+
+        Example:
+            >>> monitor.get_internal_error_count()  # doctest: +SKIP
+            0
+        """
+        return int(self._hot.internal_errors())
 
     def _clear_features(self) -> None:
         self._queues.clear()

@@ -216,7 +216,7 @@ class Instrumentation:
         except Exception as exc:  # noqa: BLE001
             failure = failure or exc
         if failure is not None:
-            raise failure  # reported by the tracker as unraisable
+            raise failure  # counted (and logged once) by the tracker
 
     def _record_metrics(self, op: Any) -> None:
         duration = op.duration_s

@@ -292,7 +292,7 @@ def test_export_failure_does_not_break_user_code(
         result = 42
     assert result == 42 and op.success is True
     assert monitor.get_operation_stats("outer").total_operations == 1
-    assert reported and isinstance(reported[0].exc_value, RuntimeError)
+    assert reported == [] and monitor.get_internal_error_count() >= 1  # counted, not raised
     # Every span was still ended (and reached the healthy exporter).
     assert sorted(s.name for s in otel.exporter.get_finished_spans()) == ["inner", "outer"]
 
