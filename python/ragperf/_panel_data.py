@@ -263,6 +263,7 @@ def report_stats_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         streaming = e.get("streaming") or {}
         ttft = streaming.get("time_to_first_token_s") or {}
         classes = e.get("latency_classes") or {}
+        streamed = bool(streaming.get("streams"))
         rows.append(
             {
                 "operation": name,
@@ -286,9 +287,9 @@ def report_stats_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "cache_hits": cache.get("hits", 0),
                 "cache_misses": cache.get("misses", 0),
                 "streams": streaming.get("streams", 0),
-                "time_to_first_token_p50_ms": _ms(ttft.get("p50")) if streaming.get("streams") else None,
-                "time_to_first_token_p95_ms": _ms(ttft.get("p95")) if streaming.get("streams") else None,
-                "output_tokens_per_second": streaming.get("output_tokens_per_second", 0.0),
+                "time_to_first_token_p50_ms": _ms(ttft.get("p50")) if streamed else None,
+                "time_to_first_token_p95_ms": _ms(ttft.get("p95")) if streamed else None,
+                "output_tokens_per_second": streaming.get("output_tokens_per_second") if streamed else None,
                 "latency_good": classes.get("good"),
                 "latency_acceptable": classes.get("acceptable"),
                 "latency_investigate": classes.get("investigate"),
