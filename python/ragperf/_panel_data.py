@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -334,21 +334,16 @@ def recent_operation_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str
         ...     "duration_s": 0.25, "success": True}])[0]["duration ms"]
         250.0
     """
-    rows = []
-    for rec in records:
-        rows.append(
-            {
-                "time": _time(rec.get("timestamp_s")),
-                "operation": str(rec.get("operation")),
-                "duration ms": _ms(rec.get("duration_s")),
-                "success": rec.get("success"),
-                "tokens": rec.get("tokens"),
-                "model": rec.get("model") or None,
-                "error": rec.get("error_type") or None,
-            }
-        )
-    rows.sort(key=lambda r: r["time"] or datetime.min, reverse=True)
-    return rows
+    return _newest_first(
+        records,
+        lambda rec: {
+            "duration ms": _ms(rec.get("duration_s")),
+            "success": rec.get("success"),
+            "tokens": rec.get("tokens"),
+            "model": rec.get("model") or None,
+            "error": rec.get("error_type") or None,
+        },
+    )
 
 
 def trace_operations(traces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -403,18 +398,25 @@ def error_rows(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         ...     "message": "slow", "timestamp_s": 0.0, "duration_s": 30.0}])[0]["error"]
         'TimeoutError'
     """
-    rows = []
-    for e in errors:
-        rows.append(
-            {
-                "time": _time(e.get("timestamp_s")),
-                "operation": str(e.get("operation")),
-                "error": str(e.get("error_type")),
-                "message": str(e.get("message") or ""),
-                "duration ms": _ms(e.get("duration_s")),
-                "model": e.get("model") or None,
-            }
-        )
+    return _newest_first(
+        errors,
+        lambda e: {
+            "error": str(e.get("error_type")),
+            "message": str(e.get("message") or ""),
+            "duration ms": _ms(e.get("duration_s")),
+            "model": e.get("model") or None,
+        },
+    )
+
+
+def _newest_first(
+    items: Iterable[Mapping[str, Any]], details: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of ``time``, ``operation`` and ``details(item)``, newest first."""
+    rows = [
+        {"time": _time(i.get("timestamp_s")), "operation": str(i.get("operation")), **details(i)}
+        for i in items
+    ]
     rows.sort(key=lambda r: r["time"] or datetime.min, reverse=True)
     return rows
 

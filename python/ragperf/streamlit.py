@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -234,29 +233,20 @@ def _draw(
     _headline(st, head)
     _actions(st, source, key)
 
-    st.markdown("#### Operations")
-    rows = data.operation_rows(source.report)
+    _table(st, "Operations", data.operation_rows(source.report), "No operations recorded yet.")
+    _charts(st, source, history)
+    _table(st, "Recent operations", data.recent_operation_rows(source.recent_operations)[:100], "No recent operations.")
+    if source.recent_operations and not source.live:
+        st.caption("From the file's recent traces (tracked blocks only).")
+    _table(st, "Recent errors", data.error_rows(source.recent_errors), "No errors.")
+
+
+def _table(st: Any, heading: str, rows: list[dict[str, Any]], empty: str) -> None:
+    st.markdown(f"#### {heading}")
     if rows:
         st.dataframe(rows, hide_index=True, column_config=_formats(st))
     else:
-        st.info("No operations recorded yet.")
-    _charts(st, source, history)
-
-    st.markdown("#### Recent operations")
-    recent = data.recent_operation_rows(source.recent_operations)[:100]
-    if recent:
-        st.dataframe(recent, hide_index=True, column_config=_formats(st))
-        if not source.live:
-            st.caption("From the file's recent traces (tracked blocks only).")
-    else:
-        st.caption("No recent operations.")
-
-    st.markdown("#### Recent errors")
-    errors = data.error_rows(source.recent_errors)
-    if errors:
-        st.dataframe(errors, hide_index=True, column_config=_formats(st))
-    else:
-        st.caption("No errors.")
+        st.caption(empty)
 
 
 def _formats(st: Any) -> dict[str, Any]:
@@ -299,108 +289,52 @@ def _actions(st: Any, source: data.PanelSource, key: str) -> None:
         disabled=not source.live,
         help="clear_metrics() on the monitor" if source.live else "a saved file cannot be reset",
     )
-    download_json.download_button(
-        "Download JSON",
-        data.report_json_text(source.report),
-        file_name=f"ragperf-metrics-{stamp}.json",
-        mime="application/json",
-        key=f"{key}:json",
-    )
-    download_csv.download_button(
-        "Download CSV",
-        data.stats_csv_text(source.report),
-        file_name=f"ragperf-stats-{stamp}.csv",
-        mime="text/csv",
-        key=f"{key}:csv",
-        help="one row per operation, as export_metrics_csv writes",
-    )
+    downloads = [
+        (download_json, "Download JSON", data.report_json_text(source.report), "metrics", "json",
+         "the report, as export_metrics_json writes"),
+        (download_csv, "Download CSV", data.stats_csv_text(source.report), "stats", "csv",
+         "one row per operation, as export_metrics_csv writes"),
+    ]
     if source.live:
         from .exporting import OPERATION_COLUMNS, _csv_text, operation_rows
 
-        download_ops.download_button(
-            "Download operations CSV",
-            _csv_text(OPERATION_COLUMNS, operation_rows(source.monitor)),
-            file_name=f"ragperf-operations-{stamp}.csv",
-            mime="text/csv",
-            key=f"{key}:ops-csv",
-            help="the recent operations, as export_operations_csv writes",
+        ops_csv = _csv_text(OPERATION_COLUMNS, operation_rows(source.monitor))
+        downloads.append((download_ops, "Download operations CSV", ops_csv, "operations", "csv",
+                          "the recent operations, as export_operations_csv writes"))
+    for column, label, text, name, kind, hint in downloads:
+        column.download_button(
+            label,
+            text,
+            file_name=f"ragperf-{name}-{stamp}.{kind}",
+            mime="application/json" if kind == "json" else "text/csv",
+            key=f"{key}:{name}",
+            help=hint,
         )
 
 
 def _charts(st: Any, source: data.PanelSource, history: list[dict[str, Any]]) -> None:
-    import altair as alt  # a Streamlit dependency
+    from . import _panel_charts as charts
 
-    pd: Any = importlib.import_module("pandas")  # a Streamlit dependency (no type stubs)
-
-    left, right = st.columns(2)
-    with left:
-        st.markdown("#### Latency percentiles per operation")
-        rows = data.percentile_rows(source.report)
-        if rows:
-            chart = (
-                alt.Chart(pd.DataFrame(rows))
-                .mark_bar()
-                .encode(
-                    x=alt.X("operation:N", title=None),
-                    xOffset=alt.XOffset("percentile:N", sort=["p50", "p95", "p99"]),
-                    y=alt.Y("ms:Q", title="ms"),
-                    color=alt.Color("percentile:N", sort=["p50", "p95", "p99"]),
-                    tooltip=["operation", "percentile", alt.Tooltip("ms:Q", format=",.3f")],
-                )
-            )
-            st.altair_chart(chart)
-        else:
-            st.caption("No operations yet.")
-    with right:
-        st.markdown("#### Latency over time")
-        points = data.latency_points(source.recent_operations)
-        if points:
-            chart = (
-                alt.Chart(pd.DataFrame(points))
-                .mark_circle(size=36)
-                .encode(
-                    x=alt.X("time:T", title=None),
-                    y=alt.Y("ms:Q", title="ms (symlog)", scale=alt.Scale(type="symlog")),
-                    color="operation:N",
-                    tooltip=["time:T", "operation", alt.Tooltip("ms:Q", format=",.3f")],
-                )
-            )
-            st.altair_chart(chart)
-        else:
-            st.caption("No timed records yet.")
-
-    left, right = st.columns(2)
-    with left:
-        st.markdown("#### Memory over time")
-        memory = data.memory_rows(history, source.memory_snapshots, source.resource_history)
-        if memory:
-            chart = (
-                alt.Chart(pd.DataFrame(memory))
-                .mark_line(point=True)
-                .encode(
-                    x=alt.X("time:T", title=None),
-                    y=alt.Y("rss MB:Q", scale=alt.Scale(zero=False)),
-                    color="source:N",
-                    tooltip=["time:T", "source", alt.Tooltip("rss MB:Q", format=",.1f")],
-                )
-            )
-            st.altair_chart(chart)
-        else:
-            st.caption("No memory readings yet.")
-    with right:
-        st.markdown("#### p95 per refresh")
-        p95 = data.latency_history_rows(history)
-        if len(history) > 1 and p95:
-            chart = (
-                alt.Chart(pd.DataFrame(p95))
-                .mark_line(point=True)
-                .encode(
-                    x=alt.X("time:T", title=None),
-                    y=alt.Y("p95 ms:Q", scale=alt.Scale(type="symlog")),
-                    color="operation:N",
-                    tooltip=["time:T", "operation", alt.Tooltip("p95 ms:Q", format=",.3f")],
-                )
-            )
-            st.altair_chart(chart)
-        else:
-            st.caption("Builds up as the panel refreshes (one point per new report).")
+    memory = data.memory_rows(history, source.memory_snapshots, source.resource_history)
+    p95 = data.latency_history_rows(history) if len(history) > 1 else []
+    sections = (
+        ("Latency percentiles per operation", charts.percentiles(data.percentile_rows(source.report)),
+         "No operations yet."),
+        ("Latency over time",
+         charts.over_time(data.latency_points(source.recent_operations), "ms", "operation", line=False, symlog=True),
+         "No timed records yet."),
+        ("Memory over time", charts.over_time(memory, "rss MB", "source", line=True, symlog=False),
+         "No memory readings yet."),
+        ("p95 per refresh", charts.over_time(p95, "p95 ms", "operation", line=True, symlog=True),
+         "Builds up as the panel refreshes (one point per new report)."),
+    )
+    columns: Any = None
+    for i, (heading, chart, empty) in enumerate(sections):
+        if i % 2 == 0:
+            columns = st.columns(2)
+        with columns[i % 2]:
+            st.markdown(f"#### {heading}")
+            if chart is None:
+                st.caption(empty)
+            else:
+                st.altair_chart(chart)

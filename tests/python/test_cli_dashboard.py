@@ -12,17 +12,12 @@ from typing import Any
 
 import pytest
 from _panel_helpers import known_monitor
+from test_cli import run
 
 import ragperf.dashboard
 from ragperf._dashboard import APP_PATH
-from ragperf.cli import EXIT_CORRUPT, EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from ragperf.cli import EXIT_CORRUPT, EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from ragperf.dashboard import dashboard_command
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
