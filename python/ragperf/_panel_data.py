@@ -293,6 +293,7 @@ def report_stats_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "latency_good": classes.get("good"),
                 "latency_acceptable": classes.get("acceptable"),
                 "latency_investigate": classes.get("investigate"),
+                "cancelled_operations": e.get("cancelled", 0),
             }
         )
     return rows
