@@ -9,17 +9,27 @@ Subcommands::
                                            regression beyond the threshold (a CI gate)
     ragperf demo [--metrics PATH] [--repeat N] [--quiet] [--question TEXT]
                                            run the bundled instrumented RAG demo
+    ragperf dashboard FILE [--port 8501] [--host 127.0.0.1] [--no-browser] [--refresh S]
+                                           open the Streamlit panel on a metrics JSON,
+                                           reloading it when the file changes
+                                           (needs ragperf[streamlit])
 
 ``ragperf <subcommand> --help`` describes each one.
 
 Exit codes:
     0  success (for ``compare``: no regression beyond the threshold)
     1  unexpected error (the message names the exception); for ``compare``
-       also: a regression beyond the threshold was found (the table says which)
+       also: a regression beyond the threshold was found (the table says which);
+       for ``demo`` / ``dashboard``: a missing optional dependency (the message
+       says what to pip install), or the Streamlit server failed
     2  usage error, or a file that cannot be read or written
-       (not found, a directory, no permission)
+       (not found, a directory, no permission); for ``dashboard`` also: the
+       port cannot be listened on (in use, or no permission)
     3  a corrupt metrics file: not valid JSON, or not a ragperf report
-       (lacks the ``operations`` / ``total_operations`` keys)
+       (lacks the ``operations`` / ``total_operations`` keys, or an operation
+       entry is not an object)
+
+``ragperf dashboard`` runs until interrupted (Ctrl-C), then exits 0.
 
 Error messages go to stderr as ``ragperf: error: ...`` and name the file.
 
@@ -60,6 +70,7 @@ __all__ = [
     "EXIT_CORRUPT",
     "EXIT_REGRESSION",
     "REPORT_KEYS",
+    "DEFAULT_DASHBOARD_PORT",
     "CliError",
     "build_parser",
     "load_report",
@@ -73,20 +84,26 @@ EXIT_CORRUPT: Final = 3
 #: ``ragperf compare`` found a regression beyond the threshold (same value as EXIT_ERROR).
 EXIT_REGRESSION: Final = 1
 
+#: Where ``ragperf dashboard`` listens unless ``--port`` says otherwise (Streamlit's default).
+DEFAULT_DASHBOARD_PORT: Final = 8501
+
 #: Keys every metrics JSON written by ``export_metrics_json`` has at its top level.
 REPORT_KEYS: Final = ("operations", "total_operations")
 
 _EPILOG: Final = """\
 exit codes:
   0  success (compare: no regression beyond the threshold)
-  1  unexpected error; for compare: a regression beyond the threshold
-  2  usage error, or a file that cannot be read or written (not found, ...)
+  1  unexpected error; for compare: a regression beyond the threshold;
+     for demo/dashboard: a missing optional dependency, or the server failed
+  2  usage error, or a file that cannot be read or written (not found, ...);
+     for dashboard: the port cannot be listened on
   3  corrupt metrics file (not valid JSON, or lacks 'operations'/'total_operations')
 
 examples:
   ragperf report metrics.json
   ragperf compare before.json after.json --threshold 10%
   ragperf demo --repeat 20 --metrics /tmp/metrics.json
+  ragperf dashboard /tmp/metrics.json --port 8502
 """
 
 
@@ -120,8 +137,29 @@ def _threshold(value: str) -> float:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {number}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not (number == 0 or 0.5 <= number <= 86400):  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or between 0.5 and 86400, got {value}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``ragperf`` argument parser (subcommands ``report``, ``compare`` and ``demo``).
+    """The ``ragperf`` argument parser (subcommands ``report``, ``compare``,
+    ``demo`` and ``dashboard``).
 
     Example:
         >>> args = build_parser().parse_args(["report", "metrics.json"])
@@ -213,6 +251,47 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="TEXT",
         help="ask this instead of the built-in questions (repeatable)",
+    )
+
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="open the Streamlit panel on a metrics JSON (needs ragperf[streamlit])",
+        description="Serve the ragperf Streamlit panel (ragperf.streamlit.show_metrics) for a\n"
+        "metrics JSON written by export_metrics_json, a PeriodicExporter or\n"
+        "`ragperf demo`, and open it in the browser. The page checks the file every\n"
+        "--refresh seconds and reloads it when it changed, so it follows a service's\n"
+        "periodic export. Runs until Ctrl-C. Needs Streamlit:\n"
+        "pip install 'ragperf[streamlit]'.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dashboard.add_argument("file", metavar="FILE", help="the metrics JSON file")
+    dashboard.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_DASHBOARD_PORT,
+        metavar="PORT",
+        help="TCP port to serve on (default: %(default)s)",
+    )
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address to listen on (default: %(default)s, this machine only; "
+        "0.0.0.0 for every interface)",
+    )
+    dashboard.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser (headless servers, SSH sessions)",
+    )
+    dashboard.add_argument(
+        "--refresh",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="check the file for changes every S seconds; 0 turns auto-refresh off "
+        "(default: %(default)s)",
     )
     return parser
 
@@ -321,6 +400,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    report = load_report(args.file)
+    from ._panel_data import PanelSource  # late: --help stays fast
+    from .dashboard import run_dashboard
+
+    try:
+        PanelSource.from_report(report)
+    except (TypeError, ValueError) as e:
+        raise CliError(f"{args.file} is not a ragperf metrics file: {e}", EXIT_CORRUPT) from None
+    try:
+        code = run_dashboard(
+            args.file,
+            port=args.port,
+            host=args.host,
+            open_browser=not args.no_browser,
+            refresh_s=args.refresh,
+        )
+    except ImportError as e:
+        raise CliError(str(e), EXIT_ERROR) from None
+    except OSError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    if code != 0:
+        raise CliError(f"the Streamlit server exited with status {code} (its messages are above)", EXIT_ERROR)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``ragperf`` command with ``argv`` (default ``sys.argv[1:]``)
     and returns the exit code (see the module docstring); never raises
@@ -345,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "dashboard":
+            return _cmd_dashboard(args)
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     except CliError as e:
