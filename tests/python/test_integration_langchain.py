@@ -105,8 +105,8 @@ def test_lcel_chain_tree_counts_and_tokens(monitor: PerformanceMonitor) -> None:
     assert (llm.prompt_tokens, llm.completion_tokens, llm.total_tokens) == (60, 18, 78)
     assert llm.streams == 0 and llm.time_to_first_token_p50_s is None
 
-    traces = monitor.get_recent_traces(limit=3)  # newest first
-    langchain_roots = sorted(runs.traced_runs, key=lambda r: r.start_time, reverse=True)
+    traces = monitor.get_recent_traces(limit=3)  # oldest first
+    langchain_roots = sorted(runs.traced_runs, key=lambda r: r.start_time)
     for tree, run in zip(traces, langchain_roots):
         assert tree["operation"] == "query_processing"
         retrieval, inference = tree["children"]

@@ -92,6 +92,8 @@ class DetachedSpan:
         if self._done:
             return
         self._done = True
+        if not self.tracker.active:  # ended by a stream wrapper that took it over
+            return
         if error is None:
             self.tracker.__exit__(None, None, None)
         else:
