@@ -54,7 +54,7 @@ import inspect
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 try:
     from llama_index_instrumentation import get_dispatcher
@@ -67,7 +67,6 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         f"ragperf.integrations.llamaindex needs llama-index-core: pip install ragperf[llamaindex] [{_exc}]"
     ) from _exc
-from pydantic import PrivateAttr
 
 from ..operation_type import OperationType
 from ..streaming import AsyncTrackedStream, TrackedStream
@@ -333,6 +332,8 @@ def _note_delta(op: _Open, response: Any) -> None:
 
 def _usage(response: Any) -> Any:
     for source in (getattr(response, "raw", None), getattr(response, "additional_kwargs", None)):
+        if not source:
+            continue
         try:
             usage = extract_usage(source)
         except (TypeError, ValueError):
@@ -363,19 +364,23 @@ def _note_end(op: _Open, event: Any) -> None:
 # ------------------------------------------------------------- handlers
 
 
+# The recorder is a class attribute of a subclass made per instrument()
+# call: pydantic's private attributes cost a __getattr__ per event.
+
+
 class _EventHandler(BaseEventHandler):
-    _recorder: _Recorder = PrivateAttr()
+    recorder: ClassVar[_Recorder]
 
     @classmethod
     def class_name(cls) -> str:
         return "RagperfEventHandler"
 
     def handle(self, event: Any, **kwargs: Any) -> None:
-        self._recorder.handle(event)
+        self.recorder.handle(event)
 
 
 class _SpanHandler(BaseSpanHandler[BaseSpan]):
-    _recorder: _Recorder = PrivateAttr()
+    recorder: ClassVar[_Recorder]
 
     @classmethod
     def class_name(cls) -> str:
@@ -391,7 +396,7 @@ class _SpanHandler(BaseSpanHandler[BaseSpan]):
         **kwargs: Any,
     ) -> None:
         # None: LlamaIndex's own open-span bookkeeping is not needed here.
-        self._recorder.span_entered(id_, parent_span_id)
+        self.recorder.span_entered(id_, parent_span_id)
 
     def prepare_to_exit_span(
         self,
@@ -401,7 +406,7 @@ class _SpanHandler(BaseSpanHandler[BaseSpan]):
         result: Any | None = None,
         **kwargs: Any,
     ) -> None:
-        self._recorder.span_exited(id_)
+        self.recorder.span_exited(id_)
 
     def prepare_to_drop_span(
         self,
@@ -411,7 +416,7 @@ class _SpanHandler(BaseSpanHandler[BaseSpan]):
         err: BaseException | None = None,
         **kwargs: Any,
     ) -> None:
-        self._recorder.span_dropped(id_, err)
+        self.recorder.span_dropped(id_, err)
 
 
 # ------------------------------------------------------ postprocessors
@@ -507,10 +512,8 @@ class Instrumentation:
         self.monitor = monitor
         self.dispatcher = dispatcher
         self._recorder = _Recorder(monitor)
-        self._events = _EventHandler()
-        self._events._recorder = self._recorder
-        self._spans = _SpanHandler()
-        self._spans._recorder = self._recorder
+        self._events = type("RagperfEventHandler", (_EventHandler,), {"recorder": self._recorder})()
+        self._spans = type("RagperfSpanHandler", (_SpanHandler,), {"recorder": self._recorder})()
         self._active = False
 
     def _start(self) -> None:
