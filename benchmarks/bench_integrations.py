@@ -4,8 +4,10 @@
 Each case times the same framework call twice in one process, without and
 with ragperf's handler, wrapper or middleware, alternating the two variants
 repetition by repetition (so drift in machine load hits both alike). A
-repetition is ``--calls`` calls; the sample is ns per call. The added cost
-is best-of-N with minus best-of-N without (the medians are reported too).
+repetition is as many calls as take about 20 ms without ragperf (or
+``--calls``); the sample is the time per call. The added cost is best-of-N
+with minus best-of-N without (the medians are reported too): many short
+samples and the best of them, because the machine is shared.
 Everything runs in-process with fakes, so the frameworks' own overhead is
 small and ragperf's share is as large as it gets; with a real LLM (tens of
 milliseconds or more per call) the same microseconds are a tiny fraction.
@@ -29,6 +31,8 @@ Cases (each one call of the framework per sample):
   ``ragperf.integrations.llamaindex.instrument(monitor)``;
 * ``llamaindex_query`` -- ``query_engine.query(q)`` over a 4-document
   ``VectorStoreIndex`` (MockEmbedding, MockLLM);
+* ``llamaindex_query_noop`` -- the same query with do-nothing event and
+  span handlers instead: LlamaIndex's own cost of having handlers;
 * ``fastapi_request`` -- one GET through a FastAPI app called directly as an
   ASGI app (no HTTP, no TestClient) inside one event loop, without vs with
   ``RagperfMiddleware``.
@@ -36,7 +40,7 @@ Cases (each one call of the framework per sample):
 A framework that is not installed is skipped (its rows are absent).
 
 Usage:
-    .venv/bin/python benchmarks/bench_integrations.py [--repetitions 9] [--calls 200]
+    .venv/bin/python benchmarks/bench_integrations.py [--repetitions 31] [--calls N]
         [--json benchmarks/results/integrations.json] [--quick]
 """
 
@@ -58,12 +62,12 @@ from common import SanityError, log, summarize, time_call_ns  # noqa: E402
 from ragperf import PerformanceMonitor  # noqa: E402
 
 DEFAULT_JSON = common.RESULTS_DIR / "integrations.json"
-DEFAULT_REPETITIONS = 9
-DEFAULT_CALLS = 200
-QUICK_CALLS = 20
+DEFAULT_REPETITIONS = 31
+SAMPLE_NS = 20e6  # calls per repetition: about 20 ms of the plain call (at least 5)
 
-Case = Tuple[str, str, Callable[[], Any], Callable[[], Any], Callable[[], int]]
 Switch = Callable[[Callable[[], Any]], Callable[[], Any]]
+# (name, call, without, with, count of records, optional wrapper of the "with" batch)
+Case = Tuple[Any, ...]
 
 
 def _monitor() -> PerformanceMonitor:
@@ -159,7 +163,7 @@ def langchain_cases() -> List[Case]:
     ]
 
 
-def llamaindex_cases() -> Tuple[List[Case], Switch]:
+def llamaindex_cases() -> List[Case]:
     from llama_index.core import Document, Settings, VectorStoreIndex
     from llama_index.core.embeddings import MockEmbedding
     from llama_index.core.llms import MockLLM
@@ -170,25 +174,68 @@ def llamaindex_cases() -> Tuple[List[Case], Switch]:
     Settings.embed_model = MockEmbedding(embed_dim=8)
     llm = MockLLM(max_tokens=8)
     engine = VectorStoreIndex.from_documents([Document(text=t) for t in ("RAG", "cats", "dogs", "birds")]).as_query_engine()
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.instrumentation.span import BaseSpan
+    from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
+
+    seen = [0]  # events the do-nothing handler received
+
+    class NoOpEvents(BaseEventHandler):
+        def handle(self, event: Any, **kwargs: Any) -> None:
+            seen[0] += 1
+
+    class NoOpSpans(BaseSpanHandler[BaseSpan]):
+        def new_span(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def prepare_to_exit_span(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+        def prepare_to_drop_span(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
     monitor = _monitor()
+    handle = llamaindex.instrument(monitor)
+    handle.uninstrument()
+    root = get_dispatcher()
+    noop_events, noop_spans = NoOpEvents(), NoOpSpans()
 
     def instrumented(fn: Callable[[], Any]) -> Callable[[], Any]:
         # LlamaIndex's instrumentation is process-wide: switched on for the
-        # "with" variant only, once per repetition (amortised over its calls).
+        # "with" variant only (re-adding the same handlers: cheap, and the
+        # switch is amortised over the repetition's calls).
         def run() -> Any:
-            with llamaindex.instrument(monitor):
+            handle._start()
+            try:
                 return fn()
+            finally:
+                handle.uninstrument()
 
         return run
 
+    def with_noop(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            root.add_event_handler(noop_events)
+            root.add_span_handler(noop_spans)
+            try:
+                return fn()
+            finally:
+                root.event_handlers = [h for h in root.event_handlers if h is not noop_events]
+                root.span_handlers = [h for h in root.span_handlers if h is not noop_spans]
+
+        return run
+
+    query = lambda: engine.query("what is rag")  # noqa: E731
     return [
         ("llamaindex_llm_complete", "MockLLM.complete(q)",
          lambda: llm.complete("q"), lambda: llm.complete("q"),
-         lambda: monitor.get_operation_count("llm_inference")),
+         lambda: monitor.get_operation_count("llm_inference"), instrumented),
         ("llamaindex_query", "query_engine.query(q) over a 4-document VectorStoreIndex",
-         lambda: engine.query("what is rag"), lambda: engine.query("what is rag"),
-         lambda: monitor.get_operation_count("query_processing")),
-    ], instrumented
+         query, query, lambda: monitor.get_operation_count("query_processing"), instrumented),
+        ("llamaindex_query_noop", "the same query with do-nothing event and span handlers instead (LlamaIndex's share)",
+         query, query, lambda: seen[0], with_noop),
+    ]
 
 
 def fastapi_cases() -> List[Case]:
@@ -232,11 +279,24 @@ def fastapi_cases() -> List[Case]:
 # ---------------------------------------------------------------- timing
 
 
-def measure(case: Case, reps: int, calls: int, switch: Optional[Switch] = None) -> Dict[str, Any]:
-    name, what, without, with_, count = case
+def calibrate(fn: Callable[[], Any], target_ns: float) -> int:
+    """How many calls of ``fn`` take about ``target_ns`` (at least 5):
+    short samples, many of them, so best-of-N finds the quiet moments of a
+    shared machine."""
+    n, elapsed = 0, 0.0
+    while elapsed < target_ns or n < 5:
+        elapsed += time_call_ns(fn)
+        n += 1
+    return n
+
+
+def measure(case: Case, reps: int, calls: Optional[int]) -> Dict[str, Any]:
+    name, what, without, with_, count = case[:5]
+    switch: Optional[Switch] = case[5] if len(case) > 5 else None
+    n = calls if calls is not None else calibrate(without, SAMPLE_NS)
 
     def batch(fn: Callable[[], Any]) -> Callable[[], Any]:
-        return lambda: [fn() for _ in range(calls)]
+        return lambda: [fn() for _ in range(n)]
 
     plain, instrumented = batch(without), batch(with_)
     if switch is not None:
@@ -244,20 +304,20 @@ def measure(case: Case, reps: int, calls: int, switch: Optional[Switch] = None) 
     plain()
     before = count()
     instrumented()  # warm-up; also checks that ragperf recorded every call
-    if count() - before < calls:
-        raise SanityError(f"{name}: ragperf recorded {count() - before} of {calls} calls")
+    if count() - before < n:
+        raise SanityError(f"{name}: {count() - before} of {n} calls recorded")
     a: List[float] = []
     b: List[float] = []
     for i in range(reps):
         pair = ((plain, a), (instrumented, b)) if i % 2 == 0 else ((instrumented, b), (plain, a))
         for fn, out in pair:
-            out.append(time_call_ns(fn) / calls)
+            out.append(time_call_ns(fn) / n)
     wo, wi = summarize(a, 1e3, "us"), summarize(b, 1e3, "us")
     added_best = wi["min"] - wo["min"]
     return {
         "name": name,
         "call": what,
-        "calls_per_repetition": calls,
+        "calls_per_repetition": n,
         "without": wo,
         "with": wi,
         "added_us_best": added_best,
@@ -283,12 +343,14 @@ def render(rows: List[Dict[str, Any]], reps: int) -> str:
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    common.add_output_args(p, DEFAULT_JSON, "fewer calls per repetition (a smoke run)")
+    common.add_output_args(p, DEFAULT_JSON, f"{common.MIN_REPETITIONS} repetitions (a smoke run)")
     p.add_argument("--repetitions", type=int, default=None, help=f"repetitions per variant (default {DEFAULT_REPETITIONS})")
-    p.add_argument("--calls", type=int, default=None, help=f"calls per repetition (default {DEFAULT_CALLS})")
+    p.add_argument("--calls", type=int, default=None,
+                   help="calls per repetition (default: as many as take about 20 ms without ragperf)")
     args = p.parse_args(argv)
     common.resolve_repetitions(p, args, DEFAULT_REPETITIONS)
-    common.resolve_size(p, args, "calls", DEFAULT_CALLS, QUICK_CALLS)
+    if args.calls is not None and args.calls < 1:
+        p.error("--calls must be >= 1")
     return args
 
 
@@ -311,9 +373,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 skipped.append(f"{framework}: {exc}")
                 log(f"skipped {framework}: {exc}")
                 continue
-            cases, switch = made if isinstance(made, tuple) else (made, None)
-            for case in cases:
-                rows.append(measure(case, args.repetitions, args.calls, switch))
+            for case in made:
+                rows.append(measure(case, args.repetitions, args.calls))
                 log(f"{case[0]}: +{rows[-1]['added_us_best']:.1f} us per call")
     except SanityError as exc:
         print(f"bench_integrations: sanity check failed: {exc}", file=sys.stderr)
@@ -323,7 +384,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         command=command,
         quick=args.quick,
         repetitions=args.repetitions,
-        calls_per_repetition=args.calls,
+        calls_per_repetition=args.calls or "calibrated: about 20 ms of the plain call, at least 5",
         memory_tracking=False,
         frameworks={n: common.dist_version(n) for n in ("langchain-core", "llama-index-core", "fastapi", "starlette")},
         aggregate="best (min) of the repetitions; medians in the JSON too",

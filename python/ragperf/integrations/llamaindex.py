@@ -53,7 +53,6 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 try:
@@ -72,6 +71,7 @@ from ..operation_type import OperationType
 from ..streaming import AsyncTrackedStream, TrackedStream
 from ..tokens import TokenCounter
 from ..usage import extract_usage
+from ._handle import Handle
 from ._spans import DetachedSpan, resolve_monitor
 
 if TYPE_CHECKING:
@@ -499,7 +499,7 @@ def _uninstall(recorder: _Recorder) -> None:
 # ------------------------------------------------------------ public API
 
 
-class Instrumentation:
+class Instrumentation(Handle):
     """The handlers :func:`instrument` added; :meth:`uninstrument` removes
     them. Also a context manager that uninstruments on exit.
 
@@ -547,17 +547,6 @@ class Instrumentation:
         self.dispatcher.span_handlers = [h for h in self.dispatcher.span_handlers if h is not self._spans]
         _uninstall(self._recorder)
         return True
-
-    def __enter__(self) -> Instrumentation:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.uninstrument()
 
     def __repr__(self) -> str:
         return f"<ragperf.integrations.llamaindex.Instrumentation active={self._active}>"

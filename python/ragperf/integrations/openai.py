@@ -40,11 +40,11 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..operation_type import OperationType
 from ..streaming import AsyncTrackedStream, TrackedStream
+from ._handle import Handle
 from ._spans import DetachedSpan, resolve_monitor
 
 if TYPE_CHECKING:
@@ -65,7 +65,19 @@ _lock = threading.Lock()
 # ------------------------------------------------------------------ streams
 
 
-class _ProxyStream(TrackedStream[Any]):
+class _Forwarding:
+    """Forwards unknown attributes to ``self._source`` (the SDK's stream)."""
+
+    __slots__ = ()
+    _source: Any
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_source":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self._source, name)
+
+
+class _ProxyStream(_Forwarding, TrackedStream[Any]):
     """A tracked sync stream that still offers the SDK stream's own
     attributes (``response``, ...)."""
 
@@ -75,13 +87,8 @@ class _ProxyStream(TrackedStream[Any]):
         self._source = source
         super().__init__(source, op, True, None)
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "_source":
-            raise AttributeError(name)
-        return getattr(self._source, name)
 
-
-class _AsyncProxyStream(AsyncTrackedStream[Any]):
+class _AsyncProxyStream(_Forwarding, AsyncTrackedStream[Any]):
     """The async counterpart of :class:`_ProxyStream`."""
 
     __slots__ = ("_source",)
@@ -89,11 +96,6 @@ class _AsyncProxyStream(AsyncTrackedStream[Any]):
     def __init__(self, source: Any, op: Any) -> None:
         self._source = source
         super().__init__(source, op, True, None)
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_source":
-            raise AttributeError(name)
-        return getattr(self._source, name)
 
 
 # ------------------------------------------------------------------ calls
@@ -201,7 +203,7 @@ def _undo(patched: list[_Patch]) -> None:
     patched.clear()
 
 
-class Instrumentation:
+class Instrumentation(Handle):
     """What :func:`instrument` changed on a client; :meth:`uninstrument`
     puts it back. Also a context manager that uninstruments on exit.
 
@@ -257,17 +259,6 @@ class Instrumentation:
                 f"client {self.client!r} returns a new {'.'.join(path)} object on every access, "
                 "so a wrapper on it would not stick"
             )
-
-    def __enter__(self) -> Instrumentation:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.uninstrument()
 
     def __repr__(self) -> str:
         return f"<ragperf.integrations.openai.Instrumentation wrapped={self.wrapped}>"
