@@ -3,9 +3,11 @@
 
 Each case times the same framework call twice in one process, without and
 with ragperf's handler, wrapper or middleware, alternating the two variants
-repetition by repetition (so drift in machine load hits both alike). A
-repetition is as many calls as take about 20 ms without ragperf (or
-``--calls``); the sample is the time per call. The added cost is best-of-N
+repetition by repetition (so drift in machine load hits both alike). Time
+is the CPU time of the process (``time.process_time_ns``, all threads):
+on a shared machine other processes' load would swamp wall time. A
+repetition is as many calls as take about 20 ms of CPU without ragperf (or
+``--calls``); the sample is the CPU time per call. The added cost is best-of-N
 with minus best-of-N without (the medians are reported too): many short
 samples and the best of them, because the machine is shared.
 Everything runs in-process with fakes, so the frameworks' own overhead is
@@ -57,12 +59,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402
-from common import SanityError, log, summarize, time_call_ns  # noqa: E402
+from common import SanityError, log, summarize  # noqa: E402
 
 from ragperf import PerformanceMonitor  # noqa: E402
 
 DEFAULT_JSON = common.RESULTS_DIR / "integrations.json"
-DEFAULT_REPETITIONS = 31
+DEFAULT_REPETITIONS = 21
 SAMPLE_NS = 20e6  # calls per repetition: about 20 ms of the plain call (at least 5)
 
 Switch = Callable[[Callable[[], Any]], Callable[[], Any]]
@@ -279,13 +281,22 @@ def fastapi_cases() -> List[Case]:
 # ---------------------------------------------------------------- timing
 
 
+def cpu_ns(fn: Callable[[], Any]) -> float:
+    """CPU time of this process (all its threads) spent in one call of
+    ``fn``: on a shared machine, other processes' load does not count, as
+    it would in wall time."""
+    t0 = time.process_time_ns()
+    fn()
+    return float(time.process_time_ns() - t0)
+
+
 def calibrate(fn: Callable[[], Any], target_ns: float) -> int:
     """How many calls of ``fn`` take about ``target_ns`` (at least 5):
     short samples, many of them, so best-of-N finds the quiet moments of a
     shared machine."""
     n, elapsed = 0, 0.0
     while elapsed < target_ns or n < 5:
-        elapsed += time_call_ns(fn)
+        elapsed += cpu_ns(fn)
         n += 1
     return n
 
@@ -311,7 +322,7 @@ def measure(case: Case, reps: int, calls: Optional[int]) -> Dict[str, Any]:
     for i in range(reps):
         pair = ((plain, a), (instrumented, b)) if i % 2 == 0 else ((instrumented, b), (plain, a))
         for fn, out in pair:
-            out.append(time_call_ns(fn) / n)
+            out.append(cpu_ns(fn) / n)
     wo, wi = summarize(a, 1e3, "us"), summarize(b, 1e3, "us")
     added_best = wi["min"] - wo["min"]
     return {
@@ -388,6 +399,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         memory_tracking=False,
         frameworks={n: common.dist_version(n) for n in ("langchain-core", "llama-index-core", "fastapi", "starlette")},
         aggregate="best (min) of the repetitions; medians in the JSON too",
+        timer="time.process_time_ns (CPU time of the whole process, all threads)",
         runtime_seconds=time.perf_counter() - t_run,
     )
     notes = ["Variants alternate repetition by repetition; added = best(with) - best(without)."]
