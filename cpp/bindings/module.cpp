@@ -33,6 +33,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterResources(m);
   ragperf::bindings::RegisterUsage(m);
   ragperf::bindings::RegisterState(m);
+  ragperf::bindings::RegisterDimensions(m);
   if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }

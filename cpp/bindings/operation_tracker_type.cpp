@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "fast_with_slots.h"
 #include "metadata_json.h"
 #include "ragperf/gpu_monitor.h"
@@ -57,6 +58,12 @@ struct HotPathObject {
   PyObject* cached_stack;
   // Problems of the monitor itself on the hot path (see NoteInternalError).
   uint64_t internal_errors;
+  // Declared dimensions: a tuple of metadata keys (str), NULL when none, so
+  // undeclared metadata costs one pointer test per block.
+  PyObject* dimensions;
+  // operation name -> dimension -> value (str) -> series id (int); values
+  // mapped to "__other__" are not cached, so this stays bounded.
+  PyObject* dimension_ids;
 };
 
 struct TrackerObject {
@@ -452,7 +459,7 @@ int EnterSpan(TrackerObject* self) {
 // Pops `self` when it is still the innermost block of its stack (an
 // out-of-order exit leaves the later block in place), and hands the finished
 // span to its root or, for a root, to the traces ring.
-void ExitSpan(TrackerObject* self) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ExitSpan(TrackerObject* self) {
   HotPathObject* hot = self->hot;
   if (self->stack != nullptr) {
     SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self->stack);
@@ -608,7 +615,8 @@ void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
 // reaches the user's block: it is counted, and the first one per monitor is
 // logged on the `ragperf` logger, so a broken exporter cannot flood the log
 // once per block. Consumes the pending Python exception, if any.
-void NoteInternalError(HotPathObject* hot, const char* where) {
+ABSL_ATTRIBUTE_NOINLINE void NoteInternalError(HotPathObject* hot,
+                                               const char* where) {
   PyObject* type = nullptr;
   PyObject* value = nullptr;
   PyObject* traceback = nullptr;
@@ -641,12 +649,11 @@ void NoteInternalError(HotPathObject* hot, const char* where) {
   Py_XDECREF(traceback);
 }
 
-// Calls the monitor's exit hook. Its failures are internal errors, except a
+// Calls the monitor's exit hook (if any). Its failures are internal errors, except a
 // KeyboardInterrupt/SystemExit raised inside it, which must not be lost:
 // then -1 with that exception set (the block is recorded already).
-int RunExitHook(TrackerObject* self) {
+ABSL_ATTRIBUTE_NOINLINE int CallExitHook(TrackerObject* self) {
   PyObject* hook = self->hot->exit_hook;
-  if (hook == nullptr) return 0;
   Py_INCREF(hook);
   PyObject* r = PyObject_CallOneArg(hook, reinterpret_cast<PyObject*>(self));
   Py_DECREF(hook);
@@ -668,7 +675,8 @@ bool IsCancellation(PyObject* exc_type) {
 }
 
 // A cancelled block counts as cancelled only: no duration, no failure.
-int FinishCancelled(TrackerObject* self, int64_t end_ns) {
+ABSL_ATTRIBUTE_NOINLINE int FinishCancelled(TrackerObject* self,
+                                            int64_t end_ns) {
   self->cancelled = true;
   self->success = false;
   self->duration_s = static_cast<double>(end_ns - self->start_ns) * 1e-9;
@@ -680,7 +688,76 @@ int FinishCancelled(TrackerObject* self, int64_t end_ns) {
     NoteInternalError(self->hot, "recording a cancelled block");
   }
   ExitSpan(self);
-  return RunExitHook(self);
+  return self->hot->exit_hook == nullptr ? 0 : CallExitHook(self);
+}
+
+// dimension_ids[a][b], created on first use (borrowed), or NULL.
+PyObject* SubDict(PyObject* dict, PyObject* key) {
+  PyObject* sub = PyDict_GetItemWithError(dict, key);
+  if (sub != nullptr || PyErr_Occurred()) return sub;
+  sub = PyDict_New();
+  if (sub == nullptr) return nullptr;
+  const int rc = PyDict_SetItem(dict, key, sub);
+  Py_DECREF(sub);  // the dict holds it
+  return rc == 0 ? sub : nullptr;
+}
+
+// The series id of (operation, dimension, value), -1 with an exception set
+// on failure. `value` is a str.
+int DimensionSeries(TrackerObject* self, PyObject* dimension, PyObject* value) {
+  HotPathObject* hot = self->hot;
+  PyObject* per_op = SubDict(hot->dimension_ids, self->name);
+  PyObject* per_dim = per_op != nullptr ? SubDict(per_op, dimension) : nullptr;
+  if (per_dim == nullptr) return -1;
+  PyObject* cached = PyDict_GetItemWithError(per_dim, value);
+  if (cached != nullptr) return static_cast<int>(PyLong_AsLong(cached));
+  if (PyErr_Occurred()) return -1;
+  bool overflowed = false;
+  const int id = hot->monitor->dimensions().Intern(
+      Utf8View(self->name), Utf8View(dimension), Utf8View(value), &overflowed);
+  if (!overflowed) {
+    PyObject* id_obj = PyLong_FromLong(id);
+    if (id_obj == nullptr || PyDict_SetItem(per_dim, value, id_obj) < 0) {
+      Py_XDECREF(id_obj);
+      return -1;
+    }
+    Py_DECREF(id_obj);
+  }
+  return id;
+}
+
+// Records the block once more per declared dimension it has a value for:
+// metadata[dimension] (op.model or metadata["model"] for "model"); None or
+// missing = not recorded for that dimension. Non-str values count as str().
+ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
+                                              const OperationRecord& rec) {
+  PyObject* dims = self->hot->dimensions;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dims); ++i) {
+    PyObject* dimension = PyTuple_GET_ITEM(dims, i);
+    PyObject* value = nullptr;
+    if (PyUnicode_CompareWithASCIIString(dimension, "model") == 0) {
+      value = ModelOf(self);
+    } else if (self->metadata != nullptr) {
+      value = PyDict_GetItemWithError(self->metadata, dimension);
+    }
+    if (value == nullptr || value == Py_None) {
+      if (PyErr_Occurred()) NoteInternalError(self->hot, "reading a dimension");
+      continue;
+    }
+    PyObject* text = PyUnicode_CheckExact(value) ? Py_NewRef(value)
+                                                  : PyObject_Str(value);
+    const int id = text != nullptr ? DimensionSeries(self, dimension, text) : -1;
+    Py_XDECREF(text);
+    if (id < 0) {
+      NoteInternalError(self->hot, "recording a dimension");
+      continue;
+    }
+    try {
+      self->hot->monitor->RecordDimension(id, rec);
+    } catch (...) {
+      NoteInternalError(self->hot, "recording a dimension");
+    }
+  }
 }
 
 // Records the block. Never raises into user code for internal trouble.
@@ -765,8 +842,9 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     // replacing the user's exception or result with ours.
     NoteInternalError(self->hot, "recording a block");
   }
+  if (self->hot->dimensions != nullptr) RecordDimensions(self, rec);
   ExitSpan(self);
-  return RunExitHook(self);
+  return self->hot->exit_hook == nullptr ? 0 : CallExitHook(self);
 }
 
 PyObject* TrackerEnter(PyObject* self, PyObject*) {
@@ -1576,6 +1654,30 @@ PyObject* HotSetExitHook(PyObject* self, PyObject* hook) {
   Py_RETURN_NONE;
 }
 
+// set_dimensions(tuple of str | None): the metadata keys to split by.
+PyObject* HotSetDimensions(PyObject* self, PyObject* dims) {
+  HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
+  if (dims == Py_None || (PyTuple_Check(dims) && PyTuple_GET_SIZE(dims) == 0)) {
+    Py_CLEAR(hot->dimensions);
+    Py_RETURN_NONE;
+  }
+  if (!PyTuple_Check(dims)) {
+    PyErr_Format(PyExc_TypeError, "dimensions must be a tuple of str, got %R",
+                 dims);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dims); ++i) {
+    if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(dims, i))) {
+      PyErr_Format(PyExc_TypeError, "dimension names must be str, got %R",
+                   PyTuple_GET_ITEM(dims, i));
+      return nullptr;
+    }
+  }
+  Py_INCREF(dims);
+  Py_XSETREF(hot->dimensions, dims);
+  Py_RETURN_NONE;
+}
+
 // in_flight() -> {operation: active blocks} (operations with any).
 PyObject* HotInFlight(PyObject* self, PyObject*) {
   HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
@@ -1625,6 +1727,8 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->last_entry);
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
+  Py_VISIT(hot->dimensions);
+  Py_VISIT(hot->dimension_ids);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return 0;
 }
@@ -1636,6 +1740,8 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->ids);
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
+  Py_CLEAR(hot->dimensions);
+  Py_CLEAR(hot->dimension_ids);
   if (hot->cached_stack != nullptr) {
     ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
   }
@@ -1681,6 +1787,9 @@ PyMethodDef HotMethods[] = {
     {"recent_roots", HotRecentRoots, METH_NOARGS,
      "recent_roots() -> the last 100 finished root blocks, oldest first."},
     {"clear_traces", HotClearTraces, METH_NOARGS, "Forgets recent_roots()."},
+    {"set_dimensions", HotSetDimensions, METH_O,
+     "set_dimensions(tuple of str | None): metadata keys whose values split "
+     "each operation's statistics (see Monitor.dimension_stats)."},
     {"internal_errors", HotInternalErrors, METH_NOARGS,
      "internal_errors() -> problems of the monitor itself on the hot path "
      "(failing exit hooks, allocation failures), counted since creation."},
@@ -1773,15 +1882,18 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->cached_context = nullptr;
   hot->cached_stack = nullptr;
   hot->internal_errors = 0;
+  hot->dimensions = nullptr;
   for (PyObject*& t : hot->traces) t = nullptr;
   hot->trace_next = 0;
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   hot->in_flight = new std::vector<int32_t>();
   hot->ids = PyDict_New();
+  hot->dimension_ids = PyDict_New();
   hot->current = PyContextVar_New("ragperf_current_operation", nullptr);
   PyObject_GC_Track(reinterpret_cast<PyObject*>(hot));
-  if (hot->ids == nullptr || hot->current == nullptr) {
+  if (hot->ids == nullptr || hot->current == nullptr ||
+      hot->dimension_ids == nullptr) {
     Py_DECREF(hot);
     return nullptr;
   }

@@ -21,6 +21,8 @@ void RegisterResources(pybind11::module_& m);
 void RegisterUsage(pybind11::module_& m);
 // After RegisterMonitor: merging a saved state (persistence, multi-process).
 void RegisterState(pybind11::module_& m);
+// After RegisterMonitor: statistics split by declared metadata keys.
+void RegisterDimensions(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

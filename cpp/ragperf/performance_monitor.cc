@@ -51,6 +51,8 @@ absl::Status CheckPercent(absl::string_view name, double percent) {
 
 PerformanceMonitor::PerformanceMonitor(const Options& options)
     : tracker_(options.max_history, options.relative_accuracy),
+      dimensions_(options.max_history, options.relative_accuracy,
+                  options.max_dimension_values),
       memory_(options.max_history),
       memory_tracking_(options.enable_memory_tracking),
       memory_max_age_ns_(options.memory_max_age_ns),
@@ -98,6 +100,9 @@ absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cpu_percent_threshold must be a finite number >= 0 (0 = off), got %g",
         options.cpu_percent_threshold));
+  }
+  if (options.max_dimension_values < 1) {
+    return absl::InvalidArgumentError("max_dimension_values must be >= 1");
   }
   if (options.max_resource_samples < 1) {
     return absl::InvalidArgumentError("max_resource_samples must be >= 1");
@@ -368,8 +373,38 @@ absl::Status PerformanceMonitor::ExportJson(const std::string& path,
   return WriteFileAtomically(path, ReportToJson(GenerateReport(), indent));
 }
 
+void PerformanceMonitor::RecordDimension(int series_id,
+                                         const OperationRecord& record) {
+  if (record.model.empty()) {
+    dimensions_.Record(series_id, record);
+    return;
+  }
+  OperationRecord rec = record;
+  const std::optional<double> cost = models_.CostOf(
+      rec.model, rec.prompt_tokens, rec.completion_tokens, rec.tokens);
+  rec.has_cost = cost.has_value();
+  rec.cost_usd = cost.value_or(0);
+  dimensions_.Record(series_id, rec);
+}
+
+absl::StatusOr<OperationStats> PerformanceMonitor::GetDimensionStats(
+    absl::string_view operation, absl::string_view dimension,
+    absl::string_view value, int window_minutes, double now_s) const {
+  absl::StatusOr<OperationStats> stats =
+      window_minutes == 0
+          ? dimensions_.GetStats(operation, dimension, value)
+          : dimensions_.GetWindowStats(operation, dimension, value,
+                                       window_minutes, now_s);
+  if (!stats.ok()) return stats;
+  stats->name = std::string(operation);  // the operation's latency target
+  Finish(*stats, false);
+  stats->name = std::string(value);
+  return stats;
+}
+
 void PerformanceMonitor::Clear() {
   tracker_.Clear();
+  dimensions_.Clear();
   memory_.Clear();
   sampler_.Clear();
   models_.Clear();

@@ -60,6 +60,7 @@
 #include "absl/synchronization/mutex.h"
 #include "ragperf/cache_stats.h"
 #include "ragperf/clock.h"
+#include "ragperf/dimension_stats.h"
 #include "ragperf/error_log.h"
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/memory_monitor.h"
@@ -127,6 +128,8 @@ class PerformanceMonitor {
     double gpu_memory_percent_threshold = 90;
     double cpu_percent_threshold = 0;  // off
     size_t max_resource_samples = ResourceSampler::kDefaultMaxSamples;
+    // Distinct values kept per (operation, dimension); see DimensionStats.
+    size_t max_dimension_values = DimensionStats::kDefaultMaxValues;
   };
 
   explicit PerformanceMonitor(const Options& options);
@@ -177,6 +180,19 @@ class PerformanceMonitor {
 
   ResponseTimeTracker& tracker() { return tracker_; }
   const ResponseTimeTracker& tracker() const { return tracker_; }
+
+  // Dimensions: statistics per value of declared metadata keys.
+  DimensionStats& dimensions() { return dimensions_; }
+  const DimensionStats& dimensions() const { return dimensions_; }
+  // Records `record` (already recorded for its operation) into the series
+  // `series_id` (from dimensions().Intern), with its cost at the model's
+  // price.
+  void RecordDimension(int series_id, const OperationRecord& record);
+  // One series' statistics with the operation's latency classes;
+  // `window_minutes` 0 = all time. InvalidArgument for a bad window.
+  absl::StatusOr<OperationStats> GetDimensionStats(
+      absl::string_view operation, absl::string_view dimension,
+      absl::string_view value, int window_minutes, double now_s) const;
   MemoryMonitor& memory() { return memory_; }
 
   bool memory_tracking() const {
@@ -240,6 +256,7 @@ class PerformanceMonitor {
                           const GpuStatus& gpu) const;
 
   ResponseTimeTracker tracker_;
+  DimensionStats dimensions_;
   MemoryMonitor memory_;
   std::atomic<bool> memory_tracking_;
   std::atomic<int64_t> memory_max_age_ns_;

@@ -8,9 +8,11 @@ import json
 import math
 import sys
 import threading
+from collections.abc import Iterable
 from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
 
 from . import _core
+from ._dimensions import DimensionsMixin
 from ._features import RagFeaturesMixin
 from ._validate import (
     check_duration,
@@ -58,7 +60,7 @@ def _stats_key(name: str) -> OperationType | OperationName:
     return _KNOWN_TYPES.get(name) or OperationName(name)
 
 
-class PerformanceMonitor(RagFeaturesMixin):
+class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
     """Tracks durations, tokens, memory and errors of pipeline operations.
 
     The block ``with monitor.track_operation(...) as op:`` is timed by a C++
@@ -89,6 +91,11 @@ class PerformanceMonitor(RagFeaturesMixin):
         cpu_percent_threshold: process CPU% (latest sampler sample) above
             which health turns "warning" (0 = off, the default).
         max_resource_samples: samples kept by the resource sampler.
+        dimensions: metadata keys whose values split every operation's
+            statistics (e.g. ``["model", "tenant"]``; see
+            :meth:`get_breakdown`). None = no split, no hot-path cost.
+        max_dimension_values: distinct values kept per operation and
+            dimension; later values are recorded as ``"__other__"``.
 
     Example:
         >>> monitor = PerformanceMonitor(enable_memory_tracking=False)
@@ -112,6 +119,8 @@ class PerformanceMonitor(RagFeaturesMixin):
         gpu_memory_percent_threshold: float = 90.0,
         cpu_percent_threshold: float = 0.0,
         max_resource_samples: int = 720,
+        dimensions: Iterable[str] | None = None,
+        max_dimension_values: int = 100,
     ) -> None:
         for flag_name, flag in (
             ("enable_memory_tracking", enable_memory_tracking),
@@ -147,6 +156,7 @@ class PerformanceMonitor(RagFeaturesMixin):
         )
         self._hot = self._core._hot_path()
         self._init_features()
+        self._init_dimensions(dimensions, max_dimension_values)
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
         # overrides them, which must then be honoured.
@@ -303,6 +313,7 @@ class PerformanceMonitor(RagFeaturesMixin):
         window_minutes: int | None = None,
         *,
         exclude_cold_start: bool = False,
+        **dimension: Any,
     ) -> PerformanceStats:
         """Statistics of one operation, all-time or over the last minutes.
 
@@ -312,12 +323,19 @@ class PerformanceMonitor(RagFeaturesMixin):
         ``requests_per_second`` is then the rate over the window. Unknown
         operations give zeros. ``exclude_cold_start=True`` leaves the
         operation's first record (model loading, warm-up) out of the
-        percentiles (all-time only; counts and totals keep it).
+        percentiles (all-time only; counts and totals keep it). One keyword
+        naming a declared dimension (``model="qwen"``) gives that value's
+        statistics (see :meth:`get_breakdown`).
 
         Example:
             >>> monitor.get_operation_stats("llm_inference", window_minutes=5).p95_duration  # doctest: +SKIP
+            >>> monitor.get_operation_stats("llm_inference", model="qwen").total_operations  # doctest: +SKIP
         """
         name = operation_name(operation)
+        if dimension:
+            if exclude_cold_start:
+                raise ValueError("exclude_cold_start does not apply to a dimension's statistics")
+            return self._stats_for_value(name, dimension, window_minutes)
         if not isinstance(exclude_cold_start, bool):
             raise TypeError(f"exclude_cold_start must be a bool, got {exclude_cold_start!r}")
         if window_minutes is None:
@@ -388,6 +406,9 @@ class PerformanceMonitor(RagFeaturesMixin):
         """
         report = cast(dict[str, Any], json.loads(self._core.report_json(0)))
         report.update(self._feature_report())
+        for operation, dimensions in self._dimensions_report().items():
+            if operation in report["operations"]:
+                report["operations"][operation]["dimensions"] = dimensions
         return report
 
     def print_report(self, file: IO[str] | None = None) -> None:

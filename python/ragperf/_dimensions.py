@@ -1,0 +1,186 @@
+"""Dimensions: an operation's statistics split by the value of declared
+metadata keys (``PerformanceMonitor(dimensions=["model"])``).
+
+Every block whose metadata has a declared key is recorded once more, into
+the series (operation, key, value), with the same statistics an operation
+has: counts, p50/p95/p99 from the sketch, tokens/s, error rate, cost,
+windows. ``"model"`` also takes ``op.model`` (set explicitly or by
+``op.set_usage``). Values are compared as ``str(value)``; ``None`` or a
+missing key is not recorded for that dimension. Each (operation, dimension)
+keeps at most ``max_dimension_values`` values (default 100); later values are
+recorded as ``"__other__"``, so a dimension fed with unbounded values (user
+ids) keeps memory bounded. Undeclared metadata costs nothing: with no
+dimensions the hot path tests one pointer.
+
+Example:
+    >>> from ragperf import PerformanceMonitor
+    >>> monitor = PerformanceMonitor(dimensions=["model"])
+    >>> with monitor.track_operation("llm_inference", model="qwen"):
+    ...     pass
+    >>> monitor.get_operation_stats("llm_inference", model="qwen").total_operations
+    1
+    >>> sorted(monitor.get_breakdown("llm_inference", by="model"))
+    ['qwen']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from ._validate import check_name, check_positive_int, operation_name
+from .stats import PerformanceStats
+
+if TYPE_CHECKING:
+    from ._core import HotPath
+    from ._core import Monitor as CoreMonitor
+
+__all__ = ["OTHER_VALUE", "MAX_DIMENSIONS", "DimensionsMixin", "check_dimensions"]
+
+#: The value that stands for every value beyond ``max_dimension_values``.
+OTHER_VALUE: Final = "__other__"
+#: At most this many declared dimensions (each costs one more record per block).
+MAX_DIMENSIONS: Final = 16
+
+
+def check_dimensions(dimensions: Any) -> tuple[str, ...]:
+    """Validated dimension names (an iterable of distinct non-empty str).
+
+    Example:
+        >>> check_dimensions(["model", "tenant"])
+        ('model', 'tenant')
+    """
+    if dimensions is None:
+        return ()
+    if isinstance(dimensions, (str, bytes)) or not isinstance(dimensions, Iterable):
+        raise TypeError(f"dimensions must be a list of str, got {dimensions!r}")
+    names = tuple(check_name(d, "dimension name") for d in dimensions)
+    if len(set(names)) != len(names):
+        raise ValueError(f"dimensions must be distinct, got {list(names)!r}")
+    if len(names) > MAX_DIMENSIONS:
+        raise ValueError(f"at most {MAX_DIMENSIONS} dimensions, got {len(names)}")
+    return names
+
+
+def _window(window_minutes: int | None) -> int:
+    if window_minutes is None:
+        return 0
+    minutes = check_positive_int(window_minutes, "window_minutes")
+    if minutes > 60:
+        raise ValueError(f"window_minutes must be between 1 and 60, got {window_minutes!r}")
+    return minutes
+
+
+class DimensionsMixin:
+    """Methods PerformanceMonitor gets from this module (see each docstring)."""
+
+    _core: CoreMonitor
+    _hot: HotPath
+    _dimensions: tuple[str, ...]
+
+    def _init_dimensions(self, dimensions: Any, max_dimension_values: Any) -> None:
+        self._core.set_max_dimension_values(
+            check_positive_int(max_dimension_values, "max_dimension_values")
+        )
+        self._dimensions = ()
+        self.set_dimensions(dimensions)
+
+    def set_dimensions(self, dimensions: Iterable[str] | None) -> None:
+        """Declares the metadata keys that split every operation's statistics
+        (replacing the previous declaration; ``None`` or ``[]`` = none).
+        Blocks recorded before a key was declared are not in its breakdown.
+
+        Example:
+            >>> monitor.set_dimensions(["model", "tenant"])  # doctest: +SKIP
+        """
+        names = check_dimensions(dimensions)
+        self._hot.set_dimensions(names or None)
+        self._dimensions = names
+
+    def get_dimensions(self) -> list[str]:
+        """The declared dimensions, in declaration order.
+
+        Example:
+            >>> monitor.get_dimensions()  # doctest: +SKIP
+            ['model']
+        """
+        return list(self._dimensions)
+
+    def get_breakdown(
+        self, operation: Any, by: str, window_minutes: int | None = None
+    ) -> dict[str, PerformanceStats]:
+        """Statistics of ``operation`` per value of the dimension ``by``
+        (all-time or over the last ``window_minutes``), sorted by value;
+        ``"__other__"`` holds the values beyond the cap. ValueError when
+        ``by`` is not declared.
+
+        Example:
+            >>> monitor.get_breakdown("llm_inference", by="model")["qwen"].p95_duration  # doctest: +SKIP
+            0.84
+        """
+        name = operation_name(operation)
+        dimension = self._declared(by)
+        minutes = _window(window_minutes)
+        return {
+            value: self._dimension_stats(name, dimension, value, minutes)
+            for value in self._core.dimension_values(name, dimension)
+        }
+
+    def _declared(self, dimension: Any) -> str:
+        key = check_name(dimension, "dimension name")
+        if key not in self._dimensions:
+            raise ValueError(
+                f"{key!r} is not a declared dimension (declared: {list(self._dimensions)}); "
+                "declare it with PerformanceMonitor(dimensions=[...]) or set_dimensions()"
+            )
+        return key
+
+    def _dimension_stats(
+        self, operation: str, dimension: str, value: str, minutes: int
+    ) -> PerformanceStats:
+        stats = self._core.dimension_stats(operation, dimension, value, minutes)
+        return PerformanceStats._from_core(
+            stats, operation, window_minutes=minutes if minutes else None
+        )
+
+    def _stats_for_value(
+        self, operation: str, filters: Mapping[str, Any], window_minutes: int | None
+    ) -> PerformanceStats:
+        """get_operation_stats(op, **{dimension: value})."""
+        if len(filters) != 1:
+            raise ValueError(
+                "get_operation_stats() takes one dimension filter (e.g. model='qwen'), "
+                f"got {sorted(filters)!r}: combinations are not tracked"
+            )
+        ((key, value),) = filters.items()
+        dimension = self._declared(key)
+        if value is None:
+            raise ValueError(f"{dimension}=None: blocks without a value are not recorded per value")
+        return self._dimension_stats(operation, dimension, str(value), _window(window_minutes))
+
+    def _dimensions_report(self) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+        """{operation: {dimension: {value: summary}}} for the report."""
+        out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        for operation, dimension in self._core.dimension_pairs():
+            out.setdefault(operation, {})[dimension] = {
+                value: _summary(self._dimension_stats(operation, dimension, value, 0))
+                for value in self._core.dimension_values(operation, dimension)
+            }
+        return out
+
+
+def _summary(s: PerformanceStats) -> dict[str, Any]:
+    return {
+        "total": s.total_operations,
+        "failed": s.failed_operations,
+        "error_rate": s.error_rate,
+        "duration": {
+            "avg": s.avg_duration,
+            "p50": s.p50_duration,
+            "p95": s.p95_duration,
+            "p99": s.p99_duration,
+            "max": s.max_duration,
+        },
+        "tokens": {"total": s.total_tokens, "per_second": s.tokens_per_second},
+        "cost_usd": s.cost_usd,
+    }
