@@ -20,7 +20,16 @@ metric                                        type       labels / meaning
 ``ragperf_memory_rss_bytes``                  gauge      process resident memory
 ``ragperf_memory_vms_bytes``                  gauge      process virtual memory
 ``ragperf_health_status``                     gauge      1 healthy, 0 warning
+``ragperf_dimension_duration_seconds``        summary    per value of a declared dimension:
+                                                         ``operation``, ``dimension``, ``value``
+``ragperf_dimension_failed_total``            counter    same labels
+``ragperf_dimension_tokens_total``            counter    same labels (total tokens)
+``ragperf_dimension_cost_usd_total``          counter    same labels, known cost only
 ============================================  =========  ====================================
+
+Dimensions (``PerformanceMonitor(dimensions=["model"])``) are exported from
+a monitor that has them; a multi-process merge has none (snapshots carry
+per-operation state only).
 
 Counters restart from 0 after ``monitor.clear_metrics()``; Prometheus's
 ``rate()`` and ``increase()`` treat that as a counter reset.
@@ -275,6 +284,24 @@ class RagperfCollector(Collector):
             "health": GaugeMetricFamily(
                 "ragperf_health_status", "1 when the monitor's health is 'healthy', 0 on 'warning'."
             ),
+            "dimension_duration": SummaryMetricFamily(
+                "ragperf_dimension_duration_seconds",
+                "Duration per value of a declared dimension (quantiles from the value's sketch).",
+                labels=_DIMENSION_LABELS,
+                unit="seconds",
+            ),
+            "dimension_failed": CounterMetricFamily(
+                "ragperf_dimension_failed", "Failed operations per dimension value.",
+                labels=_DIMENSION_LABELS,
+            ),
+            "dimension_tokens": CounterMetricFamily(
+                "ragperf_dimension_tokens", "Total tokens per dimension value.",
+                labels=_DIMENSION_LABELS,
+            ),
+            "dimension_cost": CounterMetricFamily(
+                "ragperf_dimension_cost_usd", "Known cost per dimension value in US dollars.",
+                labels=_DIMENSION_LABELS,
+            ),
         }
 
     def describe(self) -> Iterable[Metric]:
@@ -335,7 +362,38 @@ class RagperfCollector(Collector):
         cast(GaugeMetricFamily, f["vms"]).add_metric([], float(memory.get("current_vms_mb", 0.0)) * _MB)
         healthy = monitor.get_health_status().get("status") == "healthy"
         cast(GaugeMetricFamily, f["health"]).add_metric([], 1.0 if healthy else 0.0)
+        _add_dimensions(monitor, f)
         yield from f.values()
+
+
+_DIMENSION_LABELS: Final = ["operation", "dimension", "value"]
+
+
+def _add_dimensions(monitor: Any, f: dict[str, Metric]) -> None:
+    """Samples per (operation, dimension, value) of a monitor with
+    dimensions (any object without ``get_dimensions`` has none)."""
+    declared = getattr(monitor, "get_dimensions", None)
+    if declared is None:
+        return
+    duration = cast(SummaryMetricFamily, f["dimension_duration"])
+    for dimension in declared():
+        for op_key in monitor.get_all_stats():
+            op = str(op_key)
+            for value, s in monitor.get_breakdown(op, by=dimension).items():
+                labels = [op, dimension, value]
+                if s.total_operations > 0:
+                    quantiles = (s.p50_duration, s.p90_duration, s.p95_duration, s.p99_duration)
+                    for q, v in zip(QUANTILES, quantiles):
+                        duration.add_sample(
+                            duration.name,
+                            dict(zip(_DIMENSION_LABELS, labels), quantile=str(q)),
+                            float(v),
+                        )
+                duration.add_metric(labels, s.total_operations, float(s.total_duration))
+                cast(CounterMetricFamily, f["dimension_failed"]).add_metric(labels, float(s.failed_operations))
+                cast(CounterMetricFamily, f["dimension_tokens"]).add_metric(labels, float(s.total_tokens))
+                if s.cost_usd is not None:
+                    cast(CounterMetricFamily, f["dimension_cost"]).add_metric(labels, float(s.cost_usd))
 
 
 # ---------------------------------------------------------------- HTTP endpoint

@@ -165,3 +165,32 @@ def test_concurrent_threads_exact(monitor: PerformanceMonitor) -> None:
         t.join()
     counts = {k: v.total_operations for k, v in monitor.get_breakdown("reranking", by="model").items()}
     assert counts == {"a": 4000, "b": 4000}
+
+
+def test_breakdown_csv(monitor: PerformanceMonitor, tmp_path: Path) -> None:
+    import csv
+
+    _blocks(monitor, 3, model="qwen", tenant="acme")
+    _blocks(monitor, 1, fail=True, model="llama")
+    path = monitor.export_breakdown_csv(str(tmp_path / "b.csv"))
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {(r["dimension"], r["value"]): (r["total_operations"], r["failed_operations"]) for r in rows}
+    assert got == {("model", "llama"): ("1", "1"), ("model", "qwen"): ("3", "0"), ("tenant", "acme"): ("3", "0")}
+    assert all(r["operation"] == "llm_inference" for r in rows)
+
+
+def test_prometheus_dimension_labels(monitor: PerformanceMonitor) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from ragperf.prometheus import RagperfCollector
+
+    _blocks(monitor, 4, model="qwen", tenant="acme")
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(RagperfCollector(monitor))
+    labels = {"operation": "llm_inference", "dimension": "model", "value": "qwen"}
+    assert registry.get_sample_value("ragperf_dimension_duration_seconds_count", labels) == 4
+    assert registry.get_sample_value("ragperf_dimension_tokens_total", labels) == 480
+    p95 = registry.get_sample_value("ragperf_dimension_duration_seconds", dict(labels, quantile="0.95"))
+    assert p95 == pytest.approx(monitor.get_operation_stats("llm_inference", model="qwen").p95_duration)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert 'ragperf_dimension_failed_total{dimension="tenant",operation="llm_inference",value="acme"} 0.0' in text

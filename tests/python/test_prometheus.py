@@ -212,6 +212,10 @@ def test_exposition_equals_monitor_stats(extended: Extended, monitor: Performanc
         "ragperf_memory_rss_bytes": "gauge",
         "ragperf_memory_vms_bytes": "gauge",
         "ragperf_health_status": "gauge",
+        "ragperf_dimension_duration_seconds": "summary",
+        "ragperf_dimension_failed": "counter",
+        "ragperf_dimension_tokens": "counter",
+        "ragperf_dimension_cost_usd": "counter",
     }
 
 
