@@ -410,6 +410,64 @@ def error_rows(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
+def watch_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Display rows for a report's active alerts, then its regressions:
+    ``kind``, ``name``, ``operation``, ``severity``, ``value``, ``limit``,
+    ``message``. Empty for a report without either (or from an older ragperf).
+
+    Example:
+        >>> watch_rows({"regressions": [{"operation": "llm", "current_p95_s": 0.9,
+        ...     "baseline_p95_s": 0.3, "factor": 3.0, "max_factor": 1.5,
+        ...     "message": "regression"}]})[0]["kind"]
+        'regression'
+    """
+    rows = [
+        {
+            "kind": "alert",
+            "name": str(a.get("rule")),
+            "operation": str(a.get("operation")),
+            "severity": str(a.get("severity")),
+            "value": a.get("value"),
+            "limit": f"{a.get('comparison')} {a.get('threshold')}",
+            "message": str(a.get("message", "")),
+        }
+        for a in (report.get("alerts") or {}).get("active") or []
+    ]
+    rows += [
+        {
+            "kind": "regression",
+            "name": f"p95 x{float(r.get('factor', 0.0)):.2f}",
+            "operation": str(r.get("operation")),
+            "severity": "warning",
+            "value": r.get("current_p95_s"),
+            "limit": f"> {r.get('max_factor')} x {r.get('baseline_p95_s')}",
+            "message": str(r.get("message", "")),
+        }
+        for r in report.get("regressions") or []
+    ]
+    return rows
+
+
+def monitoring_caption(report: Mapping[str, Any]) -> str | None:
+    """One line on what monitoring costs, from the report's ``monitoring``
+    section (None when the report has no calibration).
+
+    Example:
+        >>> monitoring_caption({"monitoring": {"ns_per_block": 400.0, "records": 10,
+        ...     "statistics_bytes": 2048}})
+        'Monitoring cost: ~400 ns per tracked block, 10 records, 2.0 KiB of statistics'
+    """
+    section = report.get("monitoring") or {}
+    ns = section.get("ns_per_block")
+    if ns is None:
+        return None
+    kib = float(section.get("statistics_bytes", 0)) / 1024
+    return (
+        f"Monitoring cost: ~{float(ns):,.0f} ns per tracked block, "
+        f"{int(section.get('records', 0)):,} records, {kib:,.1f} KiB of statistics"
+    )
+
+
 def _newest_first(
     items: Iterable[Mapping[str, Any]], details: Callable[[Mapping[str, Any]], dict[str, Any]]
 ) -> list[dict[str, Any]]:
