@@ -276,7 +276,12 @@ class AlertEvent:
 
 
 class StatsSource(Protocol):
-    """What the engine reads: the monitor's operations, windowed stats and RSS."""
+    """What the engine reads: the monitor's operations, windowed stats and RSS
+    (the monitor provides one; tests may pass their own).
+
+    Example:
+        >>> engine = AlertEngine(source)   # doctest: +SKIP
+    """
 
     def operations(self) -> list[str]: ...
     def window_stats(self, operation: str, window_minutes: int, now_s: float) -> PerformanceStats: ...
@@ -309,14 +314,23 @@ class AlertEngine:
         self.evaluations = 0
 
     def add(self, rule: AlertRule) -> None:
-        """Registers ``rule``; ValueError when its name is taken."""
+        """Registers ``rule``; ValueError when its name is taken.
+
+        Example:
+            >>> engine.add(AlertRule("errors", "error_rate", 0.1))   # doctest: +SKIP
+        """
         with self._lock:
             if rule.name in self._rules:
                 raise ValueError(f"an alert rule named {rule.name!r} exists; remove it first")
             self._rules[rule.name] = rule
 
     def remove(self, name: str) -> bool:
-        """Forgets the rule ``name`` and its alerts (no resolve event); True if it existed."""
+        """Forgets the rule ``name`` and its alerts (no resolve event); True if it existed.
+
+        Example:
+            >>> engine.remove("errors")   # doctest: +SKIP
+            True
+        """
         with self._lock:
             if self._rules.pop(name, None) is None:
                 return False
@@ -325,18 +339,32 @@ class AlertEngine:
             return True
 
     def rules(self) -> list[AlertRule]:
-        """The registered rules, in the order they were added."""
+        """The registered rules, in the order they were added.
+
+        Example:
+            >>> [r.name for r in engine.rules()]   # doctest: +SKIP
+            ['errors']
+        """
         with self._lock:
             return list(self._rules.values())
 
     def active(self) -> list[AlertEvent]:
-        """The alerts firing now (as of the last evaluation)."""
+        """The alerts firing now (as of the last evaluation).
+
+        Example:
+            >>> engine.active()   # doctest: +SKIP
+            []
+        """
         with self._lock:
             return [s.firing for s in self._states.values() if s.firing is not None]
 
     def evaluate(self, now_s: float) -> list[AlertEvent]:
         """Checks every rule at ``now_s`` and returns the transitions (fired
         and resolved alerts) of this check; logs them and calls the callbacks.
+
+        Example:
+            >>> engine.evaluate(time.time())   # doctest: +SKIP
+            []
         """
         with self._lock:
             rules = list(self._rules.values())
@@ -449,5 +477,10 @@ class AlertEngine:
 
 
 def wall_clock() -> float:
-    """The default evaluation clock (unix seconds)."""
+    """The default evaluation clock (unix seconds).
+
+    Example:
+        >>> wall_clock() > 1.7e9
+        True
+    """
     return time.time()

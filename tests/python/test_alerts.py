@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ragperf import AlertEvent, AlertRule, PerformanceMonitor
+from ragperf.alert_evaluator import AlertEvaluator
 from _clock_helpers import T0, record_at
 
 
@@ -268,7 +269,27 @@ def test_background_evaluator_fires_and_stops(monitor: PerformanceMonitor) -> No
     evaluator.stop()  # idempotent
 
 
+def test_evaluator_survives_a_failing_check(caplog: pytest.LogCaptureFixture) -> None:
+    failed = threading.Event()
+
+    class Broken:
+        calls = 0
+
+        def check_alerts(self, now: float | None = None) -> Any:
+            Broken.calls += 1
+            if Broken.calls >= 3:
+                failed.set()
+            raise RuntimeError("boom")
+
+    with AlertEvaluator(Broken(), interval_s=0.05) as evaluator:
+        assert failed.wait(10)
+    assert evaluator.errors >= 3 and evaluator.checks == 0 and not evaluator.running
+    logged = [r for r in caplog.records if r.name == "ragperf" and "alert check failed" in r.getMessage()]
+    assert len(logged) == 1 and "boom" in logged[0].getMessage()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
 def test_forked_child_has_no_evaluator(monitor: PerformanceMonitor) -> None:
     evaluator = monitor.start_alert_evaluator(interval_s=60)
     try:
