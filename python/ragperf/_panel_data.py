@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .overhead import overhead_summary as monitoring_caption
+
 __all__ = [
     "OPERATION_TABLE_COLUMNS",
     "PanelSource",
@@ -47,6 +49,8 @@ __all__ = [
     "format_percent",
     "format_rate",
     "format_cost",
+    "watch_rows",
+    "monitoring_caption",
 ]
 
 #: Columns of :func:`operation_rows`, in display order.
@@ -446,26 +450,6 @@ def watch_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         for r in report.get("regressions") or []
     ]
     return rows
-
-
-def monitoring_caption(report: Mapping[str, Any]) -> str | None:
-    """One line on what monitoring costs, from the report's ``monitoring``
-    section (None when the report has no calibration).
-
-    Example:
-        >>> monitoring_caption({"monitoring": {"ns_per_block": 400.0, "records": 10,
-        ...     "statistics_bytes": 2048}})
-        'Monitoring cost: ~400 ns per tracked block, 10 records, 2.0 KiB of statistics'
-    """
-    section = report.get("monitoring") or {}
-    ns = section.get("ns_per_block")
-    if ns is None:
-        return None
-    kib = float(section.get("statistics_bytes", 0)) / 1024
-    return (
-        f"Monitoring cost: ~{float(ns):,.0f} ns per tracked block, "
-        f"{int(section.get('records', 0)):,} records, {kib:,.1f} KiB of statistics"
-    )
 
 
 def _newest_first(

@@ -24,11 +24,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from . import _core
 
-__all__ = ["Calibration", "calibrate", "CALIBRATION_BLOCKS", "REFRESH_S"]
+__all__ = ["Calibration", "calibrate", "overhead_summary", "CALIBRATION_BLOCKS", "REFRESH_S"]
 
 #: Empty blocks per timed run, and runs per setting (the fastest is kept).
 CALIBRATION_BLOCKS = 2000
@@ -142,3 +143,23 @@ def overhead_report(
         "statistics_bytes": int(core.memory_bytes()),
         "exit_hooks": exit_hooks,
     }
+
+
+def overhead_summary(report: Mapping[str, Any]) -> str | None:
+    """One line on what monitoring costs, from a report's ``monitoring``
+    section (None when it has no calibration, e.g. an older export).
+
+    Example:
+        >>> overhead_summary({"monitoring": {"ns_per_block": 400.0, "records": 10,
+        ...     "statistics_bytes": 2048}})
+        'Monitoring cost: ~400 ns per tracked block, 10 records, 2.0 KiB of statistics'
+    """
+    section = report.get("monitoring") or {}
+    ns = section.get("ns_per_block")
+    if ns is None:
+        return None
+    kib = float(section.get("statistics_bytes", 0)) / 1024
+    return (
+        f"Monitoring cost: ~{float(ns):,.0f} ns per tracked block, "
+        f"{int(section.get('records', 0)):,} records, {kib:,.1f} KiB of statistics"
+    )

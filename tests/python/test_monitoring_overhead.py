@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ragperf import PerformanceMonitor, overhead
+from ragperf import PerformanceMonitor, format_report, overhead
 
 
 def test_overhead_fields_and_counts() -> None:
@@ -55,6 +55,9 @@ def test_report_monitoring_section_keeps_internal_errors() -> None:
     assert section["ns_per_block"] == section["ns_per_block_memory_on"]
     assert section["records"] == 1
     json.dumps(section, allow_nan=False)
+    text = format_report({"monitoring": section})
+    assert f"Monitoring cost: ~{section['ns_per_block']:,.0f} ns per tracked block, 1 records" in text
+    assert "Monitoring cost" not in format_report({"monitoring": {"internal_errors": 0}})
 
 
 def test_calibration_is_cached_and_refreshed(monkeypatch: pytest.MonkeyPatch) -> None:
