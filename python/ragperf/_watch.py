@@ -17,10 +17,10 @@ from ._validate import check_positive_int, check_real, check_window_minutes, ope
 from .alert_evaluator import AlertEvaluator
 from .alerts import ALL_OPERATIONS, AlertCallback, AlertEngine, AlertEvent, AlertRule, wall_clock
 from .regressions import (
+    BaselineEntry,
     RegressionBaseline,
     RegressionFinding,
     baseline_from_exports,
-    BaselineEntry,
     check_factor,
     find_regressions,
 )

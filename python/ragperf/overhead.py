@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ class Calibration:
 
 _cache: dict[tuple[int, float, bool], Calibration] = {}
 _cache_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock mid-calibration.
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _time_blocks(memory: bool, max_history: int, memory_max_age_us: float, gpu: bool) -> float:
