@@ -131,15 +131,19 @@ Example:
           py::arg("operation"), py::arg("exclude_cold_start") = false)
       .def(
           "get_window_stats",
-          [](const Monitor& self, const std::string& name, int window_minutes) {
+          [](const Monitor& self, const std::string& name, int window_minutes,
+             double now_s) {
             absl::StatusOr<OperationStats> s;
             {
               py::gil_scoped_release release;
-              s = self.GetWindowStats(name, window_minutes, WallNowSeconds());
+              // now_s lets alert and regression checks run on a caller's clock.
+              s = self.GetWindowStats(name, window_minutes,
+                                      now_s > 0 ? now_s : WallNowSeconds());
             }
             return StatsToDict(ValueOrThrow(std::move(s)));
           },
-          py::arg("operation"), py::arg("window_minutes"))
+          py::arg("operation"), py::arg("window_minutes"),
+          py::arg("now_s") = 0.0)
       .def("get_all_stats",
            [](const Monitor& self, bool exclude_cold_start) {
              std::vector<OperationStats> all;

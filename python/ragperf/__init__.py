@@ -13,11 +13,13 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._core import OperationTracker, QuantileSketch
+from .alerts import AlertEvent, AlertRule
 from .memory import MemoryMonitor, get_system_memory
 from .monitor import OperationName, PerformanceMonitor, get_performance_monitor
 from .multiproc import merge_snapshots
 from .operation_type import OperationType
 from .queues import QueueMonitor, QueueRegistry, QueueTicket
+from .regressions import RegressionFinding
 from .report import format_report
 from .resources import SamplerHandle, get_gpu_status
 from .stats import PerformanceStats
@@ -31,6 +33,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AlertEvent",
+    "AlertRule",
     "MemoryMonitor",
     "OperationName",
     "OperationTracker",
@@ -41,6 +45,7 @@ __all__ = [
     "QueueMonitor",
     "QueueRegistry",
     "QueueTicket",
+    "RegressionFinding",
     "ResponseTimeTracker",
     "SamplerHandle",
     "TokenCounter",

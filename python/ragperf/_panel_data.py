@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .overhead import overhead_summary as monitoring_caption
+
 __all__ = [
     "OPERATION_TABLE_COLUMNS",
     "PanelSource",
@@ -47,6 +49,8 @@ __all__ = [
     "format_percent",
     "format_rate",
     "format_cost",
+    "watch_rows",
+    "monitoring_caption",
 ]
 
 #: Columns of :func:`operation_rows`, in display order.
@@ -408,6 +412,44 @@ def error_rows(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "model": e.get("model") or None,
         },
     )
+
+
+def watch_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Display rows for a report's active alerts, then its regressions:
+    ``kind``, ``name``, ``operation``, ``severity``, ``value``, ``limit``,
+    ``message``. Empty for a report without either (or from an older ragperf).
+
+    Example:
+        >>> watch_rows({"regressions": [{"operation": "llm", "current_p95_s": 0.9,
+        ...     "baseline_p95_s": 0.3, "factor": 3.0, "max_factor": 1.5,
+        ...     "message": "regression"}]})[0]["kind"]
+        'regression'
+    """
+    rows = [
+        {
+            "kind": "alert",
+            "name": str(a.get("rule")),
+            "operation": str(a.get("operation")),
+            "severity": str(a.get("severity")),
+            "value": a.get("value"),
+            "limit": f"{a.get('comparison')} {a.get('threshold')}",
+            "message": str(a.get("message", "")),
+        }
+        for a in (report.get("alerts") or {}).get("active") or []
+    ]
+    rows += [
+        {
+            "kind": "regression",
+            "name": f"p95 x{float(r.get('factor', 0.0)):.2f}",
+            "operation": str(r.get("operation")),
+            "severity": "warning",
+            "value": r.get("current_p95_s"),
+            "limit": f"> {r.get('max_factor')} x {r.get('baseline_p95_s')}",
+            "message": str(r.get("message", "")),
+        }
+        for r in report.get("regressions") or []
+    ]
+    return rows
 
 
 def _newest_first(

@@ -95,6 +95,19 @@ def check_positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_window_minutes(value: Any, name: str = "window_minutes") -> int:
+    """A statistics window: an int from 1 to 60 minutes.
+
+    Example:
+        >>> check_window_minutes(5)
+        5
+    """
+    minutes = check_positive_int(value, name)
+    if minutes > 60:
+        raise ValueError(f"{name} must be between 1 and 60, got {value!r}")
+    return minutes
+
+
 def operation_name(operation: Any) -> str:
     """The plain string name of an operation (str or str-valued enum).
 

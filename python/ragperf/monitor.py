@@ -14,6 +14,7 @@ from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overloa
 from . import _core
 from ._dimensions import DimensionsMixin
 from ._features import RagFeaturesMixin
+from ._watch import WatchMixin
 from ._validate import (
     check_duration,
     check_path,
@@ -60,7 +61,7 @@ def _stats_key(name: str) -> OperationType | OperationName:
     return _KNOWN_TYPES.get(name) or OperationName(name)
 
 
-class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
+class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
     """Tracks durations, tokens, memory and errors of pipeline operations.
 
     The block ``with monitor.track_operation(...) as op:`` is timed by a C++
@@ -157,6 +158,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
         self._hot = self._core._hot_path()
         self._init_features()
         self._init_dimensions(dimensions, max_dimension_values)
+        self._init_watch()  # alerts, regressions, overhead: nothing on the hot path
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
         # overrides them, which must then be honoured.
@@ -397,7 +399,9 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
         writes exactly this. Seed schema (``timestamp``, ``total_operations``,
         ``memory``, ``operations`` with ``duration`` in seconds and ``tokens``)
         plus extra keys (``health``, ``system_memory``, per-operation
-        ``error_rate``, ``errors_by_type``, ``memory`` deltas, ``p90``).
+        ``error_rate``, ``errors_by_type``, ``memory`` deltas, ``p90``,
+        ``alerts``, ``regressions``, ``monitoring`` overhead; see
+        docs/alerts.md). Checks the alert rules first.
 
         Example:
             >>> report = monitor.generate_report()
@@ -409,6 +413,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
         for operation, dimensions in self._dimensions_report().items():
             if operation in report["operations"]:
                 report["operations"][operation]["dimensions"] = dimensions
+        self._watch_report(report)
         return report
 
     def print_report(self, file: IO[str] | None = None) -> None:
@@ -435,15 +440,19 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin):
         return target
 
     def get_health_status(self) -> dict[str, Any]:
-        """``{"status": "healthy"|"warning", "memory_mb", "total_operations",
-        "issues": [...]}``; warning when RSS exceeds ``memory_threshold_mb`` or
-        an operation's error rate exceeds ``error_rate_threshold``.
+        """``{"status": "healthy"|"warning"|"critical", "memory_mb",
+        "total_operations", "issues": [...]}``; warning when RSS exceeds
+        ``memory_threshold_mb`` or an operation's error rate exceeds
+        ``error_rate_threshold``, an alert is active (see
+        :meth:`add_alert_rule`; "critical" for a critical one) or an
+        operation regressed (see :meth:`set_regression_baseline`). Checks the
+        alert rules first.
 
         Example:
             >>> monitor.get_health_status()["status"]  # doctest: +SKIP
             'healthy'
         """
-        return dict(self._core.health())
+        return self._watch_health(dict(self._core.health()))
 
     def clear_metrics(self) -> None:
         """Forgets all statistics and memory history.

@@ -19,7 +19,7 @@ metric                                        type       labels / meaning
 ``ragperf_cache_misses_total``                counter    ``cache``
 ``ragperf_memory_rss_bytes``                  gauge      process resident memory
 ``ragperf_memory_vms_bytes``                  gauge      process virtual memory
-``ragperf_health_status``                     gauge      1 healthy, 0 warning
+``ragperf_health_status``                     gauge      1 healthy, 0 warning or critical
 ``ragperf_dimension_duration_seconds``        summary    per value of a declared dimension:
                                                          ``operation``, ``dimension``, ``value``
 ``ragperf_dimension_failed_total``            counter    same labels
@@ -282,7 +282,7 @@ class RagperfCollector(Collector):
                 "ragperf_memory_vms_bytes", "Virtual memory of the process.", unit="bytes"
             ),
             "health": GaugeMetricFamily(
-                "ragperf_health_status", "1 when the monitor's health is 'healthy', 0 on 'warning'."
+                "ragperf_health_status", "1 when the monitor's health is 'healthy', 0 on 'warning' or 'critical'."
             ),
             "dimension_duration": SummaryMetricFamily(
                 "ragperf_dimension_duration_seconds",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .overhead import overhead_summary
+
 __all__ = ["format_report"]
 
 
@@ -14,7 +16,8 @@ def _ms(seconds: Any) -> str:
 
 def format_report(report: Mapping[str, Any]) -> str:
     """Formats a report as text: headline, memory, one row per operation
-    (count, failures, p50/p95/p99/avg in ms, tokens, tokens/s), health issues.
+    (count, failures, p50/p95/p99/avg in ms, tokens, tokens/s), health issues
+    and what monitoring costs (when the report says).
 
     Example:
         >>> print(format_report(monitor.generate_report()))  # doctest: +SKIP
@@ -86,5 +89,9 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append("")
         lines.append("Issues:")
         lines.extend(f"  - {issue}" for issue in issues)
+    cost = overhead_summary(report)
+    if cost:
+        lines.append("")
+        lines.append(cost)
     lines.append(rule)
     return "\n".join(lines)

@@ -42,7 +42,7 @@ __all__ = ["show_metrics", "show_metrics_file", "INSTALL_HINT"]
 #: What to install when Streamlit is missing.
 INSTALL_HINT = "pip install 'ragperf[streamlit]'"
 
-_STATUS_COLOURS = {"healthy": "green", "warning": "orange"}
+_STATUS_COLOURS = {"healthy": "green", "warning": "orange", "critical": "red"}
 
 
 def _streamlit() -> Any:
@@ -234,6 +234,12 @@ def _draw(
     _actions(st, source, key)
 
     _table(st, "Operations", data.operation_rows(source.report), "No operations recorded yet.")
+    watched = data.watch_rows(source.report)
+    if watched:  # only when alerts fire or operations regressed: keeps the layout otherwise
+        _table(st, "Alerts and regressions", watched, "")
+    cost = data.monitoring_caption(source.report)
+    if cost:
+        st.caption(cost)
     _charts(st, source, history)
     _table(st, "Recent operations", data.recent_operation_rows(source.recent_operations)[:100], "No recent operations.")
     if source.recent_operations and not source.live:

@@ -27,6 +27,8 @@ from ragperf import (
 )
 
 PUBLIC_NAMES = {
+    "AlertEvent",
+    "AlertRule",
     "MemoryMonitor",
     "OperationName",
     "OperationTracker",
@@ -37,6 +39,7 @@ PUBLIC_NAMES = {
     "QueueMonitor",
     "QueueRegistry",
     "QueueTicket",
+    "RegressionFinding",
     "ResponseTimeTracker",
     "SamplerHandle",
     "TokenCounter",
@@ -88,6 +91,19 @@ MONITOR_METHODS = [
     "export_operations_csv",
     "merge_from",
     "load",
+    # alerts, regressions, overhead (docs/alerts.md)
+    "add_alert_rule",
+    "remove_alert_rule",
+    "get_alert_rules",
+    "get_active_alerts",
+    "check_alerts",
+    "start_alert_evaluator",
+    "set_evaluation_clock",
+    "set_regression_baseline",
+    "get_regression_baseline",
+    "clear_regression_baseline",
+    "detect_regressions",
+    "get_monitoring_overhead",
 ]
 
 

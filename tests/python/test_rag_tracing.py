@@ -1323,7 +1323,7 @@ def test_failing_exit_hook_is_counted_logged_once_and_leaves_the_block_alone(
         assert async_user() == 7
     assert reported == []  # no unraisable storm
     assert monitor.get_internal_error_count() == 3
-    assert monitor.generate_report()["monitoring"] == {"internal_errors": 3}
+    assert monitor.generate_report()["monitoring"]["internal_errors"] == 3
     errors = [r for r in caplog.records if r.name == "ragperf" and r.levelno == logging.ERROR]
     assert len(errors) == 1  # logged once
     assert "hook failed on ok" in errors[0].getMessage()
@@ -1363,7 +1363,7 @@ def test_new_monitor_has_no_internal_errors(monitor: PerformanceMonitor) -> None
     with monitor.track_operation("x"):
         pass
     assert monitor.get_internal_error_count() == 0
-    assert monitor.generate_report()["monitoring"] == {"internal_errors": 0}
+    assert monitor.generate_report()["monitoring"]["internal_errors"] == 0
 
 
 # ================================================== streaming on the tracker
