@@ -22,9 +22,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Modules whose optional dependencies may be absent are still listed; pdoc
-# warns and skips them, which this script turns into a failure.
-MODULES = ["ragperf", "ragperf._core"]
+
+def api_modules() -> list[str]:
+    """Every public module of the installed package, plus the extension ``_core``.
+
+    Listed one by one because pdoc hides submodules that a package's
+    ``__all__`` does not name. A module whose optional dependency is missing
+    makes pdoc warn, which :func:`render_api` turns into a failure.
+    """
+    import pkgutil
+
+    import ragperf
+
+    names = ["ragperf", "ragperf._core"]
+    for info in pkgutil.walk_packages(ragperf.__path__, "ragperf."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return names
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -54,7 +68,7 @@ def _nav(pages: list[Path]) -> str:
 
 def render_pages(docs: Path, out: Path) -> list[Path]:
     """Render every ``docs/*.md`` to ``out/<stem>.html``; returns the written files."""
-    from pdoc import markdown2  # pdoc ships its own copy of markdown2
+    import markdown2  # a dependency of pdoc
 
     pages = sorted(docs.glob("*.md"))
     nav = _nav(pages)
@@ -76,14 +90,14 @@ def render_pages(docs: Path, out: Path) -> list[Path]:
 
 
 def render_api(out: Path) -> None:
-    """Render the API reference of :data:`MODULES` into ``out``; raise if pdoc warned."""
+    """Render the API reference of :func:`api_modules` into ``out``; raise if pdoc warned."""
     import pdoc
     import pdoc.render
 
     pdoc.render.configure(docformat="google", search=True, show_source=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pdoc.pdoc(*MODULES, output_directory=out)
+        pdoc.pdoc(*api_modules(), output_directory=out)
     problems = [str(w.message) for w in caught if "import" in str(w.message).lower()]
     if problems:
         raise RuntimeError("pdoc could not import: " + "; ".join(problems))

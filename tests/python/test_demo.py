@@ -107,16 +107,17 @@ def test_expected_sources_match_the_builtin_questions(docs_by_id: dict[str, Docu
 
 
 def test_every_step_is_reported_with_the_right_counts(
-    demo_run: tuple[dict[str, Any], Path],
+    demo_run: tuple[dict[str, Any], Path], documents: list[Document]
 ) -> None:
     report, _ = demo_run
+    batches = math.ceil(sum(len(SentenceChunker().chunk(d)) for d in documents) / 8)
     ops = report["operations"]
     answered = len(DEFAULT_QUESTIONS) * REPEAT
     expected = {
         "document_loading": 1,
         "pdf_loading": 1,
         "semantic_chunking": 1,
-        "embedding_generation": 1 + answered,  # one batch for the index, one per question
+        "embedding_generation": batches + answered,  # index batches of 8, one per question
         "index_building": 1,
         "document_retrieval": answered,
         "reranking": answered,
@@ -424,7 +425,9 @@ def test_custom_embedder_and_generator_plug_in(documents: list[Document]) -> Non
     assert embedder.calls == math.ceil(n_chunks / 16) + 1  # index batches, then the question
     report = monitor.generate_report()
     assert report["operations"]["llm_inference"]["total"] == 1
-    assert report["operations"]["embedding_generation"]["total"] == 2
+    assert report["operations"]["embedding_generation"]["total"] == embedder.calls
+    (tree,) = [t for t in monitor.get_recent_traces(10) if t["operation"] == "index_building"]
+    assert [c["operation"] for c in tree["children"]] == ["embedding_generation"] * (embedder.calls - 1)
 
 
 def test_failures_are_recorded_and_propagate(documents: list[Document]) -> None:
@@ -442,13 +445,16 @@ def test_failures_are_recorded_and_propagate(documents: list[Document]) -> None:
 
 def test_run_demo_accepts_a_custom_generator(tmp_path: Path) -> None:
     monitor = PerformanceMonitor()
+    embedder = _CountingEmbedder()
     report = run_demo(
         ["How long is the warranty?", "What are the customer support hours?"],
         monitor=monitor,
         metrics_path=tmp_path / "m.json",
         quiet=True,
-        embedder=_CountingEmbedder(),
+        embedder=embedder,
         generator=_EchoGenerator(),
     )
     assert report["operations"]["llm_inference"]["total"] == 2
-    assert report["operations"]["embedding_generation"]["total"] == 3
+    (chunking,) = monitor.get_recent_operations("semantic_chunking")
+    assert embedder.calls == math.ceil(chunking["metadata"]["chunks"] / 8) + 2
+    assert report["operations"]["embedding_generation"]["total"] == embedder.calls

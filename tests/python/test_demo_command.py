@@ -47,8 +47,8 @@ def test_run_demo_progress_counts_every_chunk(
     err = capsys.readouterr().err
     (chunks,) = {r["metadata"]["chunks"] for r in monitor.get_recent_operations("semantic_chunking")}
     assert err.rstrip("\n").rsplit("\r", 1)[-1].split(" ")[4] == f"{chunks}/{chunks}"
-    # the empty bar, one frame per batch of 16, the final frame on close
-    assert err.count("\r") == 1 + -(-chunks // 16) + 1
+    # the empty bar, one frame per batch of 8, the final frame on close
+    assert err.count("\r") == 1 + -(-chunks // 8) + 1
 
 
 def test_pdf_is_read_with_pypdf_and_nested_under_loading() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ragperf import PerformanceMonitor
+from ragperf import PerformanceMonitor, get_performance_monitor
 from ragperf.demo.__main__ import main
 from ragperf.demo.openai_chat import ENV_API_KEY, LLMEndpointError, OpenAIChatGenerator
 from ragperf.demo.pipeline import HashingEmbedder, RAGPipeline, load_documents
@@ -185,6 +185,7 @@ def test_command_line_uses_the_endpoint_and_env_key(
     server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV_API_KEY, "sk-from-env")
+    get_performance_monitor().clear_metrics()  # the command records into the default monitor
     metrics = tmp_path / "m.json"
     argv = ["--quiet", "--embedder", "hashing", "--metrics", str(metrics)]
     argv += ["--llm-url", server.url, "--llm-model", "tiny-model"]
