@@ -8,7 +8,7 @@ the time goes:
 step                   default implementation                          ragperf operation
 =====================  ==============================================  =========================
 load                   :func:`load_documents` (bundled ``corpus/``)    ``"document_loading"``
-chunk                  :class:`SentenceChunker`                        ``semantic_chunking``
+chunk                  :class:`SentenceChunker` (demo: semantic)       ``semantic_chunking``
 embed                  :class:`HashingEmbedder` (512-d, no download)   ``embedding_generation``
 index                  batches embedded, :class:`VectorIndex` filled    ``"index_building"``
 retrieve               cosine top-k over the index (numpy)             ``document_retrieval``
@@ -77,6 +77,8 @@ __all__ = [
     "TermStatistics",
     "VectorIndex",
     "corpus_root",
+    "chunks_from_spans",
+    "cut_long_sentences",
     "load_documents",
     "run_demo",
     "split_sentences",
@@ -341,6 +343,45 @@ class Chunker(Protocol):
         ...
 
 
+def chunks_from_spans(
+    document: Document, pieces: Sequence[str], spans: Sequence[Sequence[int]]
+) -> list[Chunk]:
+    """One :class:`Chunk` per half-open ``(start, end)`` range of ``pieces``, numbered in order.
+
+    >>> [c.chunk_id for c in chunks_from_spans(Document("d", "T", ""), ["a.", "b."], [(0, 1), (1, 2)])]
+    ['d#0', 'd#1']
+    """
+    return [
+        Chunk(
+            chunk_id=f"{document.doc_id}#{i}",
+            doc_id=document.doc_id,
+            title=document.title,
+            index=i,
+            sentences=tuple(pieces[start:end]),
+        )
+        for i, (start, end) in enumerate(spans)
+    ]
+
+
+def cut_long_sentences(sentences: Sequence[str], max_words: int) -> list[str]:
+    """``sentences`` with every one longer than ``max_words`` words cut into
+    near-equal word windows (so no chunk has to exceed ``max_words``).
+
+    >>> cut_long_sentences(["a b c d e", "f g."], 2)
+    ['a b', 'c d', 'e', 'f g.']
+    """
+    pieces: list[str] = []
+    for sentence in sentences:
+        words = sentence.split()
+        if len(words) <= max_words:
+            pieces.append(sentence)
+            continue
+        n_parts = math.ceil(len(words) / max_words)
+        size = math.ceil(len(words) / n_parts)
+        pieces.extend(" ".join(words[i : i + size]) for i in range(0, len(words), size))
+    return pieces
+
+
 @dataclass(frozen=True)
 class SentenceChunker:
     """Greedy sentence-aware chunker with sentence-level overlap.
@@ -372,30 +413,9 @@ class SentenceChunker:
 
     def chunk(self, document: Document) -> list[Chunk]:
         """Split ``document.text`` into overlapping chunks of whole sentences."""
-        pieces = self._pieces(split_sentences(document.text))
+        pieces = cut_long_sentences(split_sentences(document.text), self.max_words)
         counts = [len(p.split()) for p in pieces]
-        return [
-            Chunk(
-                chunk_id=f"{document.doc_id}#{i}",
-                doc_id=document.doc_id,
-                title=document.title,
-                index=i,
-                sentences=tuple(pieces[start:end]),
-            )
-            for i, (start, end) in enumerate(self.spans(counts))
-        ]
-
-    def _pieces(self, sentences: list[str]) -> list[str]:
-        pieces: list[str] = []
-        for sentence in sentences:
-            words = sentence.split()
-            if len(words) <= self.max_words:
-                pieces.append(sentence)
-                continue
-            n_parts = math.ceil(len(words) / self.max_words)
-            size = math.ceil(len(words) / n_parts)
-            pieces.extend(" ".join(words[i : i + size]) for i in range(0, len(words), size))
-        return pieces
+        return chunks_from_spans(document, pieces, self.spans(counts))
 
     def spans(self, counts: Sequence[int]) -> list[tuple[int, int]]:
         """Half-open ``(start, end)`` sentence ranges for sentences of ``counts`` words.
@@ -874,6 +894,7 @@ class RAGPipeline:
             chunks = [c for d in documents for c in self.chunker.chunk(d)]
             op.tokens = TokenCounter.count_tokens_in_list([c.text for c in chunks])
             op.metadata["chunks"] = len(chunks)
+            op.metadata["chunker"] = _name_of(self.chunker)
 
         texts = [c.embedding_text for c in chunks]
         embedder = _name_of(self.embedder)
@@ -1002,6 +1023,7 @@ def run_demo(
     quiet: bool = False,
     embedder: Embedder | None = None,
     generator: Generator | None = None,
+    chunker: Chunker | None = None,
     csv_path: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
 ) -> dict[str, Any]:
@@ -1015,7 +1037,9 @@ def run_demo(
     ``embedder`` and ``generator`` replace the defaults
     (:class:`HashingEmbedder`, :class:`ExtractiveGenerator`), e.g. with
     :class:`~ragperf.demo.minilm.MiniLMEmbedder` or
-    :class:`~ragperf.demo.openai_chat.OpenAIChatGenerator`. A progress bar
+    :class:`~ragperf.demo.openai_chat.OpenAIChatGenerator`. Documents are cut
+    by ``chunker``, by default a
+    :class:`~ragperf.demo.semantic_chunker.SemanticChunker` using the embedder. A progress bar
     for the embedding of the index is drawn on stderr when ``progress`` is
     True, or when it is None (the default), not quiet and stderr is a terminal.
 
@@ -1042,7 +1066,11 @@ def run_demo(
     # the request-path default (good < 2 s, investigate > 5 s).
     mon.set_latency_target(INDEX_BUILDING, good_below_s=60.0, investigate_above_s=600.0)
     documents = load_documents(monitor=mon)
-    pipeline = RAGPipeline(monitor=mon, embedder=embedder, generator=generator)
+    pipeline = RAGPipeline(monitor=mon, embedder=embedder, generator=generator, chunker=chunker)
+    if chunker is None:
+        from .semantic_chunker import SemanticChunker
+
+        pipeline.chunker = SemanticChunker(pipeline.embedder)
     # None: draw when stderr is a terminal (unless quiet); True/False: as told
     bar_enabled = (None if not quiet else False) if progress is None else progress
     n_chunks = _index_with_progress(pipeline, documents, enabled=bar_enabled)
