@@ -126,3 +126,17 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--embedder", "--llm-url", "--llm-model", "--csv", "RAGPERF_DEMO_LLM_URL"):
         assert option in out
+
+
+@pytest.mark.parametrize(
+    "module", ["pipeline", "progress", "semantic_chunker", "openai_chat", "pdf", "command"]
+)
+def test_module_doctests(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(f"ragperf.demo.{module}"), optionflags=doctest.ELLIPSIS
+    )
+    assert result.failed == 0
+    assert result.attempted > 0
