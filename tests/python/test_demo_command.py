@@ -95,6 +95,7 @@ def test_metrics_and_csv_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str
         (["--metrics", "/nonexistent-dir/m.json"], "directory /nonexistent-dir does not exist"),
         (["--csv", "/nonexistent-dir/m.csv"], "directory /nonexistent-dir does not exist"),
         (["--llm-url", "ftp://x", "--llm-model", "m"], "'ftp://x'"),
+        (["--repeat", "0"], "--repeat must be at least 1, got 0"),
     ],
 )
 def test_bad_options_exit_2_with_a_message(

@@ -41,16 +41,6 @@ EMBEDDERS: Final = ("minilm", "hashing")
 """Values of ``--embedder``: the real sentence-embedding model, or the dependency-free hashing one."""
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def add_demo_arguments(
     parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None
 ) -> None:
@@ -68,7 +58,7 @@ def add_demo_arguments(
                         help="where to write the metrics JSON (default: %(default)s)")
     parser.add_argument("--csv", default=None, metavar="PATH",
                         help="where to write the per-operation CSV (default: next to --metrics)")
-    parser.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="answer every question N times (default: %(default)s)")
     parser.add_argument("--question", action="append", metavar="TEXT",
                         help="ask this instead of the built-in questions (repeatable)")
@@ -147,6 +137,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     from .openai_chat import LLMEndpointError
 
     try:
+        if args.repeat < 1:
+            raise _UsageError(f"--repeat must be at least 1, got {args.repeat}")
         for target in (args.metrics, args.csv):
             if target is None:
                 continue
@@ -170,10 +162,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             embedder=embedder,
             generator=generator,
         )
-    except _UsageError as e:
-        print(f"ragperf demo: error: {e}", file=sys.stderr)
-        return 2
-    except ModuleNotFoundError as e:
+    except (_UsageError, ModuleNotFoundError) as e:
         print(f"ragperf demo: error: {e}", file=sys.stderr)
         return 2
     except PermissionError as e:
