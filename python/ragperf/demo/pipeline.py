@@ -690,7 +690,14 @@ class BM25Reranker:
 
 
 class Generator(Protocol):
-    """Produces an answer as a stream of tokens (``llm_inference`` step)."""
+    """Produces an answer as a stream of tokens (``llm_inference`` step).
+
+    Two optional attributes are read by :meth:`RAGPipeline.generate`:
+    ``separator`` (how pieces are joined, default ``" "`` for word tokens;
+    ``""`` for LLM deltas that carry their own spaces) and ``last_usage``
+    (a usage dict the model reported for the last answer, passed to
+    ``op.set_usage``), as :class:`~ragperf.demo.openai_chat.OpenAIChatGenerator` has.
+    """
 
     @property
     def model_name(self) -> str:
