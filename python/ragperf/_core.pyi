@@ -1,6 +1,10 @@
 """Type stubs for ragperf._core, the C++ extension (kept in sync by
 tests/python/test_stubs.py)."""
 
+# pdoc evaluates this file to document the extension (make docs): the
+# annotations must not be evaluated eagerly, some refer to later classes.
+from __future__ import annotations
+
 from types import TracebackType
 from typing import Any, Awaitable, Callable, Generator, Literal, Sequence
 

@@ -13,6 +13,7 @@ import pytest
 
 from ragperf import PerformanceMonitor
 from ragperf.demo.__main__ import main
+from ragperf.demo.semantic_chunker import SemanticChunker
 from ragperf.demo.pipeline import (
     DEFAULT_QUESTIONS,
     BM25Reranker,
@@ -41,6 +42,7 @@ EXPECTED_SOURCE = {
     "How often should I check and calibrate the rain gauge?": "06_calibration",
     "How long are raw one-minute readings kept?": "12_data_retention_privacy",
     "What are the customer support hours?": "16_support",
+    "Which radio band does the Beacon gateway use in Europe?": "17_radio_compliance",
 }
 
 # The fact each answer must state (a substring of the right sentence).
@@ -53,6 +55,7 @@ EXPECTED_FACT = {
     "06_calibration": "every six months",
     "12_data_retention_privacy": "kept for 90 days",
     "16_support": "08:00 to 18:00",
+    "17_radio_compliance": "868 MHz band",
 }
 
 
@@ -87,7 +90,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
 
 
 def test_corpus_is_bundled_and_sized(documents: list[Document]) -> None:
-    assert 12 <= len(documents) <= 16
+    # 16 text files and one PDF read with pypdf
+    assert len(documents) == 17
+    assert sum(d.doc_id == "17_radio_compliance" for d in documents) == 1
     assert len({d.doc_id for d in documents}) == len(documents)
     for doc in documents:
         assert doc.title and doc.title == doc.title.strip()
@@ -103,15 +108,18 @@ def test_expected_sources_match_the_builtin_questions(docs_by_id: dict[str, Docu
 
 
 def test_every_step_is_reported_with_the_right_counts(
-    demo_run: tuple[dict[str, Any], Path],
+    demo_run: tuple[dict[str, Any], Path], documents: list[Document]
 ) -> None:
     report, _ = demo_run
+    chunker = SemanticChunker(HashingEmbedder())  # what run_demo uses with its default embedder
+    batches = math.ceil(sum(len(chunker.chunk(d)) for d in documents) / 8)
     ops = report["operations"]
     answered = len(DEFAULT_QUESTIONS) * REPEAT
     expected = {
         "document_loading": 1,
+        "pdf_loading": 1,
         "semantic_chunking": 1,
-        "embedding_generation": 1 + answered,  # one batch for the index, one per question
+        "embedding_generation": batches + answered,  # index batches of 8, one per question
         "index_building": 1,
         "document_retrieval": answered,
         "reranking": answered,
@@ -198,7 +206,8 @@ def test_run_demo_rejects_bad_repeat(tmp_path: Path) -> None:
 
 def test_cli_writes_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "cli.json"
-    assert main(["--quiet", "--metrics", str(path), "--question", "Who founded Alderbank?"]) == 0
+    argv = ["--quiet", "--embedder", "hashing", "--metrics", str(path)]
+    assert main([*argv, "--question", "Who founded Alderbank?"]) == 0
     assert (
         json.loads(path.read_text(encoding="utf-8"))["operations"]["query_processing"]["total"] >= 1
     )
@@ -412,13 +421,15 @@ def test_custom_embedder_and_generator_plug_in(documents: list[Document]) -> Non
     p = RAGPipeline(
         monitor=monitor, embedder=embedder, generator=_EchoGenerator(), top_k=4, context_k=2
     )
-    p.index(documents)
+    n_chunks = p.index(documents, batch_size=16)
     answer = p.answer("How long is the warranty?")
     assert answer.text == "15_warranty: How long is the warranty?"
-    assert embedder.calls == 2
+    assert embedder.calls == math.ceil(n_chunks / 16) + 1  # index batches, then the question
     report = monitor.generate_report()
     assert report["operations"]["llm_inference"]["total"] == 1
-    assert report["operations"]["embedding_generation"]["total"] == 2
+    assert report["operations"]["embedding_generation"]["total"] == embedder.calls
+    (tree,) = [t for t in monitor.get_recent_traces(10) if t["operation"] == "index_building"]
+    assert [c["operation"] for c in tree["children"]] == ["embedding_generation"] * (embedder.calls - 1)
 
 
 def test_failures_are_recorded_and_propagate(documents: list[Document]) -> None:
@@ -436,13 +447,19 @@ def test_failures_are_recorded_and_propagate(documents: list[Document]) -> None:
 
 def test_run_demo_accepts_a_custom_generator(tmp_path: Path) -> None:
     monitor = PerformanceMonitor()
+    embedder = _CountingEmbedder()
     report = run_demo(
         ["How long is the warranty?", "What are the customer support hours?"],
         monitor=monitor,
         metrics_path=tmp_path / "m.json",
         quiet=True,
-        embedder=_CountingEmbedder(),
+        embedder=embedder,
         generator=_EchoGenerator(),
     )
     assert report["operations"]["llm_inference"]["total"] == 2
-    assert report["operations"]["embedding_generation"]["total"] == 3
+    (chunking,) = monitor.get_recent_operations("semantic_chunking")
+    batches = math.ceil(chunking["metadata"]["chunks"] / 8)
+    # the semantic chunker embeds each document's sentences once (inside semantic_chunking)
+    n_docs = len(load_documents(monitor=PerformanceMonitor()))
+    assert embedder.calls == n_docs + batches + 2
+    assert report["operations"]["embedding_generation"]["total"] == batches + 2

@@ -1,6 +1,6 @@
-"""Command line entry point: ``python -m ragperf.demo [--metrics PATH] [--repeat N] [--quiet]``.
+"""Command line entry point: ``python -m ragperf.demo`` (what ``make demo`` runs).
 
-The same as ``ragperf demo ...`` (one argument parser, in :mod:`ragperf.cli`).
+Options and exit codes are in :mod:`ragperf.demo.command`; ``--help`` lists them.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs ``ragperf demo`` with ``argv`` (default: the command line); returns the exit code.
+    """Runs the demo with ``argv`` (default: the command line); returns the exit code.
 
-    Example: ``python -m ragperf.demo --repeat 20 --metrics /tmp/m.json``
+    Example: ``python -m ragperf.demo --embedder hashing --repeat 20 --metrics /tmp/m.json``
     """
-    from ragperf.cli import main as cli_main
+    from .command import main as command_main
 
-    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
+    return command_main(argv)
 
 
 if __name__ == "__main__":
