@@ -7,7 +7,8 @@ Subcommands::
     ragperf compare BEFORE AFTER [--threshold 10%] [--min-count N] [--json]
                                            compare two metrics JSONs; exit 1 on a
                                            regression beyond the threshold (a CI gate)
-    ragperf demo [--metrics PATH] [--repeat N] [--quiet] [--question TEXT]
+    ragperf demo [--metrics PATH] [--csv PATH] [--repeat N] [--quiet] [--question TEXT]
+                 [--embedder minilm|hashing] [--llm-url URL] [--llm-model NAME]
                                            run the bundled instrumented RAG demo
     ragperf dashboard FILE [--port 8501] [--host 127.0.0.1] [--no-browser] [--refresh S]
                                            open the Streamlit panel on a metrics JSON,
@@ -232,26 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument(
-        "--metrics",
-        default="metrics.json",
-        metavar="PATH",
-        help="where to write the metrics JSON (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--repeat",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="answer every question N times (default: %(default)s)",
-    )
-    demo.add_argument("--quiet", action="store_true", help="print nothing")
-    demo.add_argument(
-        "--question",
-        action="append",
-        metavar="TEXT",
-        help="ask this instead of the built-in questions (repeatable)",
-    )
+    # The same options as `python -m ragperf.demo` (embedder, LLM endpoint,
+    # CSV); demo.command imports no numpy, so --help stays fast.
+    from .demo.command import add_demo_arguments
+
+    add_demo_arguments(demo, repeat_type=_positive_int)
 
     dashboard = sub.add_parser(
         "dashboard",
@@ -384,20 +370,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    parent = os.path.dirname(os.path.abspath(args.metrics))
-    if not os.path.isdir(parent):
-        raise CliError(f"cannot write {args.metrics}: directory {parent} does not exist", EXIT_USAGE)
-    try:
-        from .demo.pipeline import run_demo  # late: needs numpy, and --help stays fast
-    except ImportError as e:
-        raise CliError(
-            f"the demo needs {e.name or 'numpy'}: pip install 'ragperf[demo]'", EXIT_ERROR
-        ) from None
-    try:
-        run_demo(args.question, metrics_path=args.metrics, repeat=args.repeat, quiet=args.quiet)
-    except PermissionError as e:
-        raise CliError(f"cannot write {args.metrics}: {e.strerror or e}", EXIT_USAGE) from None
-    return EXIT_OK
+    from .demo.command import run_from_args
+
+    return run_from_args(args)
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:

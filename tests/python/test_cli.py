@@ -296,7 +296,9 @@ def test_demo_quiet_writes_metrics(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, clean_default_monitor: None
 ) -> None:
     out_path = tmp_path / "demo_metrics.json"
-    code, out, err = run(capsys, "demo", "--quiet", "--metrics", str(out_path), "--repeat", "2")
+    code, out, err = run(
+        capsys, "demo", "--quiet", "--embedder", "hashing", "--metrics", str(out_path), "--repeat", "2"
+    )
     assert code == EXIT_OK, err
     assert out == "" and err == ""
     report = json.loads(out_path.read_text())
@@ -316,7 +318,14 @@ def test_demo_with_questions_prints_answers_and_report(
 ) -> None:
     out_path = tmp_path / "m.json"
     code, out, _ = run(
-        capsys, "demo", "--metrics", str(out_path), "--question", "What are the customer support hours?"
+        capsys,
+        "demo",
+        "--embedder",
+        "hashing",
+        "--metrics",
+        str(out_path),
+        "--question",
+        "What are the customer support hours?",
     )
     assert code == 0
     assert "Q: What are the customer support hours?" in out

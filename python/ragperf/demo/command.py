@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ EMBEDDERS: Final = ("minilm", "hashing")
 
 
 def add_demo_arguments(
-    parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None
+    parser: argparse.ArgumentParser,
+    environ: Mapping[str, str] | None = None,
+    repeat_type: Callable[[str], int] = int,
 ) -> None:
     """Add the demo's options to ``parser`` (defaults for the LLM come from ``environ``).
 
@@ -58,7 +60,7 @@ def add_demo_arguments(
                         help="where to write the metrics JSON (default: %(default)s)")
     parser.add_argument("--csv", default=None, metavar="PATH",
                         help="where to write the per-operation CSV (default: next to --metrics)")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+    parser.add_argument("--repeat", type=repeat_type, default=1, metavar="N",
                         help="answer every question N times (default: %(default)s)")
     parser.add_argument("--question", action="append", metavar="TEXT",
                         help="ask this instead of the built-in questions (repeatable)")
