@@ -4,7 +4,6 @@ exception always propagates unchanged."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import logging
@@ -73,24 +72,7 @@ def test_generator_exit_inside_a_block_is_cancelled(monitor: PerformanceMonitor)
     assert (s.cancelled_operations, s.total_operations) == (1, 0)
 
 
-def test_cancelled_asyncio_task_is_cancelled(monitor: PerformanceMonitor) -> None:
-    started = asyncio.Event()
-
-    async def call_llm() -> None:
-        async with monitor.track_operation("llm_inference"):
-            started.set()
-            await asyncio.sleep(60)
-
-    async def main() -> None:
-        task = asyncio.create_task(call_llm())
-        await started.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
-    s = monitor.get_operation_stats("llm_inference")
-    assert (s.cancelled_operations, s.total_operations, s.failed_operations) == (1, 0, 0)
+# asyncio.CancelledError: test_async_and_decorator.py::test_cancelled_task_counts_as_cancelled_not_failed
 
 
 def test_cancelled_in_window_report_csv_and_saved_state(
