@@ -22,6 +22,28 @@
 namespace py = pybind11;
 
 namespace ragperf::bindings {
+namespace {
+
+// The one warning of an operation-name overflow, on the `ragperf` logger (not
+// warnings.warn: with warnings turned into errors it would raise into the
+// user's `with` statement). Runs on the thread that used the new name.
+void WarnOperationOverflow(absl::string_view name, size_t max_operations) {
+  py::gil_scoped_acquire gil;
+  try {
+    py::module_::import("logging")
+        .attr("getLogger")("ragperf")
+        .attr("warning")(
+            "ragperf: more than %d distinct operation names; %r and every "
+            "later new name are recorded as '__other__' (raise "
+            "PerformanceMonitor(max_operations=...) if this is expected)",
+            max_operations, py::str(name.data(), name.size()));
+  } catch (py::error_already_set&) {
+    // Dropped: a broken logging set-up must not fail the block that used
+    // the name (the count stays readable as Monitor.overflow_names).
+  }
+}
+
+}  // namespace
 
 void RegisterMonitor(py::module_& m) {
   using Monitor = PerformanceMonitor;
@@ -42,7 +64,8 @@ Example:
                        double system_memory_percent_threshold,
                        double gpu_memory_percent_threshold,
                        double cpu_percent_threshold,
-                       long long max_resource_samples) {
+                       long long max_resource_samples,
+                       long long max_operations) {
              if (max_history < 1) {
                throw py::value_error("max_history must be >= 1, got " +
                                      std::to_string(max_history));
@@ -68,8 +91,15 @@ Example:
                                      std::to_string(max_resource_samples));
              }
              o.max_resource_samples = static_cast<size_t>(max_resource_samples);
+             if (max_operations < 1) {
+               throw py::value_error("max_operations must be >= 1, got " +
+                                     std::to_string(max_operations));
+             }
+             o.max_operations = static_cast<size_t>(max_operations);
              ThrowIfError(Monitor::ValidateOptions(o));
-             return std::make_shared<Monitor>(o);
+             auto monitor = std::make_shared<Monitor>(o);
+             monitor->operation_cap().SetOverflowCallback(&WarnOperationOverflow);
+             return monitor;
            }),
            py::arg("enable_memory_tracking") = true,
            py::arg("max_history") = 1000,
@@ -81,7 +111,9 @@ Example:
            py::arg("system_memory_percent_threshold") = 90.0,
            py::arg("gpu_memory_percent_threshold") = 90.0,
            py::arg("cpu_percent_threshold") = 0.0,
-           py::arg("max_resource_samples") = 720)
+           py::arg("max_resource_samples") = 720,
+           py::arg("max_operations") =
+               static_cast<long long>(OperationCap::kDefaultMaxOperations))
       .def("_hot_path",
            [](std::shared_ptr<Monitor> self) {
              PyObject* hot = NewHotPath(std::move(self));
@@ -241,6 +273,13 @@ Example:
           [](Monitor& self, double v) { ThrowIfError(self.SetErrorRateThreshold(v)); })
       .def_property_readonly("max_history",
                              [](const Monitor& self) { return self.tracker().max_history(); })
+      .def_property_readonly(
+          "max_operations",
+          [](const Monitor& self) { return self.operation_cap().max_operations(); })
+      .def_property_readonly(
+          "overflow_names",
+          [](const Monitor& self) { return self.operation_cap().overflow_names(); },
+          "New operation names recorded as '__other__' because the cap was reached.")
       .def_static("rss_reads", []() { return RssCache::Instance().reads(); },
                   "How many times blocks actually read /proc/self/statm.")
       .def("memory_bytes",

@@ -128,6 +128,10 @@ void RegisterResources(py::module_& m) {
           "sampler_running", [](Monitor& self) { return self.sampler().running(); })
       .def_property_readonly(
           "sampler_interval_s", [](Monitor& self) { return self.sampler().interval_s(); })
+      .def_property_readonly(
+          "sampler_was_running_at_fork",
+          [](Monitor& self) { return self.sampler().was_running_at_fork(); },
+          "In a fork child: whether the parent was sampling when it forked.")
       .def(
           "sample_resources",
           [](Monitor& self) {

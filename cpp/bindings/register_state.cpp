@@ -143,7 +143,10 @@ void RegisterState(py::module_& m) {
           totals.push_back(std::move(t));
         }
         for (const OperationStats& s : states) {
-          ThrowIfError(self.tracker().MergeState(s.name, s));
+          // Through the name cap: a snapshot with more names than the cap
+          // merges its extra operations into "__other__".
+          const int id = self.Intern(s.name);
+          ThrowIfError(self.tracker().MergeState(self.tracker().NameOf(id), s));
         }
         for (const ModelTotals& t : totals) self.models().MergeTotals(t);
         for (const auto& [name, hits, misses] : caches) {

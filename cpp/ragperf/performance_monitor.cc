@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ragperf/atomic_file.h"
+#include "ragperf/fork_gate.h"
 
 namespace ragperf {
 namespace {
@@ -53,6 +54,7 @@ PerformanceMonitor::PerformanceMonitor(const Options& options)
     : tracker_(options.max_history, options.relative_accuracy),
       dimensions_(options.max_history, options.relative_accuracy,
                   options.max_dimension_values),
+      cap_(options.max_operations),
       memory_(options.max_history),
       memory_tracking_(options.enable_memory_tracking),
       memory_max_age_ns_(options.memory_max_age_ns),
@@ -103,6 +105,9 @@ absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
   }
   if (options.max_dimension_values < 1) {
     return absl::InvalidArgumentError("max_dimension_values must be >= 1");
+  }
+  if (options.max_operations < 1) {
+    return absl::InvalidArgumentError("max_operations must be >= 1");
   }
   if (options.max_resource_samples < 1) {
     return absl::InvalidArgumentError("max_resource_samples must be >= 1");
@@ -245,6 +250,7 @@ void PerformanceMonitor::Finish(OperationStats& stats,
 
 OperationStats PerformanceMonitor::GetStats(absl::string_view name,
                                             bool exclude_cold_start) const {
+  ForkGate::Reader reader;
   OperationStats stats = tracker_.GetStats(name);
   Finish(stats, exclude_cold_start);
   return stats;
@@ -252,6 +258,7 @@ OperationStats PerformanceMonitor::GetStats(absl::string_view name,
 
 absl::StatusOr<OperationStats> PerformanceMonitor::GetWindowStats(
     absl::string_view name, int window_minutes, double now_s) const {
+  ForkGate::Reader reader;
   absl::StatusOr<OperationStats> stats =
       tracker_.GetWindowStats(name, window_minutes, now_s);
   if (stats.ok()) Finish(*stats, false);
@@ -260,6 +267,7 @@ absl::StatusOr<OperationStats> PerformanceMonitor::GetWindowStats(
 
 std::vector<OperationStats> PerformanceMonitor::GetAllStats(
     bool exclude_cold_start) const {
+  ForkGate::Reader reader;
   std::vector<OperationStats> all = tracker_.GetAllStats();
   for (OperationStats& stats : all) Finish(stats, exclude_cold_start);
   return all;
@@ -326,6 +334,7 @@ HealthStatus PerformanceMonitor::HealthFrom(
 }
 
 HealthStatus PerformanceMonitor::GetHealth() {
+  ForkGate::Reader reader;
   const std::vector<OperationStats> ops = GetAllStats();
   uint64_t total = 0;
   for (const OperationStats& op : ops) total += op.total;
@@ -336,6 +345,7 @@ HealthStatus PerformanceMonitor::GetHealth() {
 }
 
 Report PerformanceMonitor::GenerateReport() {
+  ForkGate::Reader reader;
   Report report;
   const absl::Time now = absl::Now();
   report.timestamp =
@@ -370,6 +380,7 @@ Report PerformanceMonitor::GenerateReport() {
 
 absl::Status PerformanceMonitor::ExportJson(const std::string& path,
                                             int indent) {
+  ForkGate::Reader reader;
   return WriteFileAtomically(path, ReportToJson(GenerateReport(), indent));
 }
 
@@ -403,6 +414,7 @@ absl::StatusOr<OperationStats> PerformanceMonitor::GetDimensionStats(
 }
 
 void PerformanceMonitor::Clear() {
+  ForkGate::Reader reader;
   tracker_.Clear();
   dimensions_.Clear();
   memory_.Clear();

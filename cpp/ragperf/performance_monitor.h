@@ -65,6 +65,7 @@
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/memory_monitor.h"
 #include "ragperf/model_usage.h"
+#include "ragperf/operation_cap.h"
 #include "ragperf/resource_sampler.h"
 #include "ragperf/response_time_tracker.h"
 
@@ -130,6 +131,9 @@ class PerformanceMonitor {
     size_t max_resource_samples = ResourceSampler::kDefaultMaxSamples;
     // Distinct values kept per (operation, dimension); see DimensionStats.
     size_t max_dimension_values = DimensionStats::kDefaultMaxValues;
+    // Distinct operation names with their own statistics; later new names
+    // record as "__other__" (operation_cap.h). At least 1.
+    size_t max_operations = OperationCap::kDefaultMaxOperations;
   };
 
   explicit PerformanceMonitor(const Options& options);
@@ -139,7 +143,11 @@ class PerformanceMonitor {
   // Validates options: InvalidArgument naming the bad value.
   static absl::Status ValidateOptions(const Options& options);
 
-  int Intern(absl::string_view name) { return tracker_.Intern(name); }
+  // The id `name` records under (a new name beyond `max_operations` gets the
+  // id of "__other__"). Not for every record: callers cache the id.
+  int Intern(absl::string_view name) { return cap_.Intern(tracker_, name); }
+  OperationCap& operation_cap() { return cap_; }
+  const OperationCap& operation_cap() const { return cap_; }
   // Hot path: records into the tracker and, when the record carries a memory
   // delta, feeds `rss_end_mb` to the memory aggregates. Records that name a
   // model, failed, or looked up a cache take a slower path that also feeds
@@ -245,6 +253,10 @@ class PerformanceMonitor {
   // Forgets every statistic (prices and latency targets stay).
   void Clear();
 
+  // Reads, reports, exports and Clear() run inside a ForkGate::Reader
+  // (fork_gate.h): fork() waits for them, so a child never inherits a shard
+  // or table lock held by one of them.
+
  private:
   void RecordDetailed(int id, const OperationRecord& record);
   // Fills the latency classes (and, on request, cold-start-free percentiles).
@@ -257,6 +269,7 @@ class PerformanceMonitor {
 
   ResponseTimeTracker tracker_;
   DimensionStats dimensions_;
+  OperationCap cap_;
   MemoryMonitor memory_;
   std::atomic<bool> memory_tracking_;
   std::atomic<int64_t> memory_max_age_ns_;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -128,11 +129,44 @@ ResourceSampler::ResourceSampler(size_t max_samples,
                                  std::function<GpuSnapshot()> gpu)
     : max_samples_(std::max<size_t>(max_samples, 1)),
       gpu_(std::move(gpu)),
-      max_cpu_percent_(MaxCpuPercent()) {}
+      max_cpu_percent_(MaxCpuPercent()) {
+  ForkGate::Register(this);
+}
 
 ResourceSampler::~ResourceSampler() {
+  ForkGate::Unregister(this);
   absl::MutexLock life(&lifecycle_mu_);
   StopLocked();
+}
+
+void ResourceSampler::PrepareFork() {
+  lifecycle_mu_.Lock();
+  sample_mu_.Lock();
+  mu_.Lock();
+}
+
+void ResourceSampler::ParentAfterFork() {
+  mu_.Unlock();
+  sample_mu_.Unlock();
+  lifecycle_mu_.Unlock();
+}
+
+void ResourceSampler::ChildAfterFork() {
+  was_running_at_fork_ = running_ && thread_pid_ != getpid();
+  mu_.Unlock();
+  sample_mu_.Unlock();
+  lifecycle_mu_.Unlock();
+  // The parent's sampling thread may be queued on these (the CondVar in
+  // particular, between samples); fresh objects list no waiters.
+  new (&wake_) absl::CondVar();
+  new (&mu_) absl::Mutex();
+  new (&sample_mu_) absl::Mutex();
+  new (&lifecycle_mu_) absl::Mutex();
+}
+
+bool ResourceSampler::was_running_at_fork() const {
+  absl::MutexLock lock(&mu_);
+  return was_running_at_fork_;
 }
 
 absl::Status ResourceSampler::Start(double interval_s) {
@@ -158,6 +192,7 @@ absl::Status ResourceSampler::Start(double interval_s) {
   {
     absl::MutexLock lock(&mu_);
     stop_requested_ = false;
+    was_running_at_fork_ = false;
     running_ = true;
     thread_pid_ = getpid();
     interval_s_ = interval_s;
@@ -186,6 +221,7 @@ void ResourceSampler::StopLocked() {
     absl::MutexLock lock(&mu_);
     stop_requested_ = true;
     running_ = false;
+    was_running_at_fork_ = false;
     same_process = thread_pid_ == getpid();
     // SignalAll, not Signal: in a fork child the CondVar may still list the
     // parent's (non-existent) sampling thread as a waiter, and Signal() could

@@ -60,6 +60,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "ragperf/fork_gate.h"
 
 namespace ragperf {
 
@@ -171,12 +172,11 @@ struct ResourceStats {
 //
 // Fork: the sampling thread does not exist in a child created by `fork()`.
 // In the child, `running()` reports false and `Stop()` and the destructor
-// return without trying to join it; call `Start()` again to sample the child.
-// The child's first sample has `cpu_percent == -1` (its CPU clock restarts
-// at zero). As with any multi-threaded program, a child forked at the
-// instant the sampling thread holds an internal lock (for the few
-// microseconds of recording a sample) would deadlock on this sampler; a
-// later change adds `pthread_atfork` handlers for that.
+// return without trying to join it; call `Start()` again to sample the child
+// (`was_running_at_fork()` says whether the parent was sampling). The child's
+// first sample has `cpu_percent == -1` (its CPU clock restarts at zero). The
+// sampler is a ForkParticipant (fork_gate.h): fork() waits until no thread
+// holds one of its locks, and the child gets them unlocked with no waiters.
 //
 // Example:
 //
@@ -186,7 +186,7 @@ struct ResourceStats {
 //   ragperf::ResourceSample now = sampler.SampleNow();  // also recorded
 //   std::vector<ragperf::ResourceSample> last_minute = sampler.History(120);
 //   sampler.Stop();
-class ResourceSampler {
+class ResourceSampler : private ForkParticipant {
  public:
   // One hour at the default 5-second interval.
   static constexpr size_t kDefaultMaxSamples = 720;
@@ -229,6 +229,9 @@ class ResourceSampler {
 
   // Whether the background thread is sampling (false in a forked child).
   bool running() const;
+  // In a fork child: whether the parent was sampling when it forked (false
+  // in a process that never forked, and after Start()/Stop() in the child).
+  bool was_running_at_fork() const;
 
   // The interval of the current run, or of the last one if stopped; 0 if
   // `Start()` never succeeded.
@@ -259,6 +262,12 @@ class ResourceSampler {
   void Clear();
 
  private:
+  // ForkParticipant: takes the three locks in their order / releases them /
+  // re-initialises them in the child.
+  void PrepareFork() override ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void ParentAfterFork() override ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void ChildAfterFork() override ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
   // Running min/max/sum of one series, under `mu_`.
   struct Aggregate {
     uint64_t count = 0;
@@ -319,6 +328,7 @@ class ResourceSampler {
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   pid_t thread_pid_ ABSL_GUARDED_BY(mu_) = 0;  // Process the thread runs in.
   double interval_s_ ABSL_GUARDED_BY(mu_) = 0;
+  bool was_running_at_fork_ ABSL_GUARDED_BY(mu_) = false;
   // Grows to `max_samples_`, then is overwritten in place at `next_`.
   std::vector<ResourceSample> ring_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;

@@ -26,7 +26,7 @@ from ._validate import (
 from .operation_type import OperationType
 from .logs import debug_from_env
 from .report import format_report
-from .resources import SamplerHandle, get_gpu_status
+from .resources import SamplerHandle, get_gpu_status, restart_sampler_after_fork
 from .stats import PerformanceStats
 
 __all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
@@ -97,6 +97,10 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             :meth:`get_breakdown`). None = no split, no hot-path cost.
         max_dimension_values: distinct values kept per operation and
             dimension; later values are recorded as ``"__other__"``.
+        max_operations: distinct operation names with their own statistics
+            (default 1,000). Later new names are recorded as the operation
+            ``"__other__"`` and one warning goes to the ``ragperf`` logger, so
+            names built from unbounded data cannot grow memory without limit.
 
     Example:
         >>> monitor = PerformanceMonitor(enable_memory_tracking=False)
@@ -122,6 +126,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         max_resource_samples: int = 720,
         dimensions: Iterable[str] | None = None,
         max_dimension_values: int = 100,
+        max_operations: int = 1000,
     ) -> None:
         for flag_name, flag in (
             ("enable_memory_tracking", enable_memory_tracking),
@@ -131,6 +136,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
                 raise TypeError(f"{flag_name} must be a bool, got {flag!r}")
         max_resource_samples = check_positive_int(max_resource_samples, "max_resource_samples")
         max_history = check_positive_int(max_history, "max_history")
+        max_operations = check_positive_int(max_operations, "max_operations")
         for name, value in (
             ("memory_threshold_mb", memory_threshold_mb),
             ("error_rate_threshold", error_rate_threshold),
@@ -154,6 +160,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             gpu_memory_percent_threshold=float(gpu_memory_percent_threshold),
             cpu_percent_threshold=float(cpu_percent_threshold),
             max_resource_samples=max_resource_samples,
+            max_operations=max_operations,
         )
         self._hot = self._core._hot_path()
         self._init_features()
@@ -470,13 +477,15 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         GPU memory/utilisation (when NVML is available) every ``interval_s``
         seconds (0.05..3600) in a C++ thread. Off by default; calling it again
         restarts with the new interval. Returns a handle whose ``stop()`` ends
-        it (also a context manager). A forked child must start it again.
+        it (also a context manager). A child forked while it runs starts its
+        own sampler at the same interval (``ragperf.resources``).
 
         Example:
             >>> handle = monitor.start_sampler(interval_s=5)  # doctest: +SKIP
             >>> monitor.get_system_stats()["cpu_percent"]["avg"]  # doctest: +SKIP
         """
         self._core.start_sampler(check_real(interval_s, "interval_s", "a number of seconds"))
+        restart_sampler_after_fork(self)
         return SamplerHandle(self)
 
     def stop_sampler(self) -> None:

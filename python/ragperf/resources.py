@@ -6,6 +6,9 @@ GPUs are read through NVML loaded at run time (``cpp/ragperf/gpu_monitor``).
 
 from __future__ import annotations
 
+import logging
+import os
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -84,3 +87,37 @@ def get_gpu_status(library: str | None = None) -> dict[str, Any]:
     if library is not None and not isinstance(library, str):
         raise TypeError(f"library must be a str or None, got {library!r}")
     return dict(_core.read_gpu_status(library or ""))
+
+
+# Monitors whose sampler was started in this process; weak, so the set never
+# keeps a monitor alive.
+_sampling: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
+
+
+def restart_sampler_after_fork(monitor: PerformanceMonitor) -> None:
+    """Makes a child forked while ``monitor``'s sampler runs start its own
+    sampler at the same interval (the parent's thread does not exist in the
+    child). ``PerformanceMonitor.start_sampler`` calls it.
+
+    Example:
+        >>> restart_sampler_after_fork(monitor)  # doctest: +SKIP
+    """
+    _sampling.add(monitor)
+
+
+def _after_fork_in_child() -> None:
+    # Runs after the C++ pthread_atfork child handlers, which recorded
+    # whether each sampler was running when the parent forked.
+    for monitor in list(_sampling):
+        core = monitor._core
+        try:
+            if core.sampler_was_running_at_fork:
+                core.start_sampler(core.sampler_interval_s)
+        except Exception as exc:  # never break fork()
+            logging.getLogger("ragperf").warning(
+                "ragperf: restarting the resource sampler in forked child %d failed: %s", os.getpid(), exc
+            )
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
