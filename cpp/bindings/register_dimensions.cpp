@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "gil_release.h"
 #include "convert.h"
 #include "ragperf/clock.h"
 #include "ragperf/performance_monitor.h"
@@ -34,7 +35,7 @@ void RegisterDimensions(py::module_& m) {
             int window_minutes) {
            absl::StatusOr<OperationStats> s;
            {
-             py::gil_scoped_release release;
+             GilRelease release;
              s = self.GetDimensionStats(operation, dimension, value,
                                         window_minutes, WallNowSeconds());
            }

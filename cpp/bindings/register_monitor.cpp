@@ -12,6 +12,7 @@
 #include <string>
 
 #include "convert.h"
+#include "gil_release.h"
 #include "operation_tracker_type.h"
 #include "ragperf/atomic_file.h"
 #include "ragperf/performance_monitor.h"
@@ -155,7 +156,7 @@ Example:
              bool exclude_cold_start) {
             OperationStats s;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               s = self.GetStats(name, exclude_cold_start);
             }
             return StatsToDict(s);
@@ -167,7 +168,7 @@ Example:
              double now_s) {
             absl::StatusOr<OperationStats> s;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               // now_s lets alert and regression checks run on a caller's clock.
               s = self.GetWindowStats(name, window_minutes,
                                       now_s > 0 ? now_s : WallNowSeconds());
@@ -180,7 +181,7 @@ Example:
            [](const Monitor& self, bool exclude_cold_start) {
              std::vector<OperationStats> all;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                all = self.GetAllStats(exclude_cold_start);
              }
              py::list out;
@@ -213,7 +214,7 @@ Example:
            [](Monitor& self) {
              HealthStatus h;
              {
-               py::gil_scoped_release release;
+               GilRelease release;
                h = self.GetHealth();
              }
              return HealthToDict(h);
@@ -221,7 +222,7 @@ Example:
       .def(
           "report_json",
           [](Monitor& self, int indent) {
-            py::gil_scoped_release release;
+            GilRelease release;
             return Monitor::ReportToJson(self.GenerateReport(), indent);
           },
           py::arg("indent") = 0, "The report as JSON text.")
@@ -230,7 +231,7 @@ Example:
           [](Monitor& self, const std::string& path, int indent) {
             absl::Status status;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               status = self.ExportJson(path, indent);
             }
             ThrowIfError(status);
@@ -242,7 +243,7 @@ Example:
           [](const std::string& path, const std::string& text) {
             absl::Status status;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               status = WriteFileAtomically(path, text);
             }
             ThrowIfError(status);
@@ -285,7 +286,7 @@ Example:
       .def("memory_bytes",
            [](const Monitor& self) { return self.tracker().MemoryBytes(); })
       .def("clear", [](Monitor& self) {
-        py::gil_scoped_release release;
+        GilRelease release;
         self.Clear();
       });
 }

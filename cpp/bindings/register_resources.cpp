@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "gil_release.h"
 #include "ragperf/gpu_monitor.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/resource_sampler.h"
@@ -110,7 +111,7 @@ void RegisterResources(py::module_& m) {
            absl::Status status;
            {
              // Joins a previous thread and takes a first sample (GPU too).
-             py::gil_scoped_release release;
+             GilRelease release;
              status = self.StartSampler(interval_s);
            }
            ThrowIfError(status);
@@ -120,7 +121,7 @@ void RegisterResources(py::module_& m) {
       .def(
           "stop_sampler",
           [](Monitor& self) {
-            py::gil_scoped_release release;  // joins the thread
+            GilRelease release;  // joins the thread
             self.StopSampler();
           },
           "Stops the sampler thread (idempotent).")
@@ -137,7 +138,7 @@ void RegisterResources(py::module_& m) {
           [](Monitor& self) {
             ResourceSample s;
             {
-              py::gil_scoped_release release;
+              GilRelease release;
               s = self.sampler().SampleNow();
             }
             return SampleToDict(s);
@@ -179,7 +180,7 @@ void RegisterResources(py::module_& m) {
       [](const std::string& library) {
         GpuStatus status;
         {
-          py::gil_scoped_release release;
+          GilRelease release;
           if (library.empty()) {
             status = GpuMonitor::Default().Read();
           } else {

@@ -42,12 +42,18 @@ def _load(source: Any) -> tuple[Mapping[str, Any], str]:
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path or a report dict, got {source!r}")
     path = os.fspath(source)
-    with open(path, encoding="utf-8") as f:  # OSError names the path
-        text = f.read()
+    with open(path, "rb") as f:  # OSError names the path
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateError(f"{path}: not UTF-8 text ({exc})") from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise StateError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # hostile nesting, e.g. 100,000 '['
+        raise StateError(f"{path}: JSON nested too deeply") from exc
     if not isinstance(data, Mapping):
         raise StateError(f"{path}: not a ragperf export (a JSON object was expected)")
     return data, path
