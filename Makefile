@@ -14,7 +14,7 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help
+.PHONY: wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help fuzz
 
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json/.csv)"
@@ -68,16 +68,35 @@ test-cpp: build/cpp-tests/build.ninja
 	$(VENV)/bin/cmake --build build/cpp-tests
 	cd build/cpp-tests && ../../$(VENV)/bin/ctest --output-on-failure --timeout 300
 
-# C++ tests under sanitizers: ASan+UBSan, then TSan. (TSan cannot see the
-# locking inside Debian's prebuilt abseil, so its absl::Mutex reports are not
-# meaningful yet; see docs/architecture.md.)
+# C++ tests under sanitizers, one build directory per set:
+#   make test-sanitize                        ASan + UBSan (the default)
+#   make test-sanitize SANITIZERS=thread      TSan
+# TSan builds link cpp/tsan/absl_mutex_tsan.cc, which announces Debian's
+# uninstrumented absl::Mutex to TSan (docs/reliability.md); nothing is
+# suppressed. halt_on_error makes the first report fail the test.
 SANITIZERS ?= address;undefined
+SANITIZE_DIR := build/sanitize-$(subst ;,-,$(SANITIZERS))
+SANITIZE_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 test-sanitize: $(STAMPS)/venv
-	$(VENV)/bin/cmake -S . -B build/sanitize -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
+	$(VENV)/bin/cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV)/bin/ninja) \
 	  -DRAGPERF_BUILD_TESTS=ON -DRAGPERF_BUILD_PYTHON=OFF -DRAGPERF_WERROR=$(WERROR) \
 	  "-DRAGPERF_SANITIZE=$(SANITIZERS)" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	$(VENV)/bin/cmake --build build/sanitize
-	cd build/sanitize && ../../$(VENV)/bin/ctest --output-on-failure --timeout 600
+	$(VENV)/bin/cmake --build $(SANITIZE_DIR)
+	cd $(SANITIZE_DIR) && $(SANITIZE_ENV) ../../$(VENV)/bin/ctest --output-on-failure --timeout 600
+
+# Fuzzing (atheris = libFuzzer for Python): the snapshot loader and sketch
+# deserialisation, fuzz/fuzz_snapshot.py. Seeds in fuzz/corpus/snapshot (kept
+# in git, read-only here); new inputs go to build/fuzz-corpus, a crashing
+# input to build/fuzz-artifacts/. Fails on any crash or broken invariant.
+FUZZ_SECONDS ?= 60
+$(STAMPS)/fuzz-deps: $(STAMPS)/install pyproject.toml
+	$(VPY) -m pip install -q "atheris>=2.3"  # the [fuzz] extra, without rebuilding ragperf
+	@touch $@
+
+fuzz: $(STAMPS)/fuzz-deps
+	@mkdir -p build/fuzz-corpus build/fuzz-artifacts
+	$(VPY) fuzz/fuzz_snapshot.py build/fuzz-corpus fuzz/corpus/snapshot -dict=fuzz/snapshot.dict \
+	  -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz-artifacts/ -print_final_stats=1
 
 # clang's static lock analysis over the ABSL_GUARDED_BY annotations.
 $(STAMPS)/clang: scripts/install-system-deps.sh

@@ -116,18 +116,40 @@ void RegisterState(py::module_& m) {
          const std::vector<std::tuple<std::string, uint64_t, uint64_t>>& caches) {
         std::vector<OperationStats> states;
         states.reserve(operations.size());
+        // The same test ResponseTimeTracker::MergeState applies, on all
+        // three sketches, so that no operation fails after others merged
+        // (found by fuzz/fuzz_snapshot.py: a damaged ttft_sketch).
+        const QuantileSketch reference(self.tracker().relative_accuracy());
         for (const auto& [name, fields, sketch, ttft, itl] : operations) {
           states.push_back(StateFrom(name, fields, sketch, ttft, itl));
-          if (states.back().sketch.relative_accuracy() !=
-              self.tracker().relative_accuracy()) {
-            throw py::value_error(
-                "operation '" + name + "': sketches have relative accuracy " +
-                std::to_string(states.back().sketch.relative_accuracy()) +
-                ", this monitor uses " +
-                std::to_string(self.tracker().relative_accuracy()));
+          const OperationStats& st = states.back();
+          for (const auto& [key, s] :
+               {std::pair<const char*, const QuantileSketch*>{"sketch", &st.sketch},
+                {"ttft_sketch", &st.ttft_sketch},
+                {"itl_sketch", &st.itl_sketch}}) {
+            if (s->relative_accuracy() != reference.relative_accuracy() ||
+                s->max_bins() != reference.max_bins()) {
+              throw py::value_error(
+                  "operation '" + name + "': " + key + " has relative accuracy " +
+                  std::to_string(s->relative_accuracy()) + " and " +
+                  std::to_string(s->max_bins()) +
+                  " bins, this monitor uses " +
+                  std::to_string(reference.relative_accuracy()) + " and " +
+                  std::to_string(reference.max_bins()));
+            }
           }
         }
         std::vector<ModelTotals> totals;
+        for (const auto& [name, hits, misses] : caches) {
+          // CacheStats::Record's own check, before anything is applied.
+          if (name.empty() || name.size() > CacheStats::kMaxNameLength) {
+            throw py::value_error("cache name must be 1 to " +
+                                  std::to_string(CacheStats::kMaxNameLength) +
+                                  " bytes, got " + std::to_string(name.size()));
+          }
+          (void)hits;
+          (void)misses;
+        }
         for (const auto& [model, d] : models) {
           const std::string where = "model '" + model + "'";
           ModelTotals t;

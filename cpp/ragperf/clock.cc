@@ -17,11 +17,25 @@ std::atomic<int64_t> g_offset_ns{0};
 std::atomic<int64_t> g_measured_at_ns{std::numeric_limits<int64_t>::min() / 2};
 
 int64_t MeasureOffset(int64_t* measured_at) {
-  timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  const int64_t steady = SteadyNowNanos();
-  const int64_t offset =
-      static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec - steady;
+  // A thread preempted between the wall and the monotonic read would bake
+  // its pause into every timestamp of the next second: bracket the wall read
+  // with two monotonic reads and keep the tightest of a few tries.
+  constexpr int64_t kTightNs = 20000;
+  int64_t best_gap = std::numeric_limits<int64_t>::max();
+  int64_t offset = 0;
+  int64_t steady = 0;
+  for (int attempt = 0; attempt < 4 && best_gap > kTightNs; ++attempt) {
+    const int64_t before = SteadyNowNanos();
+    timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    const int64_t after = SteadyNowNanos();
+    if (after - before < best_gap) {
+      best_gap = after - before;
+      steady = before + best_gap / 2;
+      offset = static_cast<int64_t>(wall.tv_sec) * 1000000000 + wall.tv_nsec -
+               steady;
+    }
+  }
   g_offset_ns.store(offset, std::memory_order_relaxed);
   g_measured_at_ns.store(steady, std::memory_order_release);
   *measured_at = steady;

@@ -114,6 +114,8 @@ def merge_state(core: Any, source: Any) -> None:
     for op, fields in state["operations"].items():
         if not isinstance(fields, Mapping):
             raise StateError(f"{name}: operation {op!r} must be an object")
+        if not 1 <= len(op) <= 200:  # what track_operation accepts
+            raise StateError(f"{name}: operation name must be 1 to 200 characters, got {op[:40]!r}")
         operations.append(
             (
                 op,

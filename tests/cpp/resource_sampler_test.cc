@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "sanitizer_scale.h"
 #include "ragperf/clock.h"
 
 namespace ragperf {
@@ -124,8 +125,9 @@ TEST(ResourceSamplerTest, BusyThreadRaisesCpuPercent) {
       100.0 * static_cast<double>(spinner_cpu_ns.load()) /
       static_cast<double>(window_end - window_start);
   EXPECT_GE(busy.cpu_percent, 0.9 * floor_percent);
-  // On an idle machine this is ~100; allow for a heavily shared one.
-  EXPECT_GT(busy.cpu_percent, 25);
+  // ~100 on an idle machine, but a shared one (load 10 on 2 cores was seen)
+  // gives the spinner far less: the floor above is the real check.
+  EXPECT_GT(busy.cpu_percent, 0);
   EXPECT_LE(busy.cpu_percent, 100 * NumCpus() + 1e-9);
 
   // An idle stretch brings it back down.
@@ -470,10 +472,15 @@ TEST(ResourceSamplerTest, ForkChildMustRestart) {
     if (sampler.GetStats().running) failures |= 2;
     const ResourceSample first = sampler.SampleNow();
     if (first.cpu_percent != -1) failures |= 4;  // CPU clock restarted.
-    if (!sampler.Start(0.05).ok() || !sampler.running()) failures |= 8;
-    const size_t before = sampler.History().size();
-    if (!WaitFor([&] { return sampler.History().size() >= before + 2; })) {
-      failures |= 16;
+    // TSan cannot follow a thread started in the child of a multi-threaded
+    // process ("dup thread with used id"): the restart is checked in the
+    // plain and ASan runs.
+    if (!testing::kThreadSanitized) {
+      if (!sampler.Start(0.05).ok() || !sampler.running()) failures |= 8;
+      const size_t before = sampler.History().size();
+      if (!WaitFor([&] { return sampler.History().size() >= before + 2; })) {
+        failures |= 16;
+      }
     }
     sampler.Stop();
     if (sampler.running()) failures |= 32;
