@@ -132,13 +132,18 @@ def test_history_is_bounded() -> None:
 
 
 def test_busy_thread_shows_cpu(monitor: PerformanceMonitor) -> None:
+    # Against the CPU time this process really got, not a fixed percentage:
+    # on a shared machine (load 8-10 on 2 cores) a spinning thread gets ~20%.
+    wall0, cpu0 = time.monotonic(), time.process_time()
     monitor._core.sample_resources()
     end = time.monotonic() + 0.3
     x = 0
     while time.monotonic() < end:
         x += 1
     sample = monitor._core.sample_resources()
-    assert sample["cpu_percent"] is not None and sample["cpu_percent"] > 20
+    got = 100 * (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    assert sample["cpu_percent"] is not None and sample["cpu_percent"] > 0
+    assert sample["cpu_percent"] >= 0.8 * got
 
 
 def test_clear_metrics_forgets_samples(monitor: PerformanceMonitor) -> None:
