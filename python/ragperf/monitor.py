@@ -596,6 +596,28 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         return int(self._core.max_history)
 
     @property
+    def max_operations(self) -> int:
+        """Distinct operation names with their own statistics; later new
+        names are recorded as ``"__other__"``.
+
+        Example:
+            >>> PerformanceMonitor(max_operations=50).max_operations
+            50
+        """
+        return int(self._core.max_operations)
+
+    @property
+    def overflow_operation_names(self) -> int:
+        """How many new operation names were recorded as ``"__other__"``
+        because ``max_operations`` was reached (0 = never).
+
+        Example:
+            >>> PerformanceMonitor().overflow_operation_names
+            0
+        """
+        return int(self._core.overflow_names)
+
+    @property
     def memory_threshold_mb(self) -> float:
         """RSS (MB) above which health is "warning"; settable (> 0)."""
         return float(self._core.memory_threshold_mb)

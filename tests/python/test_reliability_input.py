@@ -24,7 +24,7 @@ from ragperf.persistence import StateError
 
 def test_default_cap_is_1000_and_overflow_goes_to_other(caplog: pytest.LogCaptureFixture) -> None:
     m = PerformanceMonitor(enable_memory_tracking=False)
-    assert m._core.max_operations == 1000
+    assert m.max_operations == 1000
     for i in range(1000):
         with m.track_operation(f"user_{i}"):
             pass
@@ -37,7 +37,7 @@ def test_default_cap_is_1000_and_overflow_goes_to_other(caplog: pytest.LogCaptur
     stats = m.get_all_stats()
     assert len(stats) == 1001
     assert stats["__other__"].total_operations == 501
-    assert m._core.overflow_names == 501
+    assert m.overflow_operation_names == 501
     warnings = [r for r in caplog.records if r.name == "ragperf" and "__other__" in r.getMessage()]
     assert len(warnings) == 1, "exactly one warning"
     assert "'user_1000'" in warnings[0].getMessage() and "1000" in warnings[0].getMessage()
