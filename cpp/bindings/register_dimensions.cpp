@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "gil_release.h"
 #include "convert.h"
+#include "gil_release.h"
 #include "ragperf/clock.h"
 #include "ragperf/performance_monitor.h"
 #include "registers.h"
