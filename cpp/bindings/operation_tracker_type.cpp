@@ -221,6 +221,23 @@ PyObject* g_enum_type = nullptr;  // enum.Enum, for operations given as enums
 
 // Resolves an operation (str, str-valued enum) to (id, plain str), caching
 // by the object given. Returns a borrowed tuple or NULL with an exception.
+// The shared (id, "__other__") entry of names past the operation cap,
+// borrowed from hot->ids (kept under the key "__other__").
+PyObject* OverflowEntry(HotPathObject* hot, int id) {
+  PyObject* name = PyUnicode_FromString("__other__");
+  if (name == nullptr) return nullptr;
+  PyObject* entry = PyDict_GetItemWithError(hot->ids, name);
+  if (entry == nullptr && !PyErr_Occurred()) {
+    PyObject* id_obj = PyLong_FromLong(id);
+    PyObject* fresh = id_obj != nullptr ? PyTuple_Pack(2, id_obj, name) : nullptr;
+    Py_XDECREF(id_obj);
+    entry = fresh != nullptr ? PyDict_SetDefault(hot->ids, name, fresh) : nullptr;
+    Py_XDECREF(fresh);  // the dict holds it now
+  }
+  Py_DECREF(name);
+  return entry;
+}
+
 PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   if (PyUnicode_Check(op)) {
     PyObject* hit = PyDict_GetItemWithError(hot->ids, op);
@@ -274,6 +291,12 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
       return nullptr;
     }
     const int id = hot->monitor->Intern(absl::string_view(utf8, size));
+    if (id == hot->monitor->operation_cap().overflow_id()) {
+      // Past the operation cap: every new name shares one "__other__"
+      // entry and none is cached, so this dict stays bounded too.
+      Py_DECREF(value);
+      return OverflowEntry(hot, id);
+    }
     PyObject* id_obj = PyLong_FromLong(id);
     PyObject* fresh =
         id_obj != nullptr ? PyTuple_Pack(2, id_obj, value) : nullptr;

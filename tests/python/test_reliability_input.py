@@ -212,3 +212,28 @@ def test_damaged_snapshot_is_a_value_error_naming_the_file(tmp_path: Path, damag
         PerformanceMonitor.load(path)
     assert path.read_bytes() == data, "the snapshot file was modified"
     assert target.get_operation_count() == 1 and list(target.get_all_stats()) == ["kept"]
+
+
+def test_name_lookup_cache_is_bounded_past_the_cap() -> None:
+    """The hot path's name -> id cache does not keep overflowing names."""
+    import tracemalloc
+
+    m = PerformanceMonitor(enable_memory_tracking=False, max_operations=5)
+    for i in range(5):
+        with m.track_operation(f"op_{i}"):
+            pass
+    with m.track_operation("user_warmup"):  # the shared "__other__" entry
+        pass
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for i in range(5000):
+            with m.track_operation(f"user_{i}_{'x' * 40}"):
+                pass
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    # Caching 5,000 names of ~50 characters would hold > 400 KB.
+    assert grown < 100_000, grown
+    assert m._hot.resolve("user_1")[1] == "__other__"
+    assert m.get_operation_stats("__other__").total_operations == 5001
