@@ -14,7 +14,7 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help fuzz
+.PHONY: bench-instructions wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help fuzz
 
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json/.csv)"
@@ -141,6 +141,12 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_reads.py --json benchmarks/results/reads.json
 	$(VPY) benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
+
+# CPU instructions per tracked block under valgrind (noise-free; see the
+# script's docstring). BASELINE_SITE=DIR also measures another ragperf build.
+bench-instructions: $(STAMPS)/install
+	bash scripts/install-system-deps.sh valgrind
+	$(VPY) benchmarks/bench_instructions.py $(if $(BASELINE_SITE),--baseline-site $(BASELINE_SITE))
 
 # A binary wheel that needs no -dev packages at run time: abseil and libproc2
 # (with libproc2's own dependencies) are vendored into ragperf.libs/ by

@@ -380,10 +380,20 @@ struct ResponseTimeTracker::OpShard {
     const absl::string_view message =
         r.success ? absl::string_view()
                   : Utf8Prefix(r.error_message, kMaxRecentMessageBytes);
-    x.error_type.assign(type.data(), type.size());
-    x.error_message.assign(message.data(), message.size());
-    x.model.assign(r.model.data(), r.model.size());
-    x.metadata_json.assign(r.metadata_json.data(), r.metadata_json.size());
+    SetText(x.error_type, type);
+    SetText(x.error_message, message);
+    SetText(x.model, r.model);
+    SetText(x.metadata_json, r.metadata_json);
+  }
+
+  // The reused slot often holds the same text already (the same model and
+  // metadata as a thousand records ago): skip the copy then.
+  static void SetText(std::string& dst, absl::string_view src) {
+    if (src.empty()) {
+      dst.clear();
+    } else if (absl::string_view(dst) != src) {
+      dst.assign(src.data(), src.size());
+    }
   }
 
   void Reset() {
