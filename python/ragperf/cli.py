@@ -370,6 +370,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from .demo import pipeline  # noqa: F401 -- late: needs numpy, and --help stays fast
+    except ImportError as e:
+        raise CliError(
+            f"the demo needs {e.name or 'numpy'}: pip install 'ragperf[demo]'", EXIT_ERROR
+        ) from None
     from .demo.command import run_from_args
 
     return run_from_args(args)
