@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from ._validate import check_name, check_positive_int, operation_name
+from ._validate import check_name, check_positive_int, check_window_minutes, operation_name
 from .stats import PerformanceStats
 
 if TYPE_CHECKING:
@@ -85,12 +85,7 @@ def check_dimensions(dimensions: Any) -> tuple[str, ...]:
 
 
 def _window(window_minutes: int | None) -> int:
-    if window_minutes is None:
-        return 0
-    minutes = check_positive_int(window_minutes, "window_minutes")
-    if minutes > 60:
-        raise ValueError(f"window_minutes must be between 1 and 60, got {window_minutes!r}")
-    return minutes
+    return 0 if window_minutes is None else check_window_minutes(window_minutes)
 
 
 class DimensionsMixin:

@@ -21,6 +21,7 @@ from ._validate import (
     check_positive_int,
     check_real,
     check_token_count,
+    check_window_minutes,
     operation_name,
 )
 from .operation_type import OperationType
@@ -355,9 +356,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             )
         if exclude_cold_start:
             raise ValueError("exclude_cold_start applies to all-time stats, not to a window")
-        minutes = check_positive_int(window_minutes, "window_minutes")
-        if minutes > 60:
-            raise ValueError(f"window_minutes must be between 1 and 60, got {window_minutes!r}")
+        minutes = check_window_minutes(window_minutes)
         return PerformanceStats._from_core(
             self._core.get_window_stats(name, minutes), name, window_minutes=minutes
         )
