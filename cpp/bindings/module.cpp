@@ -15,8 +15,15 @@
 
 namespace py = pybind11;
 
+#ifndef RAGPERF_VERSION
+#error "RAGPERF_VERSION (pyproject.toml's version) is defined by CMakeLists.txt"
+#endif
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "ragperf C++ core: quantile sketches, trackers, memory, tokens.";
+  // pyproject.toml's version, passed in by CMake; ragperf.__version__ and
+  // `ragperf --version` read this one.
+  m.attr("__version__") = RAGPERF_VERSION;
   // Debian builds abseil without NDEBUG, which turns on absl::Mutex deadlock
   // detection: a lock-order graph update on every Lock/Unlock, ~20 ns of a
   // ~75 ns record. ragperf's locks are leaf locks (never nested), so the

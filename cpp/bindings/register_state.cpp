@@ -104,6 +104,9 @@ OperationStats StateFrom(const std::string& name, const py::dict& d,
 }  // namespace
 
 void RegisterState(py::module_& m) {
+  // The export schema (top-level and state `schema_version`) this build
+  // writes and the newest it reads; ragperf.persistence checks files with it.
+  m.attr("STATE_SCHEMA_VERSION") = kStateSchemaVersion;
   using Monitor = PerformanceMonitor;
   auto cls = py::reinterpret_borrow<py::class_<Monitor, std::shared_ptr<Monitor>>>(
       m.attr("Monitor"));

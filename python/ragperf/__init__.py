@@ -10,8 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from . import _core
 from ._core import OperationTracker, QuantileSketch
 from .alerts import AlertEvent, AlertRule
 from .memory import MemoryMonitor, get_system_memory
@@ -27,10 +26,9 @@ from .timing import ResponseTimeTracker
 from .tokens import TokenCounter
 from .usage import Usage, extract_usage
 
-try:
-    __version__ = version("ragperf")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+#: pyproject.toml's version, compiled into the extension (one number for the
+#: package, ``ragperf._core`` and ``ragperf --version``).
+__version__: str = _core.__version__
 
 __all__ = [
     "AlertEvent",

@@ -8,7 +8,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Awaitable, Callable, Generator, Literal, Sequence
 
+__version__: str
 CHARS_PER_TOKEN: int
+STATE_SCHEMA_VERSION: int
 
 def estimate_tokens(text: str) -> int: ...
 def estimate_tokens_batch(texts: Sequence[str]) -> int: ...

@@ -62,6 +62,7 @@ from typing import Any, Final
 
 from . import __version__
 from .compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
+from .persistence import StateError, check_schema_version
 from .report import format_report
 
 __all__ = [
@@ -286,9 +287,10 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Reads a metrics JSON written by ``export_metrics_json``.
 
     Raises :class:`CliError` with exit code 2 if the file cannot be read
-    (not found, a directory, no permission) and 3 if it is not valid JSON or
+    (not found, a directory, no permission) and 3 if it is not valid JSON,
     not a ragperf report (a JSON object with ``operations`` and
-    ``total_operations``). Messages name the file.
+    ``total_operations``) or written with a newer ``schema_version`` than
+    this ragperf reads. Messages name the file (and both versions).
 
     Example:
         >>> load_report("metrics.json")["total_operations"]  # doctest: +SKIP
@@ -323,6 +325,10 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"got {type(data).__name__}",
             EXIT_CORRUPT,
         )
+    try:  # before the shape checks: a newer file may have another shape
+        check_schema_version(data, name)
+    except StateError as e:
+        raise CliError(str(e), EXIT_CORRUPT) from None
     missing = [key for key in REPORT_KEYS if key not in data]
     if missing:
         raise CliError(

@@ -50,6 +50,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from .persistence import SchemaVersionError, StateError, check_schema_version
+
 __all__ = [
     "ERROR_RATE_FLOOR",
     "METRICS",
@@ -372,6 +374,12 @@ def _load(source: ReportSource, default_name: str) -> tuple[Mapping[str, Any], s
         )
     if not isinstance(report, Mapping):
         raise ReportFormatError(name, f"expected a JSON object, got {type(report).__name__}")
+    try:  # first: a newer file may have a different shape
+        check_schema_version(report, name)
+    except SchemaVersionError:
+        raise
+    except StateError as e:  # a malformed version: not a ragperf report
+        raise ReportFormatError(name, str(e).removeprefix(f"{name}: ")) from None
     if not isinstance(report.get("operations"), Mapping):
         raise ReportFormatError(name, "no 'operations' object")
     return report, name
@@ -480,6 +488,9 @@ def compare_reports(
         OSError: a path that cannot be read (e.g. FileNotFoundError).
         ReportFormatError: (a ValueError) a report that is not valid JSON or
             not a ragperf report; the message names the file and the operation.
+        ragperf.persistence.SchemaVersionError: (a ValueError) a report whose
+            top-level ``schema_version`` is newer than this ragperf reads; the
+            message names the file and both versions.
         ValueError: an invalid threshold or min_count.
         TypeError: a source that is neither a mapping nor a path.
 

@@ -65,6 +65,7 @@ from typing import Any, Final
 from ._validate import check_real
 from .exporting import PeriodicExporter
 from .monitor import PerformanceMonitor, get_performance_monitor
+from .persistence import SchemaVersionError
 
 __all__ = [
     "ENV_DIR",
@@ -421,14 +422,17 @@ def merge_snapshots(
             are no longer running (default True: their records are kept, see
             the module's stale-snapshot policy).
         on_error: ``"raise"`` (default): a corrupt snapshot raises
-            ValueError naming the file; ``"skip"``: it is logged (logger
-            ``ragperf``, WARNING) and left out.
+            ValueError naming the file, one written with a newer schema
+            :class:`~ragperf.persistence.SchemaVersionError` (a ValueError)
+            naming the file and both versions; ``"skip"``: it is logged
+            (logger ``ragperf``, WARNING) and left out.
 
     Files that disappear between listing and reading are skipped.
 
     Raises:
         FileNotFoundError: the directory does not exist.
-        ValueError: a corrupt snapshot (with ``on_error="raise"``), a bad
+        ValueError: a corrupt or newer-schema snapshot (with
+            ``on_error="raise"``), a bad
             ``on_error`` or a negative ``max_age_s``.
 
     Example:
@@ -453,17 +457,22 @@ def merge_snapshots(
                 text = f.read()
         except FileNotFoundError:
             continue
+        error: ValueError
+        cause: Exception
         try:
             report = json.loads(text)
             if not isinstance(report, dict):
                 raise ValueError(f"expected a JSON object, got {type(report).__name__}")
             merged.merge_from(report)
+            continue
+        except SchemaVersionError as exc:  # written by a newer ragperf: not corrupt
+            error, cause = SchemaVersionError(snap.path, exc.found, exc.supported, where=exc.where), exc
         except (ValueError, TypeError, KeyError) as exc:
             detail = str(exc).removeprefix("<report dict>: ")
-            message = f"corrupt ragperf snapshot {snap.path}: {detail}"
-            if on_error == "raise":
-                raise ValueError(message) from exc
-            _log.warning("ragperf: skipping %s", message)
+            error, cause = ValueError(f"corrupt ragperf snapshot {snap.path}: {detail}"), exc
+        if on_error == "raise":
+            raise error from cause
+        _log.warning("ragperf: skipping %s", error)
     return merged
 
 

@@ -26,14 +26,82 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["STATE_SCHEMA_VERSION", "StateError", "read_state", "merge_state"]
+from . import _core
 
-#: The newest state schema this version reads and writes.
-STATE_SCHEMA_VERSION = 1
+__all__ = [
+    "STATE_SCHEMA_VERSION",
+    "SchemaVersionError",
+    "StateError",
+    "check_schema_version",
+    "read_state",
+    "merge_state",
+]
+
+#: The newest export schema this version reads and writes: the top-level
+#: ``schema_version`` of an export and its ``state.schema_version``. Defined
+#: once, in the C++ core (``kStateSchemaVersion``).
+STATE_SCHEMA_VERSION: int = _core.STATE_SCHEMA_VERSION
 
 
 class StateError(ValueError):
     """A snapshot that cannot be merged; the message names the file."""
+
+
+class SchemaVersionError(StateError):
+    """A saved export written with a newer schema than this ragperf reads.
+
+    Raised by every loader (``PerformanceMonitor.load``, ``merge_from``,
+    ``merge_snapshots``, ``compare_reports``, ``ragperf report`` and
+    ``ragperf compare``) through :func:`check_schema_version`. ``source``
+    names the file, ``found`` is the file's version and ``supported`` the
+    newest this ragperf reads.
+
+    Example:
+        >>> e = SchemaVersionError("m.json", 2, 1)
+        >>> str(e)  # doctest: +ELLIPSIS
+        'm.json: schema_version 2 is newer than this ragperf (...) reads (1); upgrade ragperf'
+    """
+
+    def __init__(self, source: str, found: int, supported: int, *, where: str = "") -> None:
+        self.source = source
+        self.found = found
+        self.supported = supported
+        self.where = where
+        super().__init__(
+            f"{source}: {where}schema_version {found} is newer than this ragperf "
+            f"({_core.__version__}) reads ({supported}); upgrade ragperf"
+        )
+
+
+def check_schema_version(data: Mapping[str, Any], name: str, *, required: bool = False) -> None:
+    """Refuses an export (a parsed JSON object) whose top-level
+    ``schema_version`` is newer than :data:`STATE_SCHEMA_VERSION`, with a
+    :class:`SchemaVersionError` naming ``name`` (the file) and both versions;
+    a version that is not a positive int raises :class:`StateError`. A
+    missing one passes unless ``required``: reports of the seed schema and
+    ``generate_report()`` dicts carry none.
+
+    Example:
+        >>> check_schema_version({"schema_version": 1, "operations": {}}, "m.json")
+        >>> check_schema_version({"schema_version": 9}, "m.json")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ragperf.persistence.SchemaVersionError: m.json: schema_version 9 is newer than ...
+    """
+    _check_version(data, name, "", required)
+
+
+def _check_version(data: Mapping[str, Any], name: str, where: str, required: bool) -> None:
+    if "schema_version" not in data:
+        if required:
+            raise StateError(f"{name}: {where}has no integer schema_version")
+        return
+    version = data["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StateError(f"{name}: {where}schema_version must be an integer, got {version!r}")
+    if version > STATE_SCHEMA_VERSION:
+        raise SchemaVersionError(name, version, STATE_SCHEMA_VERSION, where=where)
+    if version < 1:
+        raise StateError(f"{name}: invalid {where}schema_version {version}")
 
 
 def _load(source: Any) -> tuple[Mapping[str, Any], str]:
@@ -62,12 +130,14 @@ def _load(source: Any) -> tuple[Mapping[str, Any], str]:
 def read_state(source: Any) -> tuple[Mapping[str, Any], str]:
     """The validated ``state`` section of an export (path or dict) and a name
     for messages. Raises :class:`StateError` for a missing state, a newer
-    schema or a malformed section, naming the file.
+    schema (:class:`SchemaVersionError`, top-level or ``state``
+    ``schema_version``) or a malformed section, naming the file.
 
     Example:
         >>> state, name = read_state("metrics.json")  # doctest: +SKIP
     """
     data, name = _load(source)
+    check_schema_version(data, name)
     state = data.get("state")
     if state is None:
         raise StateError(
@@ -76,16 +146,7 @@ def read_state(source: Any) -> tuple[Mapping[str, Any], str]:
         )
     if not isinstance(state, Mapping):
         raise StateError(f"{name}: 'state' must be an object")
-    version = state.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise StateError(f"{name}: state has no integer schema_version")
-    if version > STATE_SCHEMA_VERSION:
-        raise StateError(
-            f"{name}: state schema_version {version} is newer than this ragperf reads "
-            f"({STATE_SCHEMA_VERSION}); upgrade ragperf"
-        )
-    if version < 1:
-        raise StateError(f"{name}: invalid state schema_version {version}")
+    _check_version(state, name, "state ", required=True)
     for key in ("operations", "models", "caches"):
         if not isinstance(state.get(key), Mapping):
             raise StateError(f"{name}: state.{key} must be an object")
