@@ -163,7 +163,7 @@ $(STAMPS)/dist-tools: $(STAMPS)/venv
 # interpreter and runs scripts/smoke_wheel.py there (ldd, use, reload,
 # version). `make wheel`: the .venv's CPython; `make wheels`: every CPython
 # 3.11-3.13 found (on PATH as python3.X or under pyenv), one at a time;
-# WHEEL_PYTHONS="python3.12 /path/to/python3.13" picks interpreters,
+# WHEEL_PYTHONS=".venv/bin/python 3.13" picks interpreters (paths, commands or versions),
 # WHEELS_MIN=N fails when fewer than N are found. Results: build/wheels.json.
 WHEEL_PYTHONS ?=
 WHEELS_MIN ?= 1

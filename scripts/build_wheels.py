@@ -3,7 +3,7 @@ supported CPython found on this machine (``make wheels``), or for the given
 interpreters (``make wheel`` passes the project venv's).
 
     .venv/bin/python scripts/build_wheels.py                    # every CPython 3.11-3.13 found
-    .venv/bin/python scripts/build_wheels.py --python python3.12 --min-interpreters 1
+    .venv/bin/python scripts/build_wheels.py --python .venv/bin/python --python 3.13 --min-interpreters 2
 
 For each interpreter, one at a time (the build uses every core):
 
@@ -37,6 +37,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,14 +132,33 @@ def base_interpreter(python: str) -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else python
 
 
+def find_all() -> list[Interpreter]:
+    """Every supported CPython found as ``python3.X`` on PATH or under pyenv
+    (``$PYENV_ROOT/versions/3.X.*``)."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [f"python{a}.{b}" for a, b in SUPPORTED]
+    for a, b in SUPPORTED:
+        candidates += sorted(glob.glob(os.fspath(pyenv / "versions" / f"{a}.{b}.*" / "bin" / f"python{a}.{b}")))
+    return [i for c in candidates if (i := probe(c)) is not None and i.version[:2] in SUPPORTED]
+
+
 def discover(requested: list[str]) -> list[Interpreter]:
-    """The interpreters to build for: ``requested`` (paths or names), else
-    every supported CPython found as ``python3.X`` on PATH or under pyenv
-    (``$PYENV_ROOT/versions/3.X.*``). One per minor version, newest patch
-    release first; unsupported ones are refused (requested) or ignored."""
+    """The interpreters to build for: ``requested`` (paths, command names, or
+    versions like ``3.13`` looked up as :func:`find_all` does), else every
+    supported CPython found. One per minor version, the newest patch release;
+    unsupported or missing requested ones are refused."""
     if requested:
         found = []
         for name in requested:
+            if re.fullmatch(r"3\.\d+", name):
+                matches = [i for i in find_all() if f"{i.version[0]}.{i.version[1]}" == name]
+                if not matches:
+                    raise SystemExit(
+                        f"build_wheels: no CPython {name} found (python{name} on PATH or "
+                        f"$PYENV_ROOT/versions/{name}.*)"
+                    )
+                found += matches
+                continue
             interp = probe(base_interpreter(name))
             if interp is None:
                 raise SystemExit(f"build_wheels: {name} is not a CPython interpreter")
@@ -146,11 +166,7 @@ def discover(requested: list[str]) -> list[Interpreter]:
                 raise SystemExit(f"build_wheels: {name} is CPython {interp.dotted}; ragperf supports {SUPPORTED}")
             found.append(interp)
     else:
-        pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-        candidates = [f"python{a}.{b}" for a, b in SUPPORTED]
-        for a, b in SUPPORTED:
-            candidates += sorted(glob.glob(os.fspath(pyenv / "versions" / f"{a}.{b}.*" / "bin" / f"python{a}.{b}")))
-        found = [i for c in candidates if (i := probe(c)) is not None and i.version[:2] in SUPPORTED]
+        found = find_all()
     best: dict[tuple[int, int], Interpreter] = {}
     for interp in found:
         key = (interp.version[0], interp.version[1])
@@ -226,7 +242,8 @@ def smoke(interp: Interpreter, wheel: Path, version: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build, repair and smoke-test ragperf wheels.")
-    parser.add_argument("--python", action="append", default=[], help="an interpreter to build for (repeatable)")
+    parser.add_argument("--python", action="append", default=[],
+                        help="an interpreter (path, command or a version like 3.13) to build for; repeatable")
     parser.add_argument("--min-interpreters", type=int, default=1, help="fail if fewer are found (default 1)")
     parser.add_argument("--reuse", action="store_true",
                         help="skip the build of a dist/ wheel newer than every source (still smoke-tested)")

@@ -87,7 +87,9 @@ def ldd(path: Path) -> dict[str, str]:
     return libs
 
 
-def check_linkage(site: Path) -> dict[str, list[str]]:
+def check_ldd(site: Path) -> dict[str, list[str]]:
+    """The ldd half of check 2, on the files alone (before anything imports
+    ragperf, so a missing library is reported by name, not as an ImportError)."""
     cores = sorted((site / "ragperf").glob("_core*.so"))
     check(len(cores) == 1, f"expected one ragperf/_core*.so in {site}, found {cores}")
     libs_dir = (site / "ragperf.libs").resolve()
@@ -106,8 +108,14 @@ def check_linkage(site: Path) -> dict[str, list[str]]:
             fail(f"ldd {cores[0]}: {name} resolves to {where}, neither in {libs_dir} nor a manylinux system library")
     check(any(n.startswith("libabsl_") for n in vendored), f"no abseil from {libs_dir}: {vendored}")
     check(any(n.startswith("libproc2") for n in vendored), f"no libproc2 from {libs_dir}: {vendored}")
+    return {"vendored": vendored, "system": system}
 
-    # At run time: the abseil/libproc2 the interpreter actually mapped.
+
+def check_mapped(site: Path) -> None:
+    """The run-time half of check 2: the abseil/libproc2 this interpreter mapped."""
+    import ragperf  # noqa: F401 -- loads _core and its libraries
+
+    libs_dir = (site / "ragperf.libs").resolve()
     with open("/proc/self/maps", encoding="utf-8") as f:
         mapped = {Path(fields[-1]) for fields in map(str.split, f) if len(fields) >= 6 and fields[-1].startswith("/")}
     loaded = sorted(p for p in mapped if VENDORED.match(p.name))
@@ -115,7 +123,6 @@ def check_linkage(site: Path) -> dict[str, list[str]]:
     check(any(p.name.startswith("libproc2") for p in loaded), f"no libproc2 mapped: {sorted(map(str, mapped))}")
     for p in loaded:
         check(p.resolve().parent == libs_dir, f"mapped {p}, not the copy in {libs_dir}")
-    return {"vendored": vendored, "system": system}
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -204,11 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect-version", help="the version every source must report (pyproject's)")
     args = parser.parse_args(argv)
 
+    site = Path(sysconfig.get_paths()["platlib"]).resolve()
+    linkage = check_ldd(site)
     import ragperf
 
-    site = Path(sysconfig.get_paths()["platlib"]).resolve()
     check(Path(ragperf.__file__).resolve().is_relative_to(site), f"ragperf from {ragperf.__file__}, not {site}")
-    linkage = check_linkage(site)
+    check_mapped(site)
     with tempfile.TemporaryDirectory(prefix="ragperf-smoke-") as tmp:
         work = Path(tmp)
         use = check_use(work)

@@ -25,6 +25,7 @@ import email.parser
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -384,6 +385,53 @@ def test_core_resolves_abseil_and_libproc2_inside_the_wheel(wheel_venv: Venv, wo
     assert any(p.name.startswith("libproc2") for p in loaded), sorted(map(str, mapped))
     for p in loaded:
         assert p.resolve().parent == libs_dir, f"loaded {p}, not the vendored copy"
+
+
+SMOKE_SCRIPT = REPO / "scripts" / "smoke_wheel.py"
+
+
+def test_smoke_script_passes_in_a_fresh_venv(wheel_venv: Venv, work: Path, pyproject: dict[str, Any]) -> None:
+    """scripts/smoke_wheel.py, which `make wheel(s)` runs for every
+    interpreter's wheel, passes on this interpreter's wheel."""
+    script = work / "smoke_wheel.py"
+    shutil.copy(SMOKE_SCRIPT, script)
+    version = pyproject["project"]["version"]
+    proc = run([wheel_venv.python, "-I", script, "--expect-version", version], cwd=work, timeout=300)
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("SMOKE-OK ")]
+    summary = json.loads(line.removeprefix("SMOKE-OK "))
+    assert summary["ragperf"] == version and summary["vendored"] > 0, summary
+    assert {entry.split(" => ")[0] for entry in summary["system"]} <= {
+        "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libgcc_s.so.1", "libstdc++.so.6"
+    }, summary
+
+
+def test_smoke_script_fails_on_a_missing_vendored_library(wheel: Path, work: Path) -> None:
+    venv = make_venv(work)
+    run([venv.python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], cwd=work, timeout=300)
+    (libproc2,) = (venv.site_packages / "ragperf.libs").glob("libproc2*")
+    libproc2.unlink()
+    script = work / "smoke_wheel.py"
+    shutil.copy(SMOKE_SCRIPT, script)
+    proc = run([venv.python, "-I", script], cwd=work, timeout=300, check=False)
+    assert proc.returncode == 1, proc
+    assert "SMOKE-FAIL ldd " in proc.stderr and f"{libproc2.name} not found" in proc.stderr, proc.stderr
+
+
+def test_smoke_script_refuses_abseil_from_the_system(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The project's own build (.venv, not repaired) links /usr/lib's abseil:
+    with it in a wheel-like layout, the ldd check names the system copy."""
+    from ragperf import _core
+
+    site = work / "site"
+    (site / "ragperf").mkdir(parents=True)
+    (site / "ragperf.libs").mkdir()
+    shutil.copy(_core.__file__, site / "ragperf" / Path(_core.__file__).name)
+    check_ldd = runpy.run_path(str(SMOKE_SCRIPT), run_name="smoke_wheel")["check_ldd"]
+    with pytest.raises(SystemExit):
+        check_ldd(site)
+    err = capsys.readouterr().err
+    assert re.search(r"SMOKE-FAIL ldd .*: libabsl_\w+\.so\S* resolves to /(usr/)?lib\S*/libabsl_", err), err
+    assert "neither in" in err and "nor a manylinux system library" in err, err
 
 
 def test_auditwheel_show(wheel: Path, work: Path) -> None:

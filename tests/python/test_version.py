@@ -82,3 +82,13 @@ def test_supported_pythons_match_the_classifiers(project: dict[str, Any]) -> Non
     assert classified == set(supported)
     low = min(supported)
     assert project["requires-python"] == f">={low[0]}.{low[1]}"
+
+
+def test_readme_install_section_lists_one_wheel_per_supported_python(project: dict[str, Any]) -> None:
+    supported = runpy.run_path(str(REPO / "scripts" / "build_wheels.py"), run_name="build_wheels")["SUPPORTED"]
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
+    wheels = re.findall(r"ragperf-([^-\s`]+)-cp3(\d+)-cp3\d+-manylinux_\w+\.whl", section)
+    assert wheels, section
+    assert {v for v, _ in wheels} == {project["version"]}, wheels
+    assert {(3, int(minor)) for _, minor in wheels} == set(supported), wheels
