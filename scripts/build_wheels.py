@@ -78,7 +78,7 @@ class Result:
     build_s: float = 0.0
     smoke_s: float = 0.0
     ok: bool = False
-    smoke: str = ""
+    smoke: dict[str, object] = field(default_factory=dict)
     error: str = field(default="", repr=False)
 
 
@@ -221,8 +221,8 @@ def build(interp: Interpreter, version: str) -> Path:
     return wheel
 
 
-def smoke(interp: Interpreter, wheel: Path, version: str) -> str:
-    """Installs ``wheel`` into a fresh venv of ``interp`` and runs the smoke script; its SMOKE-OK line."""
+def smoke(interp: Interpreter, wheel: Path, version: str) -> dict[str, object]:
+    """Installs ``wheel`` into a fresh venv of ``interp`` and runs the smoke script; its SMOKE-OK summary."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix=f"ragperf-{interp.tag}-") as tmp:
@@ -237,7 +237,8 @@ def smoke(interp: Interpreter, wheel: Path, version: str) -> str:
     lines = [line for line in out.splitlines() if line.startswith("SMOKE-OK ")]
     if not lines:
         raise RuntimeError(f"smoke script printed no SMOKE-OK line:\n{out[-3000:]}")
-    return lines[-1].removeprefix("SMOKE-OK ")
+    summary: dict[str, object] = json.loads(lines[-1].removeprefix("SMOKE-OK "))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.monotonic()
             result.smoke = smoke(interp, wheel, version)
             result.smoke_s, result.ok = round(time.monotonic() - start, 1), True
-            log(f"{interp.tag}: smoke ok: {result.smoke}")
+            log(f"{interp.tag}: smoke ok: {json.dumps(result.smoke)}")
         except (RuntimeError, ValueError, OSError) as e:
             result.error = str(e)
             log(f"{interp.tag}: FAILED\n{e}")
