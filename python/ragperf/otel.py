@@ -1,9 +1,10 @@
 """OpenTelemetry export of tracked operations: spans and metrics.
 
 :func:`instrument` installs an exit hook on a monitor; from then on every
-finished ``track_operation`` block becomes an OpenTelemetry span (named after
-the operation, with the nesting of ragperf's trace trees) and its duration is
-recorded in a histogram. Nothing here runs, and ``opentelemetry`` is not even
+finished ``track_operation`` block becomes an OpenTelemetry span (with the
+nesting of ragperf's trace trees; LLM, embedding and retrieval blocks per the
+OpenTelemetry GenAI semantic conventions, see below) and its duration is
+recorded in histograms. Nothing here runs, and ``opentelemetry`` is not even
 imported, unless you import this module and call :func:`instrument`.
 
 Needs ``opentelemetry-api`` (``pip install ragperf[otel]`` installs the SDK,
