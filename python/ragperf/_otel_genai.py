@@ -143,11 +143,11 @@ def genai_operations(overrides: Mapping[Any, Any] | None = None) -> dict[str, st
 def cancel_reason(op: Any) -> str | None:
     """Why a finished block counts as cancelled (the exception type, or
     ``"abandoned"`` for a stream closed early), or None when it was not."""
-    if op.cancelled:
-        return str(op.error_type or "cancelled")
     metadata = op.metadata
     if metadata and metadata.get("stream_status") == "abandoned":
-        return "abandoned"
+        return "abandoned"  # however the stream wrapper ended the block
+    if op.cancelled:
+        return str(op.error_type or "cancelled")
     return None
 
 

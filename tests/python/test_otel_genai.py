@@ -5,6 +5,7 @@ mapping and OTEL_SEMCONV_STABILITY_OPT_IN."""
 from __future__ import annotations
 
 import asyncio
+import doctest
 from types import SimpleNamespace
 from typing import Any
 
@@ -390,3 +391,8 @@ def test_response_model_on_real_tracker(monitor: Any, otel: _Otel) -> None:
 )
 def test_opt_in_parsing(value: str, expected: bool) -> None:
     assert _otel_genai.latest_experimental({OPT_IN: value}) is expected
+
+
+def test_module_examples_run() -> None:
+    result = doctest.testmod(_otel_genai)
+    assert result.attempted >= 8 and result.failed == 0
