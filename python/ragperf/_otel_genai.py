@@ -193,25 +193,22 @@ def _common(genai_op: str, op: Any, latest: bool) -> dict[str, Any]:
 
 
 def span_attributes(genai_op: str, op: Any, latest: bool, reason: str | None) -> dict[str, Any]:
-    """The GenAI attributes of a block's span (ragperf's own ones are added
-    by the caller).
+    """The GenAI attributes of a block's span; ragperf's own ones, and
+    ``gen_ai.usage.*`` (set on every block's span), are added by the caller.
 
     Example:
         >>> from types import SimpleNamespace as NS
-        >>> op = NS(model="m", metadata={"provider": "openai"}, prompt_tokens=3, completion_tokens=0,
-        ...         success=True, time_to_first_token_s=None)
-        >>> span_attributes("chat", op, latest=True, reason=None)["gen_ai.usage.input_tokens"]
-        3
+        >>> op = NS(model="m", metadata={"provider": "openai"}, success=False,
+        ...         error_type="TimeoutError", time_to_first_token_s=0.25)
+        >>> attrs = span_attributes("chat", op, latest=True, reason=None)
+        >>> attrs["gen_ai.provider.name"], attrs["gen_ai.response.time_to_first_chunk"], attrs["error.type"]
+        ('openai', 0.25, 'TimeoutError')
     """
     attrs = _common(genai_op, op, latest)
     if genai_op == _RETRIEVAL and op.metadata:
         source = _text(op.metadata.get(DATA_SOURCE_KEY))
         if source is not None:
             attrs["gen_ai.data_source.id"] = source
-    if op.prompt_tokens > 0:
-        attrs["gen_ai.usage.input_tokens"] = op.prompt_tokens
-    if op.completion_tokens > 0:
-        attrs["gen_ai.usage.output_tokens"] = op.completion_tokens
     ttft = op.time_to_first_token_s
     if ttft is not None:
         attrs["gen_ai.request.stream"] = True

@@ -46,10 +46,11 @@ CancelledError, GeneratorExit, a stream abandoned early) is no error: status
 UNSET, ``ragperf.cancelled`` and ``ragperf.cancel_reason``.
 
 Metrics: histogram ``ragperf.operation.duration`` (unit ``s``, attributes
-``operation`` and ``success``; cancelled blocks are not in it), counter
-``ragperf.operation.cancelled`` (attributes ``operation``, ``reason``) and
-counter ``ragperf.operation.tokens`` (unit ``{token}``, attribute
-``operation``; only blocks with tokens > 0 add to it).
+``operation`` and ``success``), counter ``ragperf.operation.tokens`` (unit
+``{token}``, attribute ``operation``; only blocks with tokens > 0 add to it)
+and counter ``ragperf.operation.cancelled`` (attributes ``operation``,
+``reason``): a cancelled block is counted there and in no other metric, as
+in ``get_operation_stats``.
 
 ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` (read by
 :func:`instrument`) emits the latest GenAI conventions only: no
@@ -300,12 +301,13 @@ class Instrumentation:
         # blocks that have no GenAI operation (the gen_ai.client.* ones cover those).
         legacy = genai_op is None or not self.latest_experimental
         reason = _genai.cancel_reason(op)
-        duration = op.duration_s
         if reason is not None:
-            # Cancelled is not an error, and its partial duration is no
-            # operation duration: counted apart, like cancelled_operations.
+            # Cancelled is not an error and did not finish: counted apart and
+            # nothing else, as in get_operation_stats (cancelled_operations).
             self._cancelled.add(1, {"operation": name, "reason": reason})
-        elif duration is not None and legacy:
+            return
+        duration = op.duration_s
+        if duration is not None and legacy:
             self._duration.record(duration, {"operation": name, "success": op.success is not False})
         tokens = op.tokens
         if tokens > 0 and legacy:
@@ -313,7 +315,7 @@ class Instrumentation:
         if genai_op is None:
             return
         attrs = _genai.metric_attributes(genai_op, op, self.latest_experimental)
-        if reason is None and duration is not None:
+        if duration is not None:
             if op.success is False:
                 self._genai_duration.record(duration, {**attrs, "error.type": _genai.error_type(op)})
             else:

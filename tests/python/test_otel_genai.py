@@ -201,11 +201,17 @@ def _cancelled_views(otel: _Otel, operation: str, reason: str) -> ReadableSpan:
 def test_keyboard_interrupt_is_cancelled_not_error(monitor: Any, otel: _Otel) -> None:
     _instrument(monitor, otel)
     with pytest.raises(KeyboardInterrupt):
-        with monitor.track_operation("llm_inference", model="m"):
+        with monitor.track_operation("llm_inference", model="m") as op:
+            op.prompt_tokens, op.completion_tokens = 10, 5
             raise KeyboardInterrupt
     span = _cancelled_views(otel, "llm_inference", "KeyboardInterrupt")
-    assert span.kind == SpanKind.CLIENT
-    assert monitor.get_operation_stats("llm_inference").cancelled_operations == 1
+    assert span.kind == SpanKind.CLIENT and span.name == "chat m"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10
+    # Like get_operation_stats: counted as cancelled, in no other number.
+    stats = monitor.get_operation_stats("llm_inference")
+    assert (stats.cancelled_operations, stats.total_operations, stats.total_tokens) == (1, 0, 0)
+    assert otel.points("gen_ai.client.token.usage") == []
+    assert otel.points(rotel.TOKENS_COUNTER) == []
 
 
 def test_cancelled_task_is_cancelled_not_error(monitor: Any, otel: _Otel) -> None:
@@ -237,9 +243,14 @@ def test_abandoned_stream_is_cancelled_not_error(monitor: Any, otel: _Otel) -> N
         break
     stream.close()
     span = _cancelled_views(otel, "llm_inference", "abandoned")
-    # The first chunk did arrive: its time is a real measurement.
-    assert span.attributes["gen_ai.response.time_to_first_chunk"] >= 0.0
-    assert len(otel.points("gen_ai.client.operation.time_to_first_chunk")) == 1
+    # The span keeps what was measured; the metrics count it as cancelled only.
+    assert span.attributes["gen_ai.response.time_to_first_chunk"] == pytest.approx(
+        stream.tracker.time_to_first_token_s
+    )
+    assert span.attributes["gen_ai.usage.output_tokens"] > 0
+    assert otel.points("gen_ai.client.operation.time_to_first_chunk") == []
+    assert otel.points("gen_ai.client.token.usage") == []
+    assert otel.points(rotel.TOKENS_COUNTER) == []
 
 
 def test_streamed_call_records_time_to_first_chunk(monitor: Any, otel: _Otel) -> None:
