@@ -1,9 +1,10 @@
 """OpenTelemetry export of tracked operations: spans and metrics.
 
 :func:`instrument` installs an exit hook on a monitor; from then on every
-finished ``track_operation`` block becomes an OpenTelemetry span (named after
-the operation, with the nesting of ragperf's trace trees) and its duration is
-recorded in a histogram. Nothing here runs, and ``opentelemetry`` is not even
+finished ``track_operation`` block becomes an OpenTelemetry span (with the
+nesting of ragperf's trace trees; LLM, embedding and retrieval blocks per the
+OpenTelemetry GenAI semantic conventions, see below) and its duration is
+recorded in histograms. Nothing here runs, and ``opentelemetry`` is not even
 imported, unless you import this module and call :func:`instrument`.
 
 Needs ``opentelemetry-api`` (``pip install ragperf[otel]`` installs the SDK,
@@ -20,20 +21,43 @@ block becomes a child of the OpenTelemetry span current when it finishes
 own spans. Blocks that outlive their root (an asyncio task started inside it)
 are emitted when they finish, under their parent.
 
-Span attributes: ``ragperf.operation``; ``gen_ai.request.model`` (when a model
-is set); ``gen_ai.usage.input_tokens`` / ``gen_ai.usage.output_tokens``
-(prompt / completion tokens, when > 0); ``ragperf.tokens``;
+GenAI semantic conventions: blocks whose operation maps to a
+``gen_ai.operation.name`` (by default ``llm_inference`` -> ``chat``,
+``embedding_generation`` -> ``embeddings``, ``document_retrieval`` ->
+``retrieval``; ``instrument(..., genai_operations={...})`` adds or changes
+entries) are CLIENT spans named ``"{gen_ai.operation.name} {model}"``
+(retrieval: ``"retrieval {data_source_id}"``) with ``gen_ai.operation.name``,
+``gen_ai.provider.name`` (``op.metadata["provider"]``, set by the
+integrations or by ``provider=`` on a block), ``gen_ai.request.model``,
+``gen_ai.response.model``, ``gen_ai.usage.*``,
+``gen_ai.response.time_to_first_chunk`` and ``error.type``; their metrics
+are ``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage`` and
+``gen_ai.client.operation.time_to_first_chunk``. Other blocks are INTERNAL
+spans named after the operation.
+
+Span attributes of every block: ``ragperf.operation``; ``ragperf.tokens``;
 ``ragperf.cost_usd`` (when the cost is known); ``ragperf.time_to_first_token_s``
 (streams); ``ragperf.cache_hit`` (when set); ``ragperf.metadata.<key>`` for
 each metadata entry (str/int/float/bool as they are, anything else as
 ``str()``). A failed block has status ERROR with the error message, the
 ``error.type`` attribute and an ``exception`` event (``exception.type``,
-``exception.message``).
+``exception.message``). A cancelled block (KeyboardInterrupt,
+CancelledError, GeneratorExit, a stream abandoned early) is no error: status
+UNSET, ``ragperf.cancelled`` and ``ragperf.cancel_reason``.
 
-Metrics (for every block, nested ones too): histogram
-``ragperf.operation.duration`` (unit ``s``, attributes ``operation`` and
-``success``) and counter ``ragperf.operation.tokens`` (unit ``{token}``,
-attribute ``operation``; only blocks with tokens > 0 add to it).
+Metrics: histogram ``ragperf.operation.duration`` (unit ``s``, attributes
+``operation`` and ``success``), counter ``ragperf.operation.tokens`` (unit
+``{token}``, attribute ``operation``; only blocks with tokens > 0 add to it)
+and counter ``ragperf.operation.cancelled`` (attributes ``operation``,
+``reason``): a cancelled block is counted there and in no other metric, as
+in ``get_operation_stats``.
+
+``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` (read by
+:func:`instrument`) emits the latest GenAI conventions only: no
+``gen_ai.system`` duplicate of ``gen_ai.provider.name``, no
+``ragperf.time_to_first_token_s`` on GenAI spans, and no
+``ragperf.operation.duration`` / ``ragperf.operation.tokens`` for GenAI
+operations. Without it ragperf's own names are emitted too.
 
 Example:
     >>> import ragperf, ragperf.otel
@@ -49,8 +73,8 @@ from __future__ import annotations
 import collections
 import threading
 import weakref
-from collections.abc import Sequence
-from types import TracebackType
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -62,11 +86,24 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
         f"(or opentelemetry-sdk) [{_exc}]"
     ) from _exc
 
+from . import _otel_genai as _genai
+from ._otel_genai import (
+    DEFAULT_GENAI_OPERATIONS,
+    GENAI_DURATION_HISTOGRAM,
+    GENAI_TIME_TO_FIRST_CHUNK_HISTOGRAM,
+    GENAI_TOKEN_USAGE_HISTOGRAM,
+)
+
 if TYPE_CHECKING:
     from .monitor import PerformanceMonitor
 
 __all__ = [
+    "CANCELLED_COUNTER",
+    "DEFAULT_GENAI_OPERATIONS",
     "DURATION_HISTOGRAM",
+    "GENAI_DURATION_HISTOGRAM",
+    "GENAI_TIME_TO_FIRST_CHUNK_HISTOGRAM",
+    "GENAI_TOKEN_USAGE_HISTOGRAM",
     "TOKENS_COUNTER",
     "Instrumentation",
     "instrument",
@@ -75,6 +112,7 @@ __all__ = [
 
 DURATION_HISTOGRAM = "ragperf.operation.duration"
 TOKENS_COUNTER = "ragperf.operation.tokens"
+CANCELLED_COUNTER = "ragperf.operation.cancelled"
 _SCOPE = "ragperf"
 #: Bucket boundaries (seconds) suggested for the duration histogram.
 _BUCKETS: Sequence[float] = (
@@ -104,7 +142,8 @@ def _attribute(value: Any) -> str | bool | int | float:
     return str(value)
 
 
-def _span_attributes(op: Any) -> dict[str, Any]:
+def _span_attributes(op: Any, latest: bool) -> dict[str, Any]:
+    """ragperf's own span attributes (those of every block, GenAI or not)."""
     attrs: dict[str, Any] = {"ragperf.operation": op.operation}
     model = op.model
     if model is not None:
@@ -118,7 +157,8 @@ def _span_attributes(op: Any) -> dict[str, Any]:
     if cost is not None:
         attrs["ragperf.cost_usd"] = float(cost)
     ttft = op.time_to_first_token_s
-    if ttft is not None:
+    if ttft is not None and not latest:
+        # With the opt-in, GenAI spans carry gen_ai.response.time_to_first_chunk only.
         attrs["ragperf.time_to_first_token_s"] = float(ttft)
     cache_hit = op.cache_hit
     if cache_hit is not None:
@@ -127,6 +167,15 @@ def _span_attributes(op: Any) -> dict[str, Any]:
         if value is not None:
             attrs[f"ragperf.metadata.{key}"] = _attribute(value)
     return attrs
+
+
+def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Sequence[float]) -> Any:
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+        )
+    except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
+        return meter.create_histogram(name, unit=unit, description=description)
 
 
 def _end_time_s(op: Any) -> float | None:
@@ -143,25 +192,52 @@ class Instrumentation:
     uninstruments on exit. ``active`` tells whether it is installed.
     """
 
-    def __init__(self, monitor: Any, tracer_provider: Any, meter_provider: Any) -> None:
+    def __init__(
+        self,
+        monitor: Any,
+        tracer_provider: Any,
+        meter_provider: Any,
+        genai_operations: Mapping[str, str] = DEFAULT_GENAI_OPERATIONS,
+        latest_experimental: bool = False,
+    ) -> None:
         self._monitor_ref = weakref.ref(monitor)
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+        #: ragperf operation name -> gen_ai.operation.name (read-only).
+        self.genai_operations: Mapping[str, str] = MappingProxyType(dict(genai_operations))
+        #: Whether OTEL_SEMCONV_STABILITY_OPT_IN had gen_ai_latest_experimental
+        #: when this handle was made (then only the latest conventions are emitted).
+        self.latest_experimental = latest_experimental
+        self._genai = dict(genai_operations)
         self._tracer = tracer_provider.get_tracer(_SCOPE, _scope_version())
         meter = meter_provider.get_meter(_SCOPE, _scope_version())
-        try:
-            self._duration = meter.create_histogram(
-                DURATION_HISTOGRAM,
-                unit="s",
-                description="Duration of tracked ragperf operations",
-                explicit_bucket_boundaries_advisory=_BUCKETS,
-            )
-        except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
-            self._duration = meter.create_histogram(
-                DURATION_HISTOGRAM, unit="s", description="Duration of tracked ragperf operations"
-            )
+        self._duration = _histogram(
+            meter, DURATION_HISTOGRAM, "s", "Duration of tracked ragperf operations", _BUCKETS
+        )
         self._tokens = meter.create_counter(
             TOKENS_COUNTER, unit="{token}", description="Tokens of tracked ragperf operations"
+        )
+        self._cancelled = meter.create_counter(
+            CANCELLED_COUNTER,
+            unit="{operation}",
+            description="Tracked ragperf operations cancelled or abandoned before they finished",
+        )
+        self._genai_duration = _histogram(
+            meter, GENAI_DURATION_HISTOGRAM, "s", "GenAI operation duration.", _genai.DURATION_BUCKETS
+        )
+        self._genai_tokens = _histogram(
+            meter,
+            GENAI_TOKEN_USAGE_HISTOGRAM,
+            "{token}",
+            "Number of input and output tokens used.",
+            _genai.TOKEN_BUCKETS,
+        )
+        self._genai_ttfc = _histogram(
+            meter,
+            GENAI_TIME_TO_FIRST_CHUNK_HISTOGRAM,
+            "s",
+            "Time to receive the first chunk of a streamed GenAI response.",
+            _genai.CHUNK_BUCKETS,
         )
         self._lock = threading.RLock()
         # trace_id -> {ragperf span_id: OTel span} of recently emitted trees,
@@ -219,13 +295,38 @@ class Instrumentation:
             raise failure  # counted (and logged once) by the tracker
 
     def _record_metrics(self, op: Any) -> None:
-        duration = op.duration_s
         name = op.operation
-        if duration is not None:
+        genai_op = self._genai.get(name)
+        # ragperf's own metrics, for every block; with the opt-in, only for
+        # blocks that have no GenAI operation (the gen_ai.client.* ones cover those).
+        legacy = genai_op is None or not self.latest_experimental
+        reason = _genai.cancel_reason(op)
+        if reason is not None:
+            # Cancelled is not an error and did not finish: counted apart and
+            # nothing else, as in get_operation_stats (cancelled_operations).
+            self._cancelled.add(1, {"operation": name, "reason": reason})
+            return
+        duration = op.duration_s
+        if duration is not None and legacy:
             self._duration.record(duration, {"operation": name, "success": op.success is not False})
         tokens = op.tokens
-        if tokens > 0:
+        if tokens > 0 and legacy:
             self._tokens.add(tokens, {"operation": name})
+        if genai_op is None:
+            return
+        attrs = _genai.metric_attributes(genai_op, op, self.latest_experimental)
+        if duration is not None:
+            if op.success is False:
+                self._genai_duration.record(duration, {**attrs, "error.type": _genai.error_type(op)})
+            else:
+                self._genai_duration.record(duration, attrs)
+        if op.prompt_tokens > 0:
+            self._genai_tokens.record(op.prompt_tokens, {**attrs, "gen_ai.token.type": "input"})
+        if op.completion_tokens > 0:
+            self._genai_tokens.record(op.completion_tokens, {**attrs, "gen_ai.token.type": "output"})
+        ttft = op.time_to_first_token_s
+        if ttft is not None:
+            self._genai_ttfc.record(ttft, attrs)
 
     def _record_span(self, op: Any) -> None:
         trace_id = op.trace_id
@@ -315,15 +416,28 @@ class Instrumentation:
 
     def _start(self, op: Any, parent: Span | None) -> Span:
         context = trace.set_span_in_context(parent) if parent is not None else None
+        genai_op = self._genai.get(op.operation)
+        reason = _genai.cancel_reason(op)
+        latest = self.latest_experimental
+        if genai_op is None:
+            name, kind = op.operation, SpanKind.INTERNAL
+            attributes = _span_attributes(op, latest=False)
+        else:
+            name, kind = _genai.span_name(genai_op, op), SpanKind.CLIENT
+            attributes = _span_attributes(op, latest)
+            attributes.update(_genai.span_attributes(genai_op, op, latest, reason))
+        if reason is not None:
+            attributes["ragperf.cancelled"] = True
+            attributes["ragperf.cancel_reason"] = reason
         span: Span = self._tracer.start_span(
-            op.operation,
+            name,
             context=context,
-            kind=SpanKind.INTERNAL,
-            attributes=_span_attributes(op),
+            kind=kind,
+            attributes=attributes,
             start_time=_ns(op.start_time_s),
         )
-        if op.success is False:
-            error_type = op.error_type or "Error"
+        if op.success is False and reason is None:
+            error_type = _genai.error_type(op)
             message = op.error_message
             span.set_attribute("error.type", error_type)
             event: dict[str, str] = {"exception.type": error_type}
@@ -338,18 +452,29 @@ def instrument(
     monitor: PerformanceMonitor,
     tracer_provider: Any | None = None,
     meter_provider: Any | None = None,
+    *,
+    genai_operations: Mapping[str, str | None] | None = None,
 ) -> Instrumentation:
     """Exports every block ``monitor`` tracks as an OpenTelemetry span and
     its duration (and tokens) as metrics; returns the :class:`Instrumentation`
     (call ``.uninstrument()`` or use it as a context manager to stop).
 
     ``tracer_provider`` / ``meter_provider`` default to the global providers.
+    ``genai_operations`` maps ragperf operation names to
+    ``gen_ai.operation.name`` values, merged over
+    :data:`DEFAULT_GENAI_OPERATIONS` (a value of None drops a default); the
+    blocks of those operations follow the GenAI semantic conventions
+    (CLIENT spans, ``gen_ai.client.*`` metrics). A bad mapping raises
+    ``TypeError`` / ``ValueError`` naming the bad entry.
+    ``OTEL_SEMCONV_STABILITY_OPT_IN`` is read here (see the module docs).
     Instrumenting a monitor again with the same providers returns the handle
-    already installed (no duplicate spans).
+    already installed (no duplicate spans); with a different mapping it
+    raises ``ValueError`` (uninstrument first).
 
     Example:
-        >>> handle = instrument(monitor, tracer_provider=provider)   # doctest: +SKIP
-        >>> handle.uninstrument()                                    # doctest: +SKIP
+        >>> handle = instrument(monitor, tracer_provider=provider,              # doctest: +SKIP
+        ...                     genai_operations={"my_llm_step": "chat"})
+        >>> handle.uninstrument()                                               # doctest: +SKIP
         True
     """
     add = getattr(monitor, "_add_exit_hook", None)
@@ -359,14 +484,22 @@ def instrument(
             f"instrument() needs a ragperf.PerformanceMonitor, got {monitor!r} "
             f"({type(monitor).__name__})"
         )
+    mapping = _genai.genai_operations(genai_operations)
+    latest = _genai.latest_experimental()
     tracer_provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     meter_provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     with _registry_lock:
         handles = _registry.setdefault(monitor, [])
         for handle in handles:
             if handle.tracer_provider is tracer_provider and handle.meter_provider is meter_provider:
+                if dict(handle.genai_operations) != mapping:
+                    raise ValueError(
+                        "this monitor is already instrumented with these providers and "
+                        f"genai_operations={dict(handle.genai_operations)!r}; call "
+                        "uninstrument() before instrumenting it with a different mapping"
+                    )
                 return handle
-        handle = Instrumentation(monitor, tracer_provider, meter_provider)
+        handle = Instrumentation(monitor, tracer_provider, meter_provider, mapping, latest)
         monitor._add_exit_hook(handle._on_exit)
         handle.active = True
         handles.append(handle)

@@ -58,7 +58,9 @@ def _instrument(monitor: Any, otel: Any) -> rotel.Instrumentation:
 
 
 def _by_name(spans: Any) -> dict[str, ReadableSpan]:
-    return {s.name: s for s in spans}
+    """Spans by ragperf operation (GenAI operations' span names follow the
+    GenAI conventions instead: see test_otel_genai.py)."""
+    return {s.attributes.get("ragperf.operation", s.name): s for s in spans}
 
 
 def _metric_points(reader: InMemoryMetricReader, name: str) -> list[Any]:
