@@ -1528,17 +1528,43 @@ int ParseReal(PyObject* value, const char* field, const char* what,
 
 constexpr double kMaxDurationS = 1e9;  // as MAX_DURATION_S in _validate.py
 
+// record(timestamp_s=...): the wall-clock end of a record measured elsewhere
+// (unix seconds, finite, >= 0). `rec.timestamp_s` holds "now" on entry. A
+// time in a later minute than now, or older than the longest window, counts
+// all-time only: windows hold minutes up to the current one, and a slot
+// written from the future would erase a minute still inside the range.
+int ApplyRecordTimestamp(PyObject* value, OperationRecord& rec) {
+  double ts = 0;
+  if (ParseReal(value, "timestamp_s", "a number of unix seconds or None",
+                &ts) != 0) {
+    return -1;
+  }
+  if (!(std::isfinite(ts) && ts >= 0)) {
+    PyErr_Format(PyExc_ValueError,
+                 "timestamp_s must be finite unix seconds >= 0, got %R", value);
+    return -1;
+  }
+  constexpr double kMinute = ResponseTimeTracker::kWindowIntervalSeconds;
+  const double now_minute = std::floor(rec.timestamp_s / kMinute);
+  const double minute = std::floor(ts / kMinute);
+  rec.skip_windows =
+      minute > now_minute ||
+      minute < now_minute - ResponseTimeTracker::kMaxWindowMinutes;
+  rec.timestamp_s = ts;
+  return 0;
+}
+
 // record(operation, duration_s, tokens=None, success=True, *,
 //        prompt_tokens=0, completion_tokens=0, memory_delta_mb=None,
-//        error_type=None)
+//        error_type=None, timestamp_s=None)
 PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                     PyObject* kwnames) {
   static const char* const kNames[] = {
-      "operation",     "duration_s",        "tokens",
-      "success",       "prompt_tokens",     "completion_tokens",
-      "memory_delta_mb", "error_type"};
+      "operation",       "duration_s",        "tokens",
+      "success",         "prompt_tokens",     "completion_tokens",
+      "memory_delta_mb", "error_type",        "timestamp_s"};
   constexpr int kPositional = 4;
-  constexpr int kCount = 8;
+  constexpr int kCount = 9;
   PyObject* values[kCount] = {nullptr};
   if (nargs > kPositional) {
     PyErr_Format(PyExc_TypeError,
@@ -1641,6 +1667,10 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   if (entry == nullptr) return nullptr;
   const int op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   rec.timestamp_s = WallSecondsAt(SteadyNowNanos());
+  if (values[8] != nullptr && values[8] != Py_None &&
+      ApplyRecordTimestamp(values[8], rec) != 0) {
+    return nullptr;
+  }
   try {
     hot->monitor->Record(op_id, rec);
   } catch (const std::bad_alloc&) {
@@ -1800,7 +1830,7 @@ PyMethodDef HotMethods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "record(operation, duration_s, tokens=None, success=True, *, "
      "prompt_tokens=0, completion_tokens=0, memory_delta_mb=None, "
-     "error_type=None)"},
+     "error_type=None, timestamp_s=None)"},
     {"resolve", HotResolve, METH_O,
      "resolve(operation) -> (id, name); validates the operation."},
     {"set_exit_hook", HotSetExitHook, METH_O,
