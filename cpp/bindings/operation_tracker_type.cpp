@@ -50,10 +50,10 @@ struct HotPathObject {
   PyObject* traces[kTraceRingSize];  // strong; finished root trackers
   int trace_next;
   // The last context seen and its span stack, borrowed: skips the
-  // ContextVar lookup while blocks keep running in one context. The stack
-  // holds its context, so while the stack lives the context's address cannot
-  // be reused; the stack clears this cache when it is cleared or freed
-  // (SpanStackObject::cached_by).
+  // ContextVar lookup while blocks keep running in one context. A hit also
+  // checks the stack's weak reference to its owner, so a new context at a
+  // dead one's address never matches; the stack clears this cache when it
+  // is cleared or freed (SpanStackObject::cached_by).
   PyObject* cached_context;
   PyObject* cached_stack;
   // Problems of the monitor itself on the hot path (see NoteInternalError).
@@ -343,12 +343,19 @@ uint64_t g_next_span_id = 0;  // guarded by the GIL
 // allocations per call, so the variable holds a mutable stack instead, set
 // once per context; a stack found in a context that does not own it (a task's
 // copy of its creator's context) is replaced by a fresh one, so tasks never
-// share a stack. The owner is held strongly so its address cannot be reused
-// while the stack exists.
+// share a stack.
+//
+// The owner is held by a weak reference: the context holds the stack (as the
+// variable's value), so a strong reference back would make every context
+// that ran a block a reference cycle, freed only by the cyclic GC. Under an
+// ASGI server each request's task context (and all its variables' values)
+// then outlived the request, reached the old generation and made full
+// collections several times more frequent. A dead owner's weak reference
+// answers None, so a new context at the same address is never taken for it.
 
 struct SpanStackObject {
   PyObject_HEAD
-  PyObject* owner;  // the Context this stack belongs to
+  PyObject* owner_ref;  // weak reference to the Context this stack belongs to
   PyObject* top;    // innermost active TrackerObject, or NULL
   HotPathObject* cached_by;  // the HotPath caching this stack, or NULL
 };
@@ -362,9 +369,27 @@ void ForgetCachedStack(SpanStackObject* st) {
 
 PyTypeObject SpanStackType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
+// True when `context` is alive and the stack's owner. Compares addresses
+// only, so the referent is never used after the reference is dropped.
+inline bool OwnedBy(const SpanStackObject* st, PyObject* context) {
+  if (st->owner_ref == nullptr) return false;
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject* owner = nullptr;
+  if (PyWeakref_GetRef(st->owner_ref, &owner) < 0) {
+    PyErr_Clear();
+    return false;
+  }
+  const bool same = owner != nullptr && owner == context;
+  Py_XDECREF(owner);
+  return same;
+#else
+  return PyWeakref_GET_OBJECT(st->owner_ref) == context;
+#endif
+}
+
 int SpanStackTraverse(PyObject* self, visitproc visit, void* arg) {
   SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self);
-  Py_VISIT(st->owner);
+  Py_VISIT(st->owner_ref);
   Py_VISIT(st->top);
   return 0;
 }
@@ -372,7 +397,7 @@ int SpanStackTraverse(PyObject* self, visitproc visit, void* arg) {
 int SpanStackClear(PyObject* self) {
   SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self);
   ForgetCachedStack(st);
-  Py_CLEAR(st->owner);
+  Py_CLEAR(st->owner_ref);
   Py_CLEAR(st->top);
   return 0;
 }
@@ -391,15 +416,17 @@ SpanStackObject* LookUpStack(HotPathObject* hot);
 // once set (only this file sets the variable, once per context).
 SpanStackObject* CurrentStack(HotPathObject* hot) {
   PyObject* context = PyThreadState_Get()->context;
-  if (context != nullptr && context == hot->cached_context) {
+  if (context != nullptr && context == hot->cached_context &&
+      OwnedBy(reinterpret_cast<SpanStackObject*>(hot->cached_stack),
+              context)) {
     return reinterpret_cast<SpanStackObject*>(hot->cached_stack);
   }
   SpanStackObject* st = LookUpStack(hot);
-  if (st != nullptr && st->owner != nullptr) {
+  if (st != nullptr && st->owner_ref != nullptr) {
     if (hot->cached_stack != nullptr) {
       ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
     }
-    hot->cached_context = st->owner;
+    hot->cached_context = PyThreadState_Get()->context;
     hot->cached_stack = reinterpret_cast<PyObject*>(st);
     st->cached_by = hot;
   }
@@ -412,7 +439,7 @@ SpanStackObject* LookUpStack(HotPathObject* hot) {
   // PyContextVar_Get made sure the thread has a current context.
   PyObject* context = PyThreadState_Get()->context;
   if (value != nullptr &&
-      reinterpret_cast<SpanStackObject*>(value)->owner == context) {
+      OwnedBy(reinterpret_cast<SpanStackObject*>(value), context)) {
     Py_DECREF(value);  // the context keeps it alive
     return reinterpret_cast<SpanStackObject*>(value);
   }
@@ -421,7 +448,7 @@ SpanStackObject* LookUpStack(HotPathObject* hot) {
     Py_XDECREF(value);
     return nullptr;
   }
-  st->owner = nullptr;
+  st->owner_ref = nullptr;
   st->cached_by = nullptr;
   // A copied context (a new asyncio task) starts under the block that is
   // innermost in the context it was copied from.
@@ -440,9 +467,9 @@ SpanStackObject* LookUpStack(HotPathObject* hot) {
   Py_DECREF(token);
   // The thread's context exists now even if it did not before the set.
   context = PyThreadState_Get()->context;
-  Py_XINCREF(context);
-  st->owner = context;
+  st->owner_ref = PyWeakref_NewRef(context, nullptr);
   Py_DECREF(st);  // the context holds it
+  if (st->owner_ref == nullptr) return nullptr;  // MemoryError set
   return st;
 }
 
@@ -1528,17 +1555,43 @@ int ParseReal(PyObject* value, const char* field, const char* what,
 
 constexpr double kMaxDurationS = 1e9;  // as MAX_DURATION_S in _validate.py
 
+// record(timestamp_s=...): the wall-clock end of a record measured elsewhere
+// (unix seconds, finite, >= 0). `rec.timestamp_s` holds "now" on entry. A
+// time in a later minute than now, or older than the longest window, counts
+// all-time only: windows hold minutes up to the current one, and a slot
+// written from the future would erase a minute still inside the range.
+int ApplyRecordTimestamp(PyObject* value, OperationRecord& rec) {
+  double ts = 0;
+  if (ParseReal(value, "timestamp_s", "a number of unix seconds or None",
+                &ts) != 0) {
+    return -1;
+  }
+  if (!(std::isfinite(ts) && ts >= 0)) {
+    PyErr_Format(PyExc_ValueError,
+                 "timestamp_s must be finite unix seconds >= 0, got %R", value);
+    return -1;
+  }
+  constexpr double kMinute = ResponseTimeTracker::kWindowIntervalSeconds;
+  const double now_minute = std::floor(rec.timestamp_s / kMinute);
+  const double minute = std::floor(ts / kMinute);
+  rec.skip_windows =
+      minute > now_minute ||
+      minute < now_minute - ResponseTimeTracker::kMaxWindowMinutes;
+  rec.timestamp_s = ts;
+  return 0;
+}
+
 // record(operation, duration_s, tokens=None, success=True, *,
 //        prompt_tokens=0, completion_tokens=0, memory_delta_mb=None,
-//        error_type=None)
+//        error_type=None, timestamp_s=None)
 PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                     PyObject* kwnames) {
   static const char* const kNames[] = {
-      "operation",     "duration_s",        "tokens",
-      "success",       "prompt_tokens",     "completion_tokens",
-      "memory_delta_mb", "error_type"};
+      "operation",       "duration_s",        "tokens",
+      "success",         "prompt_tokens",     "completion_tokens",
+      "memory_delta_mb", "error_type",        "timestamp_s"};
   constexpr int kPositional = 4;
-  constexpr int kCount = 8;
+  constexpr int kCount = 9;
   PyObject* values[kCount] = {nullptr};
   if (nargs > kPositional) {
     PyErr_Format(PyExc_TypeError,
@@ -1641,6 +1694,10 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
   if (entry == nullptr) return nullptr;
   const int op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   rec.timestamp_s = WallSecondsAt(SteadyNowNanos());
+  if (values[8] != nullptr && values[8] != Py_None &&
+      ApplyRecordTimestamp(values[8], rec) != 0) {
+    return nullptr;
+  }
   try {
     hot->monitor->Record(op_id, rec);
   } catch (const std::bad_alloc&) {
@@ -1800,7 +1857,7 @@ PyMethodDef HotMethods[] = {
      METH_FASTCALL | METH_KEYWORDS,
      "record(operation, duration_s, tokens=None, success=True, *, "
      "prompt_tokens=0, completion_tokens=0, memory_delta_mb=None, "
-     "error_type=None)"},
+     "error_type=None, timestamp_s=None)"},
     {"resolve", HotResolve, METH_O,
      "resolve(operation) -> (id, name); validates the operation."},
     {"set_exit_hook", HotSetExitHook, METH_O,

@@ -73,7 +73,8 @@ struct Aggregate {
       ++gpu_memory_samples;
       gpu_memory_delta_mb += r.gpu_memory_delta_mb;
     }
-    if (total == 1) first_ts = r.timestamp_s;
+    // Records may arrive out of order (record(timestamp_s=...) replays).
+    first_ts = total == 1 ? r.timestamp_s : std::min(first_ts, r.timestamp_s);
     last_ts = std::max(last_ts, r.timestamp_s);
     if (ABSL_PREDICT_FALSE(extras)) AddExtras(r);
     if (index != kNoIndex) {
@@ -312,24 +313,32 @@ struct ResponseTimeTracker::OpShard {
                           : kNoIndex;
     const bool extras = HasExtras(r);
     all_time.Add(r, index, extras);
-    SlotFor(r.timestamp_s).agg.Add(r, index, extras);
+    if (WindowSlot* slot = SlotFor(r.timestamp_s, r.skip_windows)) {
+      slot->agg.Add(r, index, extras);
+    }
     AddToRecent(r, extras);
   }
 
   void AddCancelled(double timestamp_s) {
     ++all_time.cancelled;
-    ++SlotFor(timestamp_s).agg.cancelled;
+    if (WindowSlot* slot = SlotFor(timestamp_s, false)) ++slot->agg.cancelled;
   }
 
   void AddInterTokenGap(double per_token_s, int64_t tokens, double timestamp_s) {
     const uint64_t n = static_cast<uint64_t>(tokens);
     all_time.Stream().itl.Add(per_token_s, n);
-    SlotFor(timestamp_s).agg.Stream().itl.Add(per_token_s, n);
+    if (WindowSlot* slot = SlotFor(timestamp_s, false)) {
+      slot->agg.Stream().itl.Add(per_token_s, n);
+    }
   }
 
   // The one-minute slot of `timestamp_s`, recycled when it held an older
-  // minute. Slots are created on first use so idle operations cost nothing.
-  WindowSlot& SlotFor(double timestamp_s) {
+  // minute; nullptr when `skip` or when the slot already holds a newer
+  // minute (the record is over an hour older than data kept there: it must
+  // not erase it). Slots are created on first use so idle operations cost
+  // nothing.
+  WindowSlot* SlotFor(double timestamp_s, bool skip) {
+    if (ABSL_PREDICT_FALSE(skip)) return nullptr;
     if (windows.empty()) {
       windows.reserve(kNumWindowSlots);
       for (int i = 0; i < kNumWindowSlots; ++i) {
@@ -340,10 +349,11 @@ struct ResponseTimeTracker::OpShard {
     WindowSlot& slot = windows[static_cast<size_t>(
         ((minute % kNumWindowSlots) + kNumWindowSlots) % kNumWindowSlots)];
     if (slot.minute != minute) {
+      if (ABSL_PREDICT_FALSE(minute < slot.minute)) return nullptr;
       slot.agg.Reset();
       slot.minute = minute;
     }
-    return slot;
+    return &slot;
   }
 
   void AddToRecent(const OperationRecord& r, bool extras) {

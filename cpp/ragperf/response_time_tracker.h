@@ -60,6 +60,12 @@ struct OperationRecord {
   bool has_gpu_memory_delta = false;
   double gpu_memory_delta_mb = 0;  // this process's GPU memory change (NVML)
   double timestamp_s = 0;        // wall clock (unix seconds) at the end of the operation
+  // True: the record counts all-time only, in no one-minute window (its
+  // timestamp lies outside the window range, e.g. a replayed or imported
+  // record from hours ago or from a clock ahead of this one). A record
+  // older than the minute its window slot already holds is left out of the
+  // windows as well, so a late record never erases newer window data.
+  bool skip_windows = false;
   absl::string_view error_type;  // exception type name when !success (may be empty)
   absl::string_view error_message;  // str(exception) when !success (may be empty)
   absl::string_view model;          // empty when the operation named no model

@@ -291,6 +291,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         completion_tokens: int = 0,
         memory_delta_mb: float | None = None,
         error_type: str | None = None,
+        timestamp_s: float | None = None,
     ) -> None:
         """Records an operation measured elsewhere.
 
@@ -298,11 +299,21 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         record (``success=False``) is counted under ``error_type`` (default
         "Error").
 
+        ``timestamp_s`` is the wall-clock time (unix seconds, like
+        ``time.time()``) at which the operation ended; default now. Use it to
+        replay logs, import another system's timings or test time windows
+        without sleeping: the record lands in the one-minute window of that
+        time. A time older than the longest window (60 minutes) or in a later
+        minute than now counts all-time only (totals, percentiles, first/last
+        timestamps), in no window. Non-numeric values raise TypeError,
+        non-finite or negative ones ValueError.
+
         Validated and recorded in C (``HotPath.record``; this body documents it
         and serves subclasses that override ``record`` and call ``super()``).
 
         Example:
             >>> monitor.record("reranking", duration_s=0.012, tokens=0, success=True)  # doctest: +SKIP
+            >>> monitor.record("reranking", 0.015, timestamp_s=time.time() - 600)  # doctest: +SKIP
         """
         self._hot.record(
             operation,
@@ -313,6 +324,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             completion_tokens=completion_tokens,
             memory_delta_mb=memory_delta_mb,
             error_type=error_type,
+            timestamp_s=timestamp_s,
         )
 
     # --------------------------------------------------------------- reading

@@ -149,6 +149,37 @@ TEST(ResponseTimeTrackerTest, WindowSlotIsReusedAfterAnHour) {
   EXPECT_DOUBLE_EQ(w->min_s, 3.0);
 }
 
+TEST(ResponseTimeTrackerTest, LateRecordNeverErasesANewerMinute) {
+  ResponseTimeTracker t;
+  const int id = t.Intern("q");
+  t.Record(id, Rec(1.0, kNow));
+  // 61 minutes earlier maps to the same slot, which holds a newer minute:
+  // the late record counts all-time only.
+  t.Record(id, Rec(5.0, kNow - 61 * 60));
+  absl::StatusOr<OperationStats> w = t.GetWindowStats("q", 1, kNow);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->total, 1u);
+  EXPECT_DOUBLE_EQ(w->max_s, 1.0);
+  const OperationStats all = t.GetStats("q");
+  EXPECT_EQ(all.total, 2u);
+  EXPECT_DOUBLE_EQ(all.first_timestamp_s, kNow - 61 * 60);  // earliest, not first
+  EXPECT_DOUBLE_EQ(all.last_timestamp_s, kNow);
+}
+
+TEST(ResponseTimeTrackerTest, SkipWindowsCountsAllTimeOnly) {
+  ResponseTimeTracker t;
+  const int id = t.Intern("q");
+  OperationRecord r = Rec(2.0, kNow);
+  r.skip_windows = true;
+  t.Record(id, r);
+  t.Record(id, Rec(1.0, kNow));
+  absl::StatusOr<OperationStats> w = t.GetWindowStats("q", 1, kNow);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->total, 1u);
+  EXPECT_EQ(t.GetStats("q").total, 2u);
+  EXPECT_DOUBLE_EQ(t.GetStats("q").max_s, 2.0);
+}
+
 TEST(ResponseTimeTrackerTest, WindowRejectsBadMinutes) {
   ResponseTimeTracker t;
   EXPECT_EQ(t.GetWindowStats("q", 0, kNow).status().code(),

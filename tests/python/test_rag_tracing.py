@@ -1502,3 +1502,79 @@ def test_initialization_does_not_count_as_model_inference() -> None:
     with m.track_operation("llm_inference", model="qwen") as op:
         op.completion_tokens = 10
     assert m.get_model_stats()["qwen"]["operations"] == 1
+
+
+def test_a_context_that_ran_blocks_is_freed_without_the_cyclic_gc(monitor: PerformanceMonitor) -> None:
+    """The span stack refers to its context weakly: a context (an asyncio
+    task's, a request's) that ran blocks is freed by reference counting when
+    it is dropped, not kept for the cyclic GC with everything its variables
+    hold (under an ASGI server that made full collections far more frequent)."""
+    import weakref
+
+    payload = contextvars.ContextVar("payload")
+
+    def run() -> None:
+        payload.set(bytearray(1024))
+        with monitor.track_operation("outer"):
+            with monitor.track_operation("inner"):
+                pass
+
+    gc.disable()
+    try:
+        ctx = contextvars.copy_context()
+        ctx.run(run)
+        ref = weakref.ref(ctx)
+        del ctx
+        assert ref() is None
+    finally:
+        gc.enable()
+    assert monitor.get_operation_stats("inner").total_operations == 1
+
+
+def test_asyncio_task_contexts_are_freed_without_the_cyclic_gc(monitor: PerformanceMonitor) -> None:
+    import weakref
+
+    refs: list[weakref.ref[contextvars.Context]] = []
+
+    async def request(i: int) -> None:
+        with monitor.track_operation("http_request", n=i):
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        for i in range(20):
+            ctx = contextvars.copy_context()
+            refs.append(weakref.ref(ctx))
+            await asyncio.get_running_loop().create_task(request(i), context=ctx)
+            del ctx
+
+    gc.disable()
+    try:
+        asyncio.run(main())
+        assert [r for r in refs if r() is not None] == []
+    finally:
+        gc.enable()
+    assert monitor.get_operation_stats("http_request").total_operations == 20
+
+
+def test_a_new_context_at_a_dead_contexts_address_gets_its_own_stack(monitor: PerformanceMonitor) -> None:
+    """Many short-lived copies of one context: each is a root or nests under
+    the block innermost where it was copied, never under a sibling's block
+    (addresses of dead contexts are reused; the weak owner reference must
+    not match a newcomer)."""
+    base = contextvars.copy_context()
+    parents = []
+
+    def child() -> None:
+        with monitor.track_operation("child") as op:
+            parents.append(op.parent_id)
+
+    def spawn_many() -> None:
+        for _ in range(200):
+            c = contextvars.copy_context()  # a copy holding base's stack
+            c.run(child)
+            del c
+
+    with monitor.track_operation("unrelated"):
+        pass
+    base.run(spawn_many)
+    assert parents == [None] * 200
