@@ -1,0 +1,234 @@
+"""What RagperfMiddleware costs a real ASGI server, measured from outside.
+
+Three uvicorn servers run side by side on 127.0.0.1, each one worker,
+serving the same FastAPI app (benchmarks/_asgi_apps.py): ``plain``, behind
+a do-nothing pure-ASGI middleware (``noop``), and behind
+``RagperfMiddleware`` (``ragperf``). ApacheBench (Debian's apache2-utils)
+sends exactly ``--requests`` keep-alive GETs per round to each server in
+turn, the order rotating every round. For each round and server the
+benchmark reads the server process's CPU time (the run time of its threads
+in /proc/PID/task/*/schedstat, nanosecond resolution) before and after, so
+other load on the machine does not count, and checks the counts: ab's
+complete requests equal those sent, no failures, no non-2xx answers, and the ragperf server's monitor recorded
+exactly the requests sent (``GET /count``).
+
+Reported per variant: CPU microseconds per request and requests per second
+(median over rounds, min and max); the CPU a middleware adds (its CPU per
+request minus plain's in the same round, median over rounds); and the
+targets of issue 20 item 4: ragperf adds at most 2x the no-op middleware's
+CPU, and keeps at least 0.95x the plain app's throughput.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_asgi.py [--rounds 9] [--requests 4000]
+        [--concurrency 8] [--json benchmarks/results/asgi.json] [--quick] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import common
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = ("plain", "noop", "ragperf")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_impl() -> str:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+class Server:
+    """One uvicorn process serving one variant."""
+
+    def __init__(self, variant: str, http: str) -> None:
+        self.variant = variant
+        self.port = free_port()
+        env = dict(os.environ, RAGPERF_BENCH_ASGI_VARIANT=variant, PYTHONPATH=str(HERE))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "_asgi_apps:app", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1", "--loop", "asyncio", "--http", http, "--no-access-log", "--log-level", "warning"],
+            env=env, cwd=str(HERE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.get("/items/1")
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    self.stop()
+                    raise RuntimeError(f"uvicorn ({variant}) did not start: {err[-2000:]}")
+                time.sleep(0.1)
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return json.loads(r.read())
+
+    def cpu_s(self) -> float:
+        """CPU time of the server's threads, in ns resolution (schedstat's
+        first field, summed over threads; /proc/PID/stat counts 10 ms ticks)."""
+        total = 0
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+        return total / 1e9
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_ab(url: str, requests: int, concurrency: int) -> Dict[str, float]:
+    out = subprocess.run(
+        ["ab", "-q", "-k", "-n", str(requests), "-c", str(concurrency), url],
+        capture_output=True, text=True, timeout=600,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"ab failed ({out.returncode}): {out.stderr[-1000:]}")
+
+    def field(name: str, default: Optional[float] = None) -> float:
+        m = re.search(rf"^{name}:\s+([0-9.]+)", out.stdout, re.M)
+        if m is None:
+            if default is None:
+                raise RuntimeError(f"ab printed no '{name}':\n{out.stdout}")
+            return default
+        return float(m.group(1))
+
+    return {
+        "complete": field("Complete requests"),
+        "failed": field("Failed requests"),
+        "non_2xx": field("Non-2xx responses", 0.0),
+        "rps": field("Requests per second"),
+    }
+
+
+def one_round(server: Server, requests: int, concurrency: int) -> Dict[str, float]:
+    before = server.get("/count")["count"] if server.variant == "ragperf" else None
+    cpu0 = server.cpu_s()
+    ab = run_ab(server.url + "/items/3", requests, concurrency)
+    cpu1 = server.cpu_s()
+    if ab["complete"] != requests or ab["failed"] or ab["non_2xx"]:
+        raise RuntimeError(f"{server.variant}: ab reports {ab} for {requests} requests")
+    if before is not None:
+        recorded = server.get("/count")["count"] - before
+        if recorded != requests + 1:  # + the first /count, recorded after it answered
+            raise RuntimeError(f"ragperf recorded {recorded - 1} requests, {requests} were sent")
+    return {"cpu_us_per_request": (cpu1 - cpu0) / requests * 1e6, "rps": ab["rps"]}
+
+
+def spread(values: List[float]) -> Dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--requests", type=int, default=4000, help="requests per round and server")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=2000)
+    common.add_output_args(p, common.RESULTS_DIR / "asgi.json", quick_help="3 rounds of 1000 requests (a smoke run)",
+                           check_help="exit 1 when a target is missed")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.requests, args.warmup = 3, 1000, 300
+    for name in ("rounds", "requests", "concurrency"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("ab") is None:
+        print("bench_asgi: needs ApacheBench: apt-get install apache2-utils", file=sys.stderr)
+        return 2
+    start = common.run_start()
+    http = http_impl()
+    servers = {v: Server(v, http) for v in VARIANTS}
+    try:
+        for s in servers.values():
+            run_ab(s.url + "/items/3", args.warmup, args.concurrency)
+        rounds: List[Dict[str, Dict[str, float]]] = []
+        for r in range(args.rounds):
+            order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
+            rounds.append({v: one_round(servers[v], args.requests, args.concurrency) for v in order})
+            common.log(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                f"{v} {rounds[-1][v]['cpu_us_per_request']:.1f} us {rounds[-1][v]['rps']:.0f}/s" for v in VARIANTS))
+    finally:
+        for s in servers.values():
+            s.stop()
+
+    variants = {
+        v: {
+            "cpu_us_per_request": spread([rd[v]["cpu_us_per_request"] for rd in rounds]),
+            "rps": spread([rd[v]["rps"] for rd in rounds]),
+        }
+        for v in VARIANTS
+    }
+    added = {
+        v: spread([rd[v]["cpu_us_per_request"] - rd["plain"]["cpu_us_per_request"] for rd in rounds])
+        for v in ("noop", "ragperf")
+    }
+    throughput = spread([rd["ragperf"]["rps"] / rd["plain"]["rps"] for rd in rounds])
+    cpu_ratio = added["ragperf"]["median"] / added["noop"]["median"] if added["noop"]["median"] > 0 else None
+    targets = [
+        common.target("ragperf middleware added CPU / no-op middleware added CPU", cpu_ratio, "<=", 2.0, unit="x"),
+        common.target("ragperf app throughput / plain app throughput", throughput["median"], ">=", 0.95, unit="x"),
+    ]
+    result = {
+        "benchmark": "asgi",
+        "context": common.environment(
+            **start, uvicorn=common.dist_version("uvicorn"), fastapi=common.dist_version("fastapi"),
+            starlette=common.dist_version("starlette"), http=http, ab=True,
+            rounds=args.rounds, requests_per_round=args.requests, concurrency=args.concurrency,
+            aggregate="median over rounds of per-round figures (min and max reported too)",
+        ),
+        "variants": variants,
+        "added_cpu_us_per_request": added,
+        "throughput_ratio_ragperf_vs_plain": throughput,
+        "rounds": rounds,
+        "targets": targets,
+    }
+    print(f"{'variant':8s} {'CPU us/request':>15s} {'added':>8s} {'requests/s':>11s}")
+    for v in VARIANTS:
+        add = added[v]["median"] if v in added else 0.0
+        print(f"{v:8s} {variants[v]['cpu_us_per_request']['median']:15.1f} {add:8.1f} {variants[v]['rps']['median']:11.0f}")
+    for t in targets:
+        print(f"target: {t['name']}: {t['value']} {t['op']} {t['threshold']}: {t['status']}")
+    return common.finish(Path(args.json), result, check=args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
