@@ -27,8 +27,7 @@ import types
 import urllib.request
 import webbrowser
 
-from ._dashboard import APP_PATH
-from .streamlit import INSTALL_HINT
+from ._dashboard import APP_PATH, INSTALL_HINT
 
 __all__ = ["dashboard_command", "check_port_free", "run_dashboard"]
 
