@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from . import _panel_data as data
-from ._dashboard import INSTALL_HINT  # what to install when Streamlit is missing
+from .dashboard import INSTALL_HINT  # what to install when Streamlit is missing
 
 __all__ = ["show_metrics", "show_metrics_file", "INSTALL_HINT"]
 

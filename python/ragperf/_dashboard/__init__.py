@@ -14,10 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["APP_PATH", "INSTALL_HINT"]
+__all__ = ["APP_PATH"]
 
 #: The script ``ragperf dashboard`` passes to ``streamlit run``.
 APP_PATH = Path(__file__).with_name("app.py")
-
-#: What to install when Streamlit is missing (``ragperf.streamlit.INSTALL_HINT``).
-INSTALL_HINT = "pip install 'ragperf[streamlit]'"
