@@ -232,10 +232,13 @@ def _restart_in_child() -> None:
     global _lock
     _lock = threading.Lock()
     for state in list(_states.values()):
-        state.monitor.clear_metrics()
-        # state.finalizer (the parent's) now flushes this new exporter.
-        state.exporter = PeriodicExporter(state.monitor, snapshot_path(state.directory), state.interval_s)
-        state.exporter.start()
+        try:
+            state.monitor.clear_metrics()
+            # state.finalizer (the parent's) now flushes this new exporter.
+            state.exporter = PeriodicExporter(state.monitor, snapshot_path(state.directory), state.interval_s)
+            state.exporter.start()
+        except Exception as exc:  # one monitor's failure leaves the others writing
+            _log.warning("ragperf: multi-process mode in forked child %d failed: %s", os.getpid(), exc)
 
 
 after_fork_in_child(_restart_in_child, "multi-process mode")
