@@ -1,10 +1,10 @@
 // Copyright 2026 The ragperf Authors.
 //
-// Defaults, limits and schema constants of the core as `_core` module
-// attributes. They are defined once, in C++ (PerformanceMonitor::Options and
-// the constants of the core headers); the Python facade's signature defaults,
-// _core.pyi and the docs read them from here (tests/python/test_constants.py
-// holds them together).
+// Defaults and limits of the core as `_core` module attributes. They are
+// defined once, in C++ (PerformanceMonitor::Options and the constants of the
+// core headers); the Python facade's signature defaults, _core.pyi and the
+// docs read them from here (tests/python/test_constants.py holds them
+// together). STATE_SCHEMA_VERSION is registered with the state bindings.
 //
 // Example (Python):
 //   >>> from ragperf import _core
