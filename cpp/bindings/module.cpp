@@ -41,6 +41,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterUsage(m);
   ragperf::bindings::RegisterState(m);
   ragperf::bindings::RegisterDimensions(m);
+  ragperf::bindings::RegisterConstants(m);
   if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }

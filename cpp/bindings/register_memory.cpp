@@ -8,6 +8,7 @@
 
 #include "convert.h"
 #include "ragperf/memory_monitor.h"
+#include "ragperf/performance_monitor.h"
 #include "registers.h"
 #include "status.h"
 
@@ -32,7 +33,9 @@ Example:
              return std::make_unique<MemoryMonitor>(
                  static_cast<size_t>(max_history));
            }),
-           py::arg("max_history") = 1000)
+           // The monitor's default (_core.DEFAULT_MAX_HISTORY).
+           py::arg("max_history") =
+               static_cast<long long>(PerformanceMonitor::Options{}.max_history))
       .def_static(
           "read_usage",
           []() { return UsageToDict(ValueOrThrow(MemoryMonitor::ReadUsage())); },

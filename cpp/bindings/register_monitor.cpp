@@ -48,6 +48,7 @@ void WarnOperationOverflow(absl::string_view name, size_t max_operations) {
 
 void RegisterMonitor(py::module_& m) {
   using Monitor = PerformanceMonitor;
+  const Monitor::Options defaults;
   py::class_<Monitor, std::shared_ptr<Monitor>>(m, "Monitor", R"doc(
 The C++ performance monitor. Use ragperf.PerformanceMonitor, which wraps it.
 
@@ -77,11 +78,8 @@ Example:
              o.relative_accuracy = relative_accuracy;
              o.memory_threshold_mb = memory_threshold_mb;
              o.error_rate_threshold = error_rate_threshold;
-             if (!(memory_max_age_us >= 0 && memory_max_age_us <= 1e6)) {
-               throw py::value_error(
-                   "memory_max_age_us must be between 0 and 1000000, got " +
-                   py::repr(py::float_(memory_max_age_us)).cast<std::string>());
-             }
+             // Checked before the conversion (NaN, out of int64 range).
+             ThrowIfError(Monitor::CheckMemoryMaxAgeUs(memory_max_age_us));
              o.memory_max_age_ns = static_cast<int64_t>(memory_max_age_us * 1e3);
              o.track_gpu_memory = track_gpu_memory;
              o.system_memory_percent_threshold = system_memory_percent_threshold;
@@ -102,19 +100,23 @@ Example:
              monitor->operation_cap().SetOverflowCallback(&WarnOperationOverflow);
              return monitor;
            }),
-           py::arg("enable_memory_tracking") = true,
-           py::arg("max_history") = 1000,
-           py::arg("relative_accuracy") = QuantileSketch::kDefaultRelativeAccuracy,
-           py::arg("memory_threshold_mb") = 1000.0,
-           py::arg("error_rate_threshold") = 0.10,
-           py::arg("memory_max_age_us") = 100.0,
-           py::arg("track_gpu_memory") = false,
-           py::arg("system_memory_percent_threshold") = 90.0,
-           py::arg("gpu_memory_percent_threshold") = 90.0,
-           py::arg("cpu_percent_threshold") = 0.0,
-           py::arg("max_resource_samples") = 720,
-           py::arg("max_operations") =
-               static_cast<long long>(OperationCap::kDefaultMaxOperations))
+           // The defaults are Options{}'s (also _core.DEFAULT_*).
+           py::arg("enable_memory_tracking") = defaults.enable_memory_tracking,
+           py::arg("max_history") = static_cast<long long>(defaults.max_history),
+           py::arg("relative_accuracy") = defaults.relative_accuracy,
+           py::arg("memory_threshold_mb") = defaults.memory_threshold_mb,
+           py::arg("error_rate_threshold") = defaults.error_rate_threshold,
+           py::arg("memory_max_age_us") =
+               static_cast<double>(defaults.memory_max_age_ns) / 1e3,
+           py::arg("track_gpu_memory") = defaults.track_gpu_memory,
+           py::arg("system_memory_percent_threshold") =
+               defaults.system_memory_percent_threshold,
+           py::arg("gpu_memory_percent_threshold") =
+               defaults.gpu_memory_percent_threshold,
+           py::arg("cpu_percent_threshold") = defaults.cpu_percent_threshold,
+           py::arg("max_resource_samples") =
+               static_cast<long long>(defaults.max_resource_samples),
+           py::arg("max_operations") = static_cast<long long>(defaults.max_operations))
       .def("_hot_path",
            [](std::shared_ptr<Monitor> self) {
              PyObject* hot = NewHotPath(std::move(self));
@@ -226,18 +228,6 @@ Example:
             return Monitor::ReportToJson(self.GenerateReport(), indent);
           },
           py::arg("indent") = 0, "The report as JSON text.")
-      .def(
-          "export_json",
-          [](Monitor& self, const std::string& path, int indent) {
-            absl::Status status;
-            {
-              GilRelease release;
-              status = self.ExportJson(path, indent);
-            }
-            ThrowIfError(status);
-          },
-          py::arg("path"), py::arg("indent") = 2,
-          "Writes the report atomically (temp file, fsync, rename).")
       .def_static(
           "write_file_atomically",
           [](const std::string& path, const std::string& text) {
@@ -259,11 +249,7 @@ Example:
             return static_cast<double>(self.memory_max_age_ns()) / 1e3;
           },
           [](Monitor& self, double us) {
-            if (!(us >= 0 && us <= 1e6)) {
-              throw py::value_error(
-                  "memory_max_age_us must be between 0 and 1000000, got " +
-                  py::repr(py::float_(us)).cast<std::string>());
-            }
+            ThrowIfError(Monitor::CheckMemoryMaxAgeUs(us));  // before the conversion
             ThrowIfError(self.SetMemoryMaxAgeNs(static_cast<int64_t>(us * 1e3)));
           })
       .def_property(

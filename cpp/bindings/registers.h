@@ -23,6 +23,8 @@ void RegisterUsage(pybind11::module_& m);
 void RegisterState(pybind11::module_& m);
 // After RegisterMonitor: statistics split by declared metadata keys.
 void RegisterDimensions(pybind11::module_& m);
+// Defaults, limits and schema constants as module attributes.
+void RegisterConstants(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

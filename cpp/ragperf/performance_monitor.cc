@@ -13,7 +13,6 @@
 
 namespace ragperf {
 namespace {
-constexpr int64_t kMaxAgeLimitNs = 1000000000;
 
 // The sampler's view of the GPUs: totals over devices.
 GpuSnapshot SnapshotOf(const GpuStatus& status) {
@@ -112,10 +111,14 @@ absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
   if (options.max_resource_samples < 1) {
     return absl::InvalidArgumentError("max_resource_samples must be >= 1");
   }
-  if (options.memory_max_age_ns < 0 || options.memory_max_age_ns > kMaxAgeLimitNs) {
+  return CheckMemoryMaxAgeUs(static_cast<double>(options.memory_max_age_ns) / 1e3);
+}
+
+absl::Status PerformanceMonitor::CheckMemoryMaxAgeUs(double us) {
+  if (!(us >= 0 && us <= kMaxMemoryMaxAgeUs)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "memory_max_age must be between 0 and 1 s, got %d ns",
-        options.memory_max_age_ns));
+        "memory_max_age_us must be between 0 and %.0f, got %g",
+        kMaxMemoryMaxAgeUs, us));
   }
   return absl::OkStatus();
 }
@@ -144,10 +147,8 @@ absl::Status PerformanceMonitor::SetCpuPercentThreshold(double percent) {
 }
 
 absl::Status PerformanceMonitor::SetMemoryMaxAgeNs(int64_t ns) {
-  if (ns < 0 || ns > kMaxAgeLimitNs) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "memory_max_age must be between 0 and 1 s, got %d ns", ns));
-  }
+  absl::Status s = CheckMemoryMaxAgeUs(static_cast<double>(ns) / 1e3);
+  if (!s.ok()) return s;
   memory_max_age_ns_.store(ns, std::memory_order_relaxed);
   return absl::OkStatus();
 }

@@ -120,7 +120,7 @@ class PerformanceMonitor {
     double error_rate_threshold = 0.10;
     // Blocks reuse an RSS reading at most this old instead of reading
     // /proc/self/statm again (see rss_cache.h); 0 = read at every start and
-    // end of a block (exact mode).
+    // end of a block (exact mode). At most kMaxMemoryMaxAgeUs.
     int64_t memory_max_age_ns = 100000;
     // Also measure this process's GPU memory (NVML) at the start and end of
     // every block. NVML calls cost microseconds to milliseconds: opt in.
@@ -136,12 +136,20 @@ class PerformanceMonitor {
     size_t max_operations = OperationCap::kDefaultMaxOperations;
   };
 
+  // Upper bound of Options::memory_max_age_ns, in microseconds (1 s).
+  static constexpr double kMaxMemoryMaxAgeUs = 1e6;
+
   explicit PerformanceMonitor(const Options& options);
   PerformanceMonitor(const PerformanceMonitor&) = delete;
   PerformanceMonitor& operator=(const PerformanceMonitor&) = delete;
 
   // Validates options: InvalidArgument naming the bad value.
   static absl::Status ValidateOptions(const Options& options);
+  // The one range check of the RSS reuse age: InvalidArgument ("memory_max_age_us
+  // must be between 0 and 1000000, got ...") unless 0 <= us <=
+  // kMaxMemoryMaxAgeUs (NaN fails). Used by ValidateOptions,
+  // SetMemoryMaxAgeNs and the Python binding before it converts to ns.
+  static absl::Status CheckMemoryMaxAgeUs(double us);
 
   // The id `name` records under (a new name beyond `max_operations` gets the
   // id of "__other__"). Not for every record: callers cache the id.
@@ -212,7 +220,7 @@ class PerformanceMonitor {
   int64_t memory_max_age_ns() const {
     return memory_max_age_ns_.load(std::memory_order_relaxed);
   }
-  // InvalidArgument unless 0 <= ns <= 1 s.
+  // InvalidArgument unless 0 <= ns <= 1 s (CheckMemoryMaxAgeUs).
   absl::Status SetMemoryMaxAgeNs(int64_t ns);
   bool track_gpu_memory() const {
     return track_gpu_memory_.load(std::memory_order_relaxed);

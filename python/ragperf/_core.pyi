@@ -12,6 +12,30 @@ __version__: str
 CHARS_PER_TOKEN: int
 STATE_SCHEMA_VERSION: int
 
+# Defaults, limits and schema constants, defined once in the C++ core
+# (PerformanceMonitor::Options and the core headers; register_constants.cpp).
+# PerformanceMonitor(...) defaults:
+DEFAULT_ENABLE_MEMORY_TRACKING: bool
+DEFAULT_MAX_HISTORY: int
+DEFAULT_RELATIVE_ACCURACY: float
+DEFAULT_MEMORY_THRESHOLD_MB: float
+DEFAULT_ERROR_RATE_THRESHOLD: float
+DEFAULT_MEMORY_MAX_AGE_US: float
+DEFAULT_TRACK_GPU_MEMORY: bool
+DEFAULT_SYSTEM_MEMORY_PERCENT_THRESHOLD: float
+DEFAULT_GPU_MEMORY_PERCENT_THRESHOLD: float
+DEFAULT_CPU_PERCENT_THRESHOLD: float
+DEFAULT_MAX_RESOURCE_SAMPLES: int
+DEFAULT_MAX_DIMENSION_VALUES: int
+DEFAULT_MAX_OPERATIONS: int
+# Limits:
+MAX_MEMORY_MAX_AGE_US: float
+SAMPLER_MIN_INTERVAL_S: float
+SAMPLER_MAX_INTERVAL_S: float
+# The operation (and dimension value) that stands for names past the caps
+# (STATE_SCHEMA_VERSION above is registered with the state bindings):
+OVERFLOW_NAME: str
+
 def estimate_tokens(text: str) -> int: ...
 def estimate_tokens_batch(texts: Sequence[str]) -> int: ...
 def read_system_memory() -> dict[str, float]: ...
@@ -48,7 +72,7 @@ class QuantileSketch:
     def same_contents(self, other: QuantileSketch) -> bool: ...
 
 class MemoryMonitor:
-    def __init__(self, max_history: int = 1000) -> None: ...
+    def __init__(self, max_history: int = ...) -> None: ...  # DEFAULT_MAX_HISTORY
     @staticmethod
     def read_usage() -> dict[str, float]: ...
     def sample(self) -> dict[str, float]: ...
@@ -59,7 +83,7 @@ class MemoryMonitor:
     def clear(self) -> None: ...
 
 class ResponseTimeTracker:
-    def __init__(self, max_history: int = 1000) -> None: ...
+    def __init__(self, max_history: int = ...) -> None: ...  # DEFAULT_MAX_HISTORY
     def record_duration(self, operation: str, duration_s: float) -> None: ...
     def get_stats(self, operation: str) -> dict[str, Any]: ...
     def get_window_stats(self, operation: str, window_minutes: int) -> dict[str, Any]: ...
@@ -164,18 +188,19 @@ class HotPath:
 class Monitor:
     def __init__(
         self,
-        enable_memory_tracking: bool = True,
-        max_history: int = 1000,
-        relative_accuracy: float = 0.005,
-        memory_threshold_mb: float = 1000.0,
-        error_rate_threshold: float = 0.1,
-        memory_max_age_us: float = 100.0,
-        track_gpu_memory: bool = False,
-        system_memory_percent_threshold: float = 90.0,
-        gpu_memory_percent_threshold: float = 90.0,
-        cpu_percent_threshold: float = 0.0,
-        max_resource_samples: int = 720,
-        max_operations: int = 1000,
+        # The defaults are the DEFAULT_* constants above.
+        enable_memory_tracking: bool = ...,
+        max_history: int = ...,
+        relative_accuracy: float = ...,
+        memory_threshold_mb: float = ...,
+        error_rate_threshold: float = ...,
+        memory_max_age_us: float = ...,
+        track_gpu_memory: bool = ...,
+        system_memory_percent_threshold: float = ...,
+        gpu_memory_percent_threshold: float = ...,
+        cpu_percent_threshold: float = ...,
+        max_resource_samples: int = ...,
+        max_operations: int = ...,
     ) -> None: ...
     def _hot_path(self) -> HotPath: ...
     def record(
@@ -228,7 +253,6 @@ class Monitor:
     def sample_memory(self) -> dict[str, float]: ...
     def health(self) -> dict[str, Any]: ...
     def report_json(self, indent: int = 0) -> str: ...
-    def export_json(self, path: str, indent: int = 2) -> None: ...
     memory_tracking: bool
     memory_max_age_us: float
     memory_threshold_mb: float

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ._core import OVERFLOW_NAME
 from ._validate import check_name, check_positive_int, check_window_minutes, operation_name
 from .stats import PerformanceStats
 
@@ -43,8 +44,9 @@ __all__ = [
     "check_dimensions",
 ]
 
-#: The value that stands for every value beyond ``max_dimension_values``.
-OTHER_VALUE: Final = "__other__"
+#: The value that stands for every value beyond ``max_dimension_values``
+#: (the core's overflow name, ``_core.OVERFLOW_NAME``).
+OTHER_VALUE: Final = OVERFLOW_NAME
 #: At most this many declared dimensions (each costs one more record per block).
 MAX_DIMENSIONS: Final = 16
 

@@ -25,8 +25,7 @@ from .traces import error_dict, operation_dict, trace_tree
 
 if TYPE_CHECKING:
     from .exporting import PeriodicExporter
-    from .monitor import PerformanceMonitor
-    from .streaming import AsyncTrackedStream, TrackedStream
+    from .streaming import AsyncTrackedStream, TrackedStream, TracksOperations
 
 __all__ = ["RagFeaturesMixin", "INITIALIZATION_OPERATION"]
 
@@ -109,7 +108,7 @@ class RagFeaturesMixin:
         from .streaming import track_stream
 
         tracked: TrackedStream[Any] | AsyncTrackedStream[Any] = track_stream(
-            cast("PerformanceMonitor", self),
+            cast("TracksOperations", self),
             stream,
             operation,
             count=count,
@@ -457,7 +456,7 @@ class RagFeaturesMixin:
             >>> handle.stop()                                                        # doctest: +SKIP
         """
         return exporting.start_periodic_export(
-            cast("PerformanceMonitor", self), path, interval_s, fmt=fmt
+            cast("exporting._Monitor", self), path, interval_s, fmt=fmt
         )
 
     def export_metrics_csv(self, path: Any) -> str:
@@ -468,7 +467,7 @@ class RagFeaturesMixin:
             >>> monitor.export_metrics_csv("stats.csv")  # doctest: +SKIP
             'stats.csv'
         """
-        return exporting.export_metrics_csv(cast("PerformanceMonitor", self), path)
+        return exporting.export_metrics_csv(cast("exporting._Monitor", self), path)
 
     def export_operations_csv(self, path: Any, operation: Any = None, limit: int = 1000) -> str:
         """Recent operations (see :meth:`get_recent_operations`) as CSV,
@@ -479,7 +478,7 @@ class RagFeaturesMixin:
             'operations.csv'
         """
         return exporting.export_operations_csv(
-            cast("PerformanceMonitor", self), path, operation, limit
+            cast("exporting._Monitor", self), path, operation, limit
         )
 
     # ------------------------------------------------------------- report

@@ -28,9 +28,11 @@ import urllib.request
 import webbrowser
 
 from ._dashboard import APP_PATH
-from .streamlit import INSTALL_HINT
 
-__all__ = ["dashboard_command", "check_port_free", "run_dashboard"]
+__all__ = ["dashboard_command", "check_port_free", "run_dashboard", "INSTALL_HINT"]
+
+#: What to install when Streamlit is missing (also ``ragperf.streamlit.INSTALL_HINT``).
+INSTALL_HINT = "pip install 'ragperf[streamlit]'"
 
 # Streamlit needs longer than this to exit only when it is stuck.
 _STOP_TIMEOUT_S = 10.0

@@ -14,21 +14,18 @@ Example:
 
 from __future__ import annotations
 
-import atexit
 import csv
 import io
 import json
 import logging
 import math
-import os
 import threading
-import weakref
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Any, Mapping, Protocol, Sequence
 
 from . import _core
-from ._validate import check_path, check_positive_int, check_real
+from ._runner import MAX_INTERVAL_S, MIN_INTERVAL_S, PeriodicRunner  # noqa: F401 (bounds kept importable here)
+from ._validate import check_path, check_positive_int
 from .stats import PerformanceStats
 
 __all__ = [
@@ -44,8 +41,6 @@ __all__ = [
 
 _log = logging.getLogger("ragperf")
 
-MIN_INTERVAL_S = 0.05
-MAX_INTERVAL_S = 86400.0
 _FORMATS = ("json", "csv")
 
 
@@ -285,21 +280,8 @@ def export_operations_csv(
 
 # --------------------------------------------------------- periodic export
 
-# Running exporters, held weakly; flushed by one atexit hook.
-_running: weakref.WeakSet[PeriodicExporter] = weakref.WeakSet()
-_registry_lock = threading.Lock()
 
-
-def _check_interval(value: Any) -> float:
-    seconds = check_real(value, "interval_s", "a number of seconds")
-    if not (MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S):  # also rejects NaN
-        raise ValueError(
-            f"interval_s must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds, got {value!r}"
-        )
-    return seconds
-
-
-class PeriodicExporter:
+class PeriodicExporter(PeriodicRunner):
     """Writes a monitor's metrics to ``path`` every ``interval_s`` seconds
     from a daemon thread, and once more on ``stop()`` and at interpreter exit.
 
@@ -311,7 +293,8 @@ class PeriodicExporter:
     After ``os.fork()`` the child has no exporter thread: its exporters report
     ``running == False``, do not write at the child's exit, and ``stop()`` is a
     no-op there. A child that wants periodic files starts its own exporter
-    (with its own path).
+    (with its own path). The thread, ``start``/``stop``, the fork reset and
+    the exit flush are :class:`ragperf._runner.PeriodicRunner`'s.
 
     Example:
         >>> with PeriodicExporter(monitor, "metrics.json", interval_s=60) as exporter:  # doctest: +SKIP
@@ -324,7 +307,7 @@ class PeriodicExporter:
         self, monitor: _Monitor, path: Any, interval_s: float = 300.0, *, fmt: str = "json"
     ) -> None:
         self._path = check_path(path)
-        self._interval = _check_interval(interval_s)
+        super().__init__(interval_s, thread_name=f"ragperf-export:{self._path}", stop_at_exit=True)
         if not isinstance(fmt, str):
             raise TypeError(f"fmt must be 'json' or 'csv', got {fmt!r} ({type(fmt).__name__})")
         if fmt not in _FORMATS:
@@ -335,10 +318,6 @@ class PeriodicExporter:
         self._exports = 0
         self._errors = 0
         self._last_error: BaseException | None = None
-        self._running = False
-        self._thread: threading.Thread | None = None
-        self._stop_event = threading.Event()
-        self._state_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------ properties
@@ -349,19 +328,9 @@ class PeriodicExporter:
         return self._path
 
     @property
-    def interval_s(self) -> float:
-        """Seconds between writes."""
-        return self._interval
-
-    @property
     def fmt(self) -> str:
         """``"json"`` or ``"csv"``."""
         return self._fmt
-
-    @property
-    def running(self) -> bool:
-        """Whether the export thread is running (False after ``stop()`` and in a forked child)."""
-        return self._running
 
     @property
     def exports(self) -> int:
@@ -378,58 +347,13 @@ class PeriodicExporter:
         """The exception of the latest failed write, None if none failed."""
         return self._last_error
 
-    # ------------------------------------------------------------- lifecycle
+    # ------------------------------------------------------------- the runs
 
-    def start(self) -> PeriodicExporter:
-        """Starts the export thread (no-op when already running); returns self.
-        The first file is written after ``interval_s``.
+    def _tick(self) -> None:
+        self._write()
 
-        Example:
-            >>> exporter = PeriodicExporter(monitor, "metrics.json").start()  # doctest: +SKIP
-        """
-        with self._state_lock:
-            if self._running:
-                return self
-            self._stop_event = threading.Event()
-            thread = threading.Thread(
-                target=self._run,
-                args=(self._stop_event,),
-                name=f"ragperf-export:{self._path}",
-                daemon=True,
-            )
-            self._thread = thread
-            self._running = True
-            with _registry_lock:
-                _running.add(self)
-            thread.start()
-        return self
-
-    def stop(self, flush: bool = True) -> None:
-        """Stops the thread and, when ``flush``, writes the file once more so
-        it holds the final numbers. Idempotent: a stopped (or never started)
-        exporter does nothing. A failed final write is logged and counted
-        like the periodic ones.
-
-        Example:
-            >>> exporter.stop()  # doctest: +SKIP
-        """
-        with self._state_lock:
-            if not self._running:
-                return
-            self._running = False
-            self._stop_event.set()
-            thread = self._thread
-            self._thread = None
-            with _registry_lock:
-                _running.discard(self)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-        if flush:
-            self._write()
-
-    def _run(self, stop_event: threading.Event) -> None:
-        while not stop_event.wait(self._interval):
-            self._write()
+    def _final(self) -> None:
+        self._write()
 
     def _write(self) -> None:
         with self._write_lock:
@@ -445,24 +369,9 @@ class PeriodicExporter:
             else:
                 self._exports += 1
 
-    def _forget_after_fork(self) -> None:
-        # The thread does not exist in the child; locks may have been held by it.
-        self._running = False
-        self._thread = None
-        self._stop_event = threading.Event()
-        self._state_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-
-    def __enter__(self) -> PeriodicExporter:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _reset_after_fork(self) -> None:
+        super()._reset_after_fork()
+        self._write_lock = threading.Lock()  # a parent thread may have held it
 
     def __repr__(self) -> str:
         state = f"running every {self._interval:g} s" if self._running else "stopped"
@@ -484,26 +393,3 @@ def start_periodic_export(
         >>> exporter.stop()   # final write                                             # doctest: +SKIP
     """
     return PeriodicExporter(monitor, path, interval_s, fmt=fmt).start()
-
-
-def _flush_all_at_exit() -> None:
-    with _registry_lock:
-        exporters = list(_running)
-    for exporter in exporters:
-        try:
-            exporter.stop(flush=True)
-        except Exception as exc:  # pragma: no cover - stop() already logs write errors
-            _log.warning("ragperf: final export to %s failed: %s", exporter.path, exc)
-
-
-def _after_fork_in_child() -> None:
-    global _registry_lock
-    _registry_lock = threading.Lock()
-    for exporter in list(_running):
-        exporter._forget_after_fork()
-    _running.clear()
-
-
-atexit.register(_flush_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

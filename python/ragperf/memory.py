@@ -23,7 +23,7 @@ class MemoryMonitor:
         True
     """
 
-    def __init__(self, max_history: int = 1000) -> None:
+    def __init__(self, max_history: int = _core.DEFAULT_MAX_HISTORY) -> None:
         self._core = _core.MemoryMonitor(check_positive_int(max_history, "max_history"))
 
     @property

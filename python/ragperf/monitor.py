@@ -24,7 +24,8 @@ from ._validate import (
     check_window_minutes,
     operation_name,
 )
-from .operation_type import OperationType
+from ._multiproc_writer import maybe_enable_from_env
+from .operation_type import Operation, OperationType
 from .logs import debug_from_env
 from .report import format_report
 from .resources import SamplerHandle, get_gpu_status, restart_sampler_after_fork
@@ -32,7 +33,6 @@ from .stats import PerformanceStats
 
 __all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
 
-Operation = OperationType | str
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -69,6 +69,9 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
     object (a few hundred nanoseconds per block); statistics are aggregated in
     C++ and percentiles come from mergeable quantile sketches. Thread-safe.
 
+    Every default below is defined once, in the C++ core, and read from
+    ``ragperf._core.DEFAULT_<ARGUMENT>`` (e.g. ``_core.DEFAULT_MAX_OPERATIONS``).
+
     Args:
         enable_memory_tracking: read process RSS at the start and end of every
             block (two reads of /proc/self/statm) to report memory deltas.
@@ -82,7 +85,8 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             reading at most this old (process-wide) instead of reading
             /proc/self/statm again, which costs 1-2 us. Blocks longer than
             this measure their own RSS change; shorter ones may report 0.
-            0 reads at the start and end of every block (exact mode).
+            0 reads at the start and end of every block (exact mode); at most
+            ``_core.MAX_MEMORY_MAX_AGE_US`` (1 s).
         track_gpu_memory: also measure this process's GPU memory (NVML) at
             the start and end of every block (``op.gpu_memory_delta_mb``,
             ``total_gpu_memory_delta_mb``). NVML calls are slow: opt in.
@@ -113,21 +117,21 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
 
     def __init__(
         self,
-        enable_memory_tracking: bool = True,
-        max_history: int = 1000,
+        enable_memory_tracking: bool = _core.DEFAULT_ENABLE_MEMORY_TRACKING,
+        max_history: int = _core.DEFAULT_MAX_HISTORY,
         *,
-        memory_threshold_mb: float = 1000.0,
-        error_rate_threshold: float = 0.10,
-        relative_accuracy: float = 0.005,
-        memory_max_age_us: float = 100.0,
-        track_gpu_memory: bool = False,
-        system_memory_percent_threshold: float = 90.0,
-        gpu_memory_percent_threshold: float = 90.0,
-        cpu_percent_threshold: float = 0.0,
-        max_resource_samples: int = 720,
+        memory_threshold_mb: float = _core.DEFAULT_MEMORY_THRESHOLD_MB,
+        error_rate_threshold: float = _core.DEFAULT_ERROR_RATE_THRESHOLD,
+        relative_accuracy: float = _core.DEFAULT_RELATIVE_ACCURACY,
+        memory_max_age_us: float = _core.DEFAULT_MEMORY_MAX_AGE_US,
+        track_gpu_memory: bool = _core.DEFAULT_TRACK_GPU_MEMORY,
+        system_memory_percent_threshold: float = _core.DEFAULT_SYSTEM_MEMORY_PERCENT_THRESHOLD,
+        gpu_memory_percent_threshold: float = _core.DEFAULT_GPU_MEMORY_PERCENT_THRESHOLD,
+        cpu_percent_threshold: float = _core.DEFAULT_CPU_PERCENT_THRESHOLD,
+        max_resource_samples: int = _core.DEFAULT_MAX_RESOURCE_SAMPLES,
         dimensions: Iterable[str] | None = None,
-        max_dimension_values: int = 100,
-        max_operations: int = 1000,
+        max_dimension_values: int = _core.DEFAULT_MAX_DIMENSION_VALUES,
+        max_operations: int = _core.DEFAULT_MAX_OPERATIONS,
     ) -> None:
         for flag_name, flag in (
             ("enable_memory_tracking", enable_memory_tracking),
@@ -675,8 +679,6 @@ def get_performance_monitor() -> PerformanceMonitor:
             if _default_monitor is None:
                 _default_monitor = PerformanceMonitor()
                 # RAGPERF_MULTIPROC_DIR set: this process writes its snapshot there.
-                from .multiproc import maybe_enable_from_env
-
                 maybe_enable_from_env(_default_monitor)
             monitor = _default_monitor
     return monitor

@@ -54,14 +54,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import re
-import socket
-import threading
 import time
 from typing import Any, Final
 
+from . import _multiproc_writer as _writer
+from ._multiproc_writer import (  # the writing side, re-exported under its public names
+    DEFAULT_INTERVAL_S as DEFAULT_INTERVAL_S,
+    ENV_DIR as ENV_DIR,
+    ENV_INTERVAL as ENV_INTERVAL,
+    _directory,
+    _hostname as _hostname,
+    _states as _states,
+    _write_local_snapshots as _write_local_snapshots,
+    maybe_enable_from_env as maybe_enable_from_env,
+    snapshot_path as snapshot_path,
+)
 from ._validate import check_real
 from .exporting import PeriodicExporter
 from .monitor import PerformanceMonitor, get_performance_monitor
@@ -83,43 +92,9 @@ __all__ = [
 
 _log = logging.getLogger("ragperf")
 
-#: Environment variable naming the snapshot directory (enables the mode).
-ENV_DIR: Final = "RAGPERF_MULTIPROC_DIR"
-#: Optional environment variable: seconds between snapshot writes (default 10).
-ENV_INTERVAL: Final = "RAGPERF_MULTIPROC_INTERVAL_S"
-
-DEFAULT_INTERVAL_S: Final = 10.0
-
 _SNAPSHOT_RE: Final = re.compile(r"^ragperf-(?P<host>.+)-(?P<pid>[0-9]+)\.json$")
 _TEMP_RE: Final = re.compile(r"^(?P<target>ragperf-.+-[0-9]+\.json)\.tmp\..+$")
-_UNSAFE_HOST_CHARS: Final = re.compile(r"[^A-Za-z0-9._-]")
 _ON_ERROR: Final = ("raise", "skip")
-
-
-def _hostname() -> str:
-    name = _UNSAFE_HOST_CHARS.sub("_", socket.gethostname()) or "localhost"
-    return name
-
-
-def _directory(directory: Any, what: str = "directory") -> str:
-    if isinstance(directory, (str, os.PathLike)):
-        text = os.fspath(directory)
-        if isinstance(text, str) and text:
-            return os.path.abspath(text)
-    raise TypeError(f"{what} must be a non-empty str or os.PathLike, got {directory!r}")
-
-
-def snapshot_path(directory: Any, pid: int | None = None) -> str:
-    """The snapshot file of process ``pid`` (default: this one) of this host:
-    ``<directory>/ragperf-<hostname>-<pid>.json`` (characters of the host
-    name other than letters, digits, ``.``, ``_`` and ``-`` become ``_``).
-
-    Example:
-        >>> snapshot_path("/run/ragperf", 1234)  # doctest: +SKIP
-        '/run/ragperf/ragperf-web-1-1234.json'
-    """
-    number = os.getpid() if pid is None else pid
-    return os.path.join(_directory(directory), f"ragperf-{_hostname()}-{number}.json")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -190,48 +165,7 @@ def list_snapshots(directory: Any) -> list[SnapshotFile]:
 
 
 # ------------------------------------------------------------ writing side
-
-
-class _State:
-    """Multi-process mode of one monitor in this process."""
-
-    def __init__(self, monitor: PerformanceMonitor, directory: str, interval_s: float) -> None:
-        self.monitor = monitor
-        self.directory = directory
-        self.interval_s = interval_s
-        self.exporter = PeriodicExporter(monitor, snapshot_path(directory), interval_s)
-        self.finalizer: Any = None
-
-    def flush(self) -> None:
-        self.exporter.stop(flush=True)
-
-
-_states: dict[int, _State] = {}  # id(monitor) -> state; the state holds the monitor
-_lock = threading.Lock()
-
-
-def _register_multiprocessing_exit(state: _State) -> None:
-    """``multiprocessing`` children (fork start method) leave with
-    ``os._exit`` after running its finalizers, not atexit: flush there too."""
-    from multiprocessing import util as mp_util
-
-    if state.finalizer is not None:
-        state.finalizer.cancel()
-    state.finalizer = mp_util.Finalize(None, state.flush, exitpriority=10)
-
-
-def _after_multiprocessing_fork(state: _State) -> None:
-    # Runs in a multiprocessing child after its finalizer registry was
-    # cleared; the os-level fork handler already gave it its own exporter.
-    if _states.get(id(state.monitor)) is state:
-        _register_multiprocessing_exit(state)
-
-
-def _check_interval(value: Any) -> float:
-    seconds = check_real(value, "interval_s", "a finite number of seconds")
-    if not math.isfinite(seconds):
-        raise TypeError(f"interval_s must be a finite number of seconds, got {value!r}")
-    return seconds
+# (ragperf._multiproc_writer does the writing; these add the default monitor)
 
 
 def enable_multiprocess(
@@ -259,7 +193,8 @@ def enable_multiprocess(
     Raises:
         ValueError: no directory and ``RAGPERF_MULTIPROC_DIR`` unset or
             empty; the monitor already writes to another directory, or another
-            monitor of this process already writes to this one.
+            monitor of this process already writes to this one; an
+            interval outside 0.05..86400 s (NaN and infinities included).
         TypeError: a directory that is not a path, a non-numeric interval.
         OSError: the directory cannot be created (naming it).
 
@@ -272,35 +207,7 @@ def enable_multiprocess(
         directory = os.environ.get(ENV_DIR) or None
         if directory is None:
             raise ValueError(f"enable_multiprocess needs a directory or the {ENV_DIR} environment variable")
-    root = _directory(directory)
-    interval = _check_interval(interval_s)
-    target = get_performance_monitor() if monitor is None else monitor
-    for method in ("export_metrics_json", "clear_metrics"):
-        if not callable(getattr(target, method, None)):
-            raise TypeError(f"monitor must be a PerformanceMonitor, got {target!r} ({type(target).__name__})")
-    os.makedirs(root, exist_ok=True)
-    with _lock:
-        state = _states.get(id(target))
-        if state is not None:
-            if state.directory != root:
-                raise ValueError(
-                    f"this monitor already writes snapshots to {state.directory!r}; "
-                    "call disable_multiprocess(monitor) first"
-                )
-            return state.exporter.start()
-        for other in _states.values():
-            if other.directory == root:
-                raise ValueError(
-                    f"another monitor of this process already writes snapshots to {root!r} "
-                    "(one monitor per process and directory)"
-                )
-        state = _State(target, root, interval)  # validates the interval range
-        _states[id(target)] = state
-    _register_multiprocessing_exit(state)
-    from multiprocessing import util as mp_util
-
-    mp_util.register_after_fork(state, _after_multiprocessing_fork)
-    return state.exporter.start()
+    return _writer.enable(get_performance_monitor() if monitor is None else monitor, directory, interval_s)
 
 
 def get_multiprocess_exporter(monitor: PerformanceMonitor | None = None) -> PeriodicExporter | None:
@@ -312,9 +219,7 @@ def get_multiprocess_exporter(monitor: PerformanceMonitor | None = None) -> Peri
     Example:
         >>> get_multiprocess_exporter().stop()  # then os._exit(0)  # doctest: +SKIP
     """
-    target = get_performance_monitor() if monitor is None else monitor
-    state = _states.get(id(target))
-    return state.exporter if state is not None and state.monitor is target else None
+    return _writer.exporter_of(get_performance_monitor() if monitor is None else monitor)
 
 
 def disable_multiprocess(
@@ -328,75 +233,7 @@ def disable_multiprocess(
     Example:
         >>> disable_multiprocess()  # doctest: +SKIP
     """
-    target = get_performance_monitor() if monitor is None else monitor
-    with _lock:
-        state = _states.pop(id(target), None)
-    if state is None:
-        return
-    if state.finalizer is not None:
-        state.finalizer.cancel()
-        state.finalizer = None
-    state.exporter.stop(flush=flush and not remove_file)
-    if remove_file:
-        try:
-            os.unlink(state.exporter.path)
-        except FileNotFoundError:
-            pass
-
-
-def maybe_enable_from_env(monitor: PerformanceMonitor) -> PeriodicExporter | None:
-    """Enables multi-process mode for ``monitor`` when ``RAGPERF_MULTIPROC_DIR``
-    is set and not empty (``RAGPERF_MULTIPROC_INTERVAL_S`` optionally sets
-    the interval); returns the exporter, or None when the variable is unset.
-    ``get_performance_monitor()`` calls it when it creates the default monitor.
-    Never raises: a configuration error (bad interval, directory that cannot
-    be created) is logged (logger ``ragperf``, WARNING) and returns None.
-
-    Example:
-        >>> os.environ["RAGPERF_MULTIPROC_DIR"] = "/run/ragperf"    # doctest: +SKIP
-        >>> maybe_enable_from_env(PerformanceMonitor()).path        # doctest: +SKIP
-        '/run/ragperf/ragperf-web-1-1234.json'
-    """
-    directory = os.environ.get(ENV_DIR)
-    if not directory:
-        return None
-    interval = DEFAULT_INTERVAL_S
-    text = os.environ.get(ENV_INTERVAL)
-    try:
-        if text:
-            interval = float(text)
-        return enable_multiprocess(directory, monitor=monitor, interval_s=interval)
-    except (ValueError, TypeError, OSError) as exc:
-        _log.warning("ragperf: multi-process mode (%s=%s) not enabled: %s", ENV_DIR, directory, exc)
-        return None
-
-
-def _write_local_snapshots(directory: str) -> None:
-    """Rewrites this process's snapshots in ``directory`` now (the
-    Prometheus collector does before merging, so a scraping process that
-    also records includes its latest records)."""
-    for state in list(_states.values()):
-        if state.directory == directory:
-            state.exporter._write()
-
-
-def _after_fork_in_child() -> None:
-    # Registered after ragperf.exporting's handler (imported above), which has
-    # already marked the parent's exporters as not running in this child.
-    global _lock
-    _lock = threading.Lock()
-    for state in list(_states.values()):
-        try:
-            state.monitor.clear_metrics()
-            # state.finalizer (the parent's) now flushes this new exporter.
-            state.exporter = PeriodicExporter(state.monitor, snapshot_path(state.directory), state.interval_s)
-            state.exporter.start()
-        except Exception as exc:  # never break fork()
-            _log.warning("ragperf: multi-process mode in forked child %d failed: %s", os.getpid(), exc)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    _writer.disable(get_performance_monitor() if monitor is None else monitor, flush=flush, remove_file=remove_file)
 
 
 # ------------------------------------------------------------- reading side

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["OperationType"]
+__all__ = ["Operation", "OperationType"]
 
 
 class OperationType(str, Enum):
@@ -36,3 +36,8 @@ class OperationType(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+Operation = OperationType | str
+"""An operation as the API takes it: an :class:`OperationType` or any
+non-empty string (``ragperf.monitor.Operation`` is this alias)."""

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _core
+from ._runner import after_fork_in_child
 
 __all__ = ["Calibration", "calibrate", "overhead_summary", "CALIBRATION_BLOCKS", "REFRESH_S"]
 
@@ -60,14 +60,13 @@ _cache: dict[tuple[int, float, bool], Calibration] = {}
 _cache_lock = threading.Lock()
 
 
-def _after_fork_in_child() -> None:
+def _new_lock_in_child() -> None:
     # A thread of the parent may have held the lock mid-calibration.
     global _cache_lock
     _cache_lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_new_lock_in_child, "resetting the calibration lock")
 
 
 def _time_blocks(memory: bool, max_history: int, memory_max_age_us: float, gpu: bool) -> float:

@@ -6,18 +6,20 @@ GPUs are read through NVML loaded at run time (``cpp/ragperf/gpu_monitor``).
 
 from __future__ import annotations
 
-import logging
-import os
 import weakref
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import _core
-
-if TYPE_CHECKING:
-    from .monitor import PerformanceMonitor
+from ._runner import after_fork_in_child
 
 __all__ = ["SamplerHandle", "get_gpu_status"]
+
+
+class _HasCore(Protocol):
+    """What the sampler handle needs of a monitor (``PerformanceMonitor`` has it)."""
+
+    _core: _core.Monitor
 
 
 class SamplerHandle:
@@ -32,7 +34,7 @@ class SamplerHandle:
         False
     """
 
-    def __init__(self, monitor: PerformanceMonitor) -> None:
+    def __init__(self, monitor: _HasCore) -> None:
         self._monitor = monitor
 
     @property
@@ -91,10 +93,10 @@ def get_gpu_status(library: str | None = None) -> dict[str, Any]:
 
 # Monitors whose sampler was started in this process; weak, so the set never
 # keeps a monitor alive.
-_sampling: weakref.WeakSet[PerformanceMonitor] = weakref.WeakSet()
+_sampling: weakref.WeakSet[_HasCore] = weakref.WeakSet()
 
 
-def restart_sampler_after_fork(monitor: PerformanceMonitor) -> None:
+def restart_sampler_after_fork(monitor: _HasCore) -> None:
     """Makes a child forked while ``monitor``'s sampler runs start its own
     sampler at the same interval (the parent's thread does not exist in the
     child). ``PerformanceMonitor.start_sampler`` calls it.
@@ -105,19 +107,13 @@ def restart_sampler_after_fork(monitor: PerformanceMonitor) -> None:
     _sampling.add(monitor)
 
 
-def _after_fork_in_child() -> None:
+def _restart_samplers() -> None:
     # Runs after the C++ pthread_atfork child handlers, which recorded
     # whether each sampler was running when the parent forked.
     for monitor in list(_sampling):
         core = monitor._core
-        try:
-            if core.sampler_was_running_at_fork:
-                core.start_sampler(core.sampler_interval_s)
-        except Exception as exc:  # never break fork()
-            logging.getLogger("ragperf").warning(
-                "ragperf: restarting the resource sampler in forked child %d failed: %s", os.getpid(), exc
-            )
+        if core.sampler_was_running_at_fork:
+            core.start_sampler(core.sampler_interval_s)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_restart_samplers, "restarting the resource sampler")

@@ -43,7 +43,7 @@ from .tokens import TokenCounter
 from .usage import extract_usage
 
 if TYPE_CHECKING:
-    from .monitor import Operation, PerformanceMonitor
+    from .operation_type import Operation
 
 __all__ = ["AsyncTrackedStream", "TrackedStream", "track_stream"]
 
@@ -52,6 +52,14 @@ T = TypeVar("T")
 COMPLETED = "completed"
 ABANDONED = "abandoned"
 ERROR = "error"
+
+
+class TracksOperations(Protocol):
+    """What :func:`track_stream` needs of a monitor (``PerformanceMonitor`` has it)."""
+
+    def track_operation(
+        self, operation: Operation, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Any: ...
 
 
 class _StreamTracker(Protocol):
@@ -410,7 +418,7 @@ def _is_tracker(operation: object) -> bool:
 
 @overload
 def track_stream(
-    monitor: PerformanceMonitor,
+    monitor: TracksOperations,
     stream: AsyncIterable[T],
     operation: Operation | Any,
     *,
@@ -422,7 +430,7 @@ def track_stream(
 
 @overload
 def track_stream(
-    monitor: PerformanceMonitor,
+    monitor: TracksOperations,
     stream: Iterable[T],
     operation: Operation | Any,
     *,
@@ -433,7 +441,7 @@ def track_stream(
 
 
 def track_stream(
-    monitor: PerformanceMonitor,
+    monitor: TracksOperations,
     stream: Iterable[Any] | AsyncIterable[Any],
     operation: Any,
     *,

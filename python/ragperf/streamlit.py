@@ -36,11 +36,10 @@ from datetime import datetime
 from typing import Any
 
 from . import _panel_data as data
+from .dashboard import INSTALL_HINT  # what to install when Streamlit is missing
 
 __all__ = ["show_metrics", "show_metrics_file", "INSTALL_HINT"]
 
-#: What to install when Streamlit is missing.
-INSTALL_HINT = "pip install 'ragperf[streamlit]'"
 
 _STATUS_COLOURS = {"healthy": "green", "warning": "orange", "critical": "red"}
 

@@ -130,7 +130,7 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["pipeline", "progress", "semantic_chunker", "openai_chat", "pdf", "command"]
+    "module", ["pipeline", "chunking", "progress", "semantic_chunker", "openai_chat", "pdf", "command"]
 )
 def test_module_doctests(module: str) -> None:
     import doctest

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .pipeline import Chunk, Document, chunks_from_spans, cut_long_sentences, split_sentences
+from .chunking import Chunk, Document, chunks_from_spans, cut_long_sentences, split_sentences
 
 if TYPE_CHECKING:
-    from .pipeline import Embedder
+    from .chunking import Embedder
 
 __all__ = ["SemanticChunker"]
 
 
 class SemanticChunker:
-    """A :class:`~ragperf.demo.pipeline.Chunker` that cuts at topic shifts (see the module doc).
+    """A :class:`~ragperf.demo.chunking.Chunker` that cuts at topic shifts (see the module doc).
 
     Raises:
         ValueError: ``0 < min_words <= max_words`` or ``0 <= breakpoint_percentile <= 100``

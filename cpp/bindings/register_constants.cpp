@@ -1,0 +1,55 @@
+// Copyright 2026 The ragperf Authors.
+//
+// Defaults and limits of the core as `_core` module attributes. They are
+// defined once, in C++ (PerformanceMonitor::Options and the constants of the
+// core headers); the Python facade's signature defaults, _core.pyi and the
+// docs read them from here (tests/python/test_constants.py holds them
+// together). STATE_SCHEMA_VERSION is registered with the state bindings.
+//
+// Example (Python):
+//   >>> from ragperf import _core
+//   >>> _core.DEFAULT_MAX_OPERATIONS, _core.OVERFLOW_NAME
+//   (1000, '__other__')
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "ragperf/dimension_stats.h"
+#include "ragperf/operation_cap.h"
+#include "ragperf/performance_monitor.h"
+#include "ragperf/resource_sampler.h"
+#include "registers.h"
+
+namespace py = pybind11;
+
+namespace ragperf::bindings {
+
+static_assert(kOverflowOperation == DimensionStats::kOtherValue,
+              "one overflow name for operations and dimension values");
+
+void RegisterConstants(py::module_& m) {
+  const PerformanceMonitor::Options d;
+  // PerformanceMonitor(...) defaults, named DEFAULT_<ARGUMENT>.
+  m.attr("DEFAULT_ENABLE_MEMORY_TRACKING") = d.enable_memory_tracking;
+  m.attr("DEFAULT_MAX_HISTORY") = d.max_history;
+  m.attr("DEFAULT_RELATIVE_ACCURACY") = d.relative_accuracy;
+  m.attr("DEFAULT_MEMORY_THRESHOLD_MB") = d.memory_threshold_mb;
+  m.attr("DEFAULT_ERROR_RATE_THRESHOLD") = d.error_rate_threshold;
+  m.attr("DEFAULT_MEMORY_MAX_AGE_US") = static_cast<double>(d.memory_max_age_ns) / 1e3;
+  m.attr("DEFAULT_TRACK_GPU_MEMORY") = d.track_gpu_memory;
+  m.attr("DEFAULT_SYSTEM_MEMORY_PERCENT_THRESHOLD") = d.system_memory_percent_threshold;
+  m.attr("DEFAULT_GPU_MEMORY_PERCENT_THRESHOLD") = d.gpu_memory_percent_threshold;
+  m.attr("DEFAULT_CPU_PERCENT_THRESHOLD") = d.cpu_percent_threshold;
+  m.attr("DEFAULT_MAX_RESOURCE_SAMPLES") = d.max_resource_samples;
+  m.attr("DEFAULT_MAX_DIMENSION_VALUES") = d.max_dimension_values;
+  m.attr("DEFAULT_MAX_OPERATIONS") = d.max_operations;
+  // Limits.
+  m.attr("MAX_MEMORY_MAX_AGE_US") = PerformanceMonitor::kMaxMemoryMaxAgeUs;
+  m.attr("SAMPLER_MIN_INTERVAL_S") = ResourceSampler::kMinIntervalS;
+  m.attr("SAMPLER_MAX_INTERVAL_S") = ResourceSampler::kMaxIntervalS;
+  // Names (STATE_SCHEMA_VERSION is registered with the state, register_state.cpp).
+  m.attr("OVERFLOW_NAME") = std::string(kOverflowOperation);
+}
+
+}  // namespace ragperf::bindings
