@@ -40,12 +40,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
 
 from .tokens import TokenCounter
-from .usage import extract_usage
+from .usage import carries_no_usage, extract_usage
 
 if TYPE_CHECKING:
     from .operation_type import Operation
 
 __all__ = ["AsyncTrackedStream", "TrackedStream", "track_stream"]
+
+_count_tokens = TokenCounter.count_tokens
 
 T = TypeVar("T")
 
@@ -87,9 +89,41 @@ class _StreamTracker(Protocol):
 
 
 def _get(obj: object, name: str) -> object:
+    if type(obj) is dict:  # the common case first: isinstance(x, Mapping) is an ABC check
+        return obj.get(name)
     if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def _fields(obj: object) -> dict[str, Any] | None:
+    """A dict chunk itself, or the ``__dict__`` of an object keeping its
+    attributes there (the SDKs' pydantic models, SimpleNamespace); else None."""
+    if type(obj) is dict:
+        return obj
+    fields = getattr(obj, "__dict__", None)
+    return fields if type(fields) is dict else None
+
+
+def _openai_delta_text(fields: dict[str, Any]) -> str | None:
+    """The text of an OpenAI Chat Completions chunk read through plain
+    dicts (``choices[0].delta.content``): the per-chunk fast path of
+    :func:`_chunk_text`. None when the chunk is not of that shape."""
+    choices = fields.get("choices")
+    if type(choices) is not list:
+        return None
+    if not choices:
+        return ""
+    choice = _fields(choices[0])
+    if choice is None:
+        return None
+    delta = choice.get("delta")
+    if delta is None:
+        content = choice.get("text")
+    else:
+        delta_fields = _fields(delta)
+        content = delta_fields.get("content") if delta_fields is not None else _get(delta, "content")
+    return content if isinstance(content, str) else ""
 
 
 def _chunk_text(chunk: object) -> str | None:
@@ -189,13 +223,18 @@ class _Feeder:
             return  # the reported usage is final: do not count over it
         elif isinstance(chunk, str):
             n = TokenCounter.count_tokens(chunk)
-        elif (usage := _usage_of(chunk)) is not None:
-            op.set_usage(usage)  # sets the totals (not added)
-            self._usage_seen = True
-            return
         else:
-            text = _chunk_text(chunk)
-            n = 1 if text is None else TokenCounter.count_tokens(text)
+            # Usage comes once, in the last chunk: look for it in full only
+            # when a cheap look does not rule it out.
+            fields = _fields(chunk)
+            if (fields is None or not carries_no_usage(chunk, fields)) and (usage := _usage_of(chunk)) is not None:
+                op.set_usage(usage)  # sets the totals (not added)
+                self._usage_seen = True
+                return
+            text = _openai_delta_text(fields) if fields is not None else None
+            if text is None:
+                text = _chunk_text(chunk)
+            n = 1 if text is None else _count_tokens(text)
         if n > 0:
             op.add_tokens(n)
 

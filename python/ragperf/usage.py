@@ -29,7 +29,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["Usage", "extract_usage"]
 
@@ -101,6 +101,66 @@ def _first(usage: object, fields: tuple[str, ...]) -> int | None:
 
 def _looks_like_usage(obj: object) -> bool:
     return any(_get(obj, field) is not _MISSING for field in _ALL_FIELDS)
+
+
+#: Where a response or stream event reports usage (besides being a usage
+#: object itself): OpenAI/Anthropic ``usage``, Gemini ``usage_metadata``,
+#: the ``response`` of an OpenAI Responses ``response.completed`` event.
+_USAGE_KEYS: Final = ("usage", "usage_metadata", "response")
+
+
+def carries_no_usage(obj: object, fields: dict[str, Any] | None = None) -> bool:
+    """True when ``obj`` visibly reports no token usage, decided cheaply: a
+    dict, or an object keeping its attributes in a ``__dict__`` (the SDKs'
+    pydantic models, SimpleNamespace), with no usage key set (not None) and
+    none of the token-count fields. False means "maybe": call
+    :func:`extract_usage`. Streams use it to skip the full extraction on the
+    chunks before the last one; it never probes a missing attribute (on a
+    pydantic model every miss raises and catches an AttributeError).
+    ``fields``: ``obj``'s ``__dict__`` when the caller already has it.
+
+    Example:
+        >>> carries_no_usage({"choices": [{"delta": {"content": "Hi"}}], "usage": None})
+        True
+        >>> carries_no_usage({"usage": {"prompt_tokens": 3}})
+        False
+    """
+    if type(obj) is dict:
+        fields = obj
+        keys: tuple[str, ...] = _USAGE_AND_COUNT_KEYS
+    else:
+        if fields is None:
+            fields = getattr(obj, "__dict__", None)
+            if type(fields) is not dict:
+                return False
+        keys = _keys_by_type.get(type(obj)) or _keys_of_type(type(obj))
+        if keys is not _USAGE_AND_COUNT_KEYS and getattr(obj, "__pydantic_extra__", None):
+            return False  # undeclared fields of a pydantic model live outside __dict__
+    for key in keys:
+        if fields.get(key) is not None:
+            return False
+    return True
+
+
+_USAGE_AND_COUNT_KEYS: Final = _USAGE_KEYS + _ALL_FIELDS
+# Per class, the keys worth looking at: for a pydantic model only its
+# declared fields can be in __dict__ (a chat chunk has just "usage").
+_keys_by_type: dict[type, tuple[str, ...]] = {}
+_MAX_CACHED_TYPES: Final = 256
+
+
+def _keys_of_type(cls: type) -> tuple[str, ...]:
+    declared = getattr(cls, "model_fields", None)  # pydantic v2
+    keys: tuple[str, ...]
+    if isinstance(declared, dict) and declared:
+        # ("",): a model declaring none of them; never empty, so the
+        # cache lookup's `or` does not recompute it.
+        keys = tuple(k for k in _USAGE_AND_COUNT_KEYS if k in declared) or ("",)
+    else:
+        keys = _USAGE_AND_COUNT_KEYS
+    if len(_keys_by_type) < _MAX_CACHED_TYPES:
+        _keys_by_type[cls] = keys
+    return keys
 
 
 def extract_usage(response: object) -> Usage | None:
