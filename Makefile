@@ -141,6 +141,9 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_concurrency.py --json benchmarks/results/concurrency.json
 	$(VPY) benchmarks/bench_reads.py --json benchmarks/results/reads.json
 	$(VPY) benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json
+	bash scripts/install-system-deps.sh apache2-utils
+	$(VPY) benchmarks/bench_asgi.py --json benchmarks/results/asgi.json
+	$(VPY) benchmarks/bench_stream.py --json benchmarks/results/stream.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
 
 # CPU instructions per tracked block under valgrind (noise-free; see the

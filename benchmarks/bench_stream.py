@@ -127,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      "<=", TARGET_US, unit="us"))
         common.log(f"{shape}: bare {statistics.median(b):.0f} ns, tracked {statistics.median(t):.0f} ns, "
                    f"added {statistics.median(added) / 1e3:.2f} us per chunk")
-    expected = (args.repetitions * 3 + 3) * args.chunks  # every pass, warm-ups included
+    expected = args.repetitions * 2 * args.chunks * len(SHAPES)  # every tracked pass, warm-ups included
     recorded = monitor.get_operation_stats("llm_inference")
     result = {
         "benchmark": "stream",
@@ -136,6 +136,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "shapes": shapes,
         "operations_recorded": recorded.total_operations,
         "tokens_recorded": recorded.total_tokens,
+        "tracked_passes": args.repetitions * 2 * len(SHAPES),
         "chunks_streamed": expected,
         "targets": targets,
     }

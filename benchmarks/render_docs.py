@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402  (no ragperf import at module level)
+import render_integration_sections  # noqa: E402
 
 DEFAULT_RESULTS = HERE / "results"
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
@@ -49,6 +50,8 @@ KNOWN: Dict[str, Tuple[str, str]] = {
     "concurrency": ("concurrency.json", "Concurrency: Python threads"),
     "cpp_tracker": ("cpp_tracker.json", "Concurrency: C++ core (google-benchmark)"),
     "reads": ("reads.json", "Cost of reads"),
+    "asgi": ("asgi.json", "ASGI middleware under uvicorn"),
+    "stream": ("stream.json", "Streamed chunks"),
 }
 SPREAD_GLOB = "overhead_run*.json"
 
@@ -386,7 +389,7 @@ def concurrency_checks(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def all_targets(res: Results) -> List[Tuple[str, Optional[Dict[str, Any]]]]:
     out: List[Tuple[str, Optional[Dict[str, Any]]]] = []
-    for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads"):
+    for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads", "asgi", "stream"):
         data = res.data[key]
         if data is None:
             out.append((key, None))
@@ -1054,6 +1057,8 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("concurrency", "Concurrency: Python threads (`benchmarks/bench_concurrency.py`)", section_concurrency),
     ("cpp_tracker", "Concurrency: C++ core (`build/bench/tracker_bench`)", section_cpp),
     ("reads", "Cost of reads (`benchmarks/bench_reads.py`)", section_reads),
+    ("asgi", "ASGI middleware under uvicorn (`benchmarks/bench_asgi.py`)", render_integration_sections.section_asgi),
+    ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", render_integration_sections.section_stream),
 ]
 
 

@@ -7,7 +7,8 @@ set -euo pipefail
 # integration test, tests/python/test_prometheus_server.py.
 # chromium: the headless browser that screenshots the Streamlit dashboard in
 # tests/python/test_dashboard_browser.py.
-packages=(libabsl-dev libproc2-dev libgtest-dev pkg-config g++ make prometheus chromium "$@")
+# apache2-utils: ApacheBench, the load generator of benchmarks/bench_asgi.py.
+packages=(libabsl-dev libproc2-dev libgtest-dev pkg-config g++ make prometheus chromium apache2-utils "$@")
 # A system Python without ensurepip needs python3-venv for `python3 -m venv`.
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   packages+=(python3-venv)

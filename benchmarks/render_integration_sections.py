@@ -1,0 +1,85 @@
+"""Sections of docs/benchmarks.md for the integration hot paths:
+asgi.json (bench_asgi.py) and stream.json (bench_stream.py). Imported by
+render_docs.py, which owns the page; each function takes the page's
+``Results`` and returns the section's lines."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+ASGI_INTRO = """\
+What `RagperfMiddleware` costs a real ASGI server, measured from outside.
+Three uvicorn servers (one worker each) serve the same FastAPI app side by
+side on 127.0.0.1: plain, behind a pure-ASGI middleware that only calls the
+app (the floor any middleware pays), and behind `RagperfMiddleware`.
+ApacheBench sends the same number of keep-alive GETs to each in turn, the
+order rotating every round. CPU is the server process's own (its threads'
+run time from `/proc/PID/task/*/schedstat`), so load from other processes is
+not counted; every round checks that ab completed exactly the requests sent,
+none failed, and ragperf recorded each one. "Added" is a variant's CPU per
+request minus plain's in the same round (median over rounds)."""
+
+STREAM_INTRO = """\
+What `track_stream` adds per streamed chunk: the same list of chunks is
+iterated bare and through `track_stream` (alternating, one operation per
+pass), CPU time per chunk by `time.process_time_ns`, median over
+repetitions. Chunks carry no usage (only the last chunk of a stream does).
+`openai` chunks are the SDK's own `ChatCompletionChunk` models."""
+
+
+def _us(v: Any) -> str:
+    return "—" if not isinstance(v, (int, float)) else f"{v:,.1f}"
+
+
+def section_asgi(res: Any) -> List[str]:
+    import render_docs as rd
+
+    out, data = rd.section_start(res, "asgi", ASGI_INTRO)
+    if data is None:
+        return out
+    ctx: Dict[str, Any] = data.get("context", {})
+    out += [
+        f"uvicorn {ctx.get('uvicorn')}, FastAPI {ctx.get('fastapi')}, Starlette {ctx.get('starlette')}, "
+        f"HTTP parser {ctx.get('http')}; {ctx.get('rounds')} rounds of {ctx.get('requests_per_round')} requests "
+        f"per server, concurrency {ctx.get('concurrency')}; load average before/after "
+        f"{ctx.get('loadavg_before')} / {ctx.get('loadavg_after')}.",
+        "",
+    ]
+    variants = data.get("variants", {})
+    added = data.get("added_cpu_us_per_request", {})
+    rows = []
+    for name in ("plain", "noop", "ragperf"):
+        v = variants.get(name, {})
+        cpu = v.get("cpu_us_per_request", {})
+        rps = v.get("rps", {})
+        add = added.get(name, {})
+        rows.append([
+            name,
+            f"{_us(cpu.get('median'))} ({_us(cpu.get('min'))}–{_us(cpu.get('max'))})",
+            "0" if name == "plain" else f"{_us(add.get('median'))} ({_us(add.get('min'))}–{_us(add.get('max'))})",
+            f"{rps.get('median', 0):,.0f}",
+        ])
+    out += rd.table(["server", "CPU µs per request (min–max)", "added µs (min–max)", "requests/s"], rows, "lrrr")
+    return out
+
+
+def section_stream(res: Any) -> List[str]:
+    import render_docs as rd
+
+    out, data = rd.section_start(res, "stream", STREAM_INTRO)
+    if data is None:
+        return out
+    ctx = data.get("context", {})
+    out += [f"{ctx.get('chunks')} chunks per pass, {ctx.get('repetitions')} repetitions, "
+            f"openai {ctx.get('openai')}.", ""]
+    rows = []
+    for shape, d in data.get("shapes", {}).items():
+        added = d.get("added_ns_per_chunk", {})
+        rows.append([
+            shape,
+            f"{d.get('bare_ns_per_chunk', {}).get('median', 0):,.0f}",
+            f"{d.get('tracked_ns_per_chunk', {}).get('median', 0):,.0f}",
+            f"{added.get('median', 0) / 1e3:,.2f} ({added.get('min', 0) / 1e3:,.2f}–{added.get('max', 0) / 1e3:,.2f})",
+        ])
+    out += rd.table(["chunks", "bare ns/chunk", "tracked ns/chunk", "added µs/chunk (min–max)"], rows, "lrrr")
+    return out
