@@ -64,7 +64,14 @@ CPP_RUN = (
     "build/bench/tracker_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "
     "--benchmark_out=benchmarks/results/cpp_tracker.json --benchmark_out_format=json"
 )
+# Sections rendered only when their result file exists (added after the
+# page's first five; a checkout without them reads as before).
+OPTIONAL_SECTIONS = frozenset({"asgi", "stream"})
+
 COMMANDS: Dict[str, List[str]] = {
+    "asgi": ["sudo apt-get install apache2-utils  # ab",
+             ".venv/bin/python benchmarks/bench_asgi.py --json benchmarks/results/asgi.json"],
+    "stream": [".venv/bin/python benchmarks/bench_stream.py --json benchmarks/results/stream.json"],
     "overhead": [".venv/bin/python benchmarks/bench_overhead.py --json benchmarks/results/overhead.json"],
     "accuracy": [".venv/bin/python benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json"],
     "concurrency": [
@@ -392,7 +399,8 @@ def all_targets(res: Results) -> List[Tuple[str, Optional[Dict[str, Any]]]]:
     for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads", "asgi", "stream"):
         data = res.data[key]
         if data is None:
-            out.append((key, None))
+            if key not in OPTIONAL_SECTIONS:
+                out.append((key, None))
             continue
         if key == "cpp_tracker":
             ts = cpp_targets(data)
@@ -515,7 +523,7 @@ def render_machine(res: Results) -> List[str]:
     out = table(["field", *[KNOWN[k][0] for k in present]], rows)
     comp, source = compiler_line(res)
     out += ["", f"C++ compiler: `{comp or 'not found'}` ({source})."]
-    missing = [KNOWN[k][0] for k in KNOWN if res.data[k] is None]
+    missing = [KNOWN[k][0] for k in KNOWN if res.data[k] is None and k not in OPTIONAL_SECTIONS]
     if missing:
         out += ["", "Not run (no result file): " + ", ".join(f"`{m}`" for m in missing) + "."]
     return out
@@ -1062,6 +1070,10 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
 ]
 
 
+def _sections(res: Results) -> List[Tuple[str, str, Callable[[Results], List[str]]]]:
+    return [sec for sec in SECTIONS if sec[0] not in OPTIONAL_SECTIONS or res.data[sec[0]] is not None]
+
+
 def _guard(key: str, fn: Callable[[Results], List[str]], res: Results) -> List[str]:
     try:
         return fn(res)
@@ -1086,7 +1098,7 @@ def render(results_dir: Path = DEFAULT_RESULTS) -> str:
         "The machine these ran on is shared and small, so read the min–max ranges, not just the medians.",
         "",
         "Contents: [targets](#targets) · [machine and software](#machine-and-software) · "
-        "[commands](#commands) · " + " · ".join(f"[{KNOWN[k][1].lower()}](#{_anchor(t)})" for k, t, _ in SECTIONS)
+        "[commands](#commands) · " + " · ".join(f"[{KNOWN[k][1].lower()}](#{_anchor(t)})" for k, t, _ in _sections(res))
         + " · [smoke tests](#smoke-tests)",
         "",
         "## Targets",
@@ -1102,7 +1114,7 @@ def render(results_dir: Path = DEFAULT_RESULTS) -> str:
         *render_commands(res),
         "",
     ]
-    for key, title, fn in SECTIONS:
+    for key, title, fn in _sections(res):
         out += [f"## {title}", "", *_guard(key, fn, res), ""]
     if res.others:
         out += ["## Other result files", "",
