@@ -39,7 +39,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
 
-from .tokens import TokenCounter
+from . import _core
 from .usage import carries_no_usage, extract_usage
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncTrackedStream", "TrackedStream", "track_stream"]
 
-_count_tokens = TokenCounter.count_tokens
+# TokenCounter.count_tokens on the class is this estimate; called directly
+# per chunk (one C call instead of two Python-level ones).
+_count_tokens = _core.estimate_tokens
 
 T = TypeVar("T")
 
@@ -222,7 +224,7 @@ class _Feeder:
         elif self._usage_seen:
             return  # the reported usage is final: do not count over it
         elif isinstance(chunk, str):
-            n = TokenCounter.count_tokens(chunk)
+            n = _count_tokens(chunk)
         else:
             # Usage comes once, in the last chunk: look for it in full only
             # when a cheap look does not rule it out.

@@ -106,7 +106,7 @@ def _looks_like_usage(obj: object) -> bool:
 #: Where a response or stream event reports usage (besides being a usage
 #: object itself): OpenAI/Anthropic ``usage``, Gemini ``usage_metadata``,
 #: the ``response`` of an OpenAI Responses ``response.completed`` event.
-_USAGE_KEYS: Final = ("usage", "usage_metadata", "response")
+_USAGE_KEYS: Final = ("usage", "usage_metadata", "response")  # spelled out in carries_no_usage
 
 
 def carries_no_usage(obj: object, fields: dict[str, Any] | None = None) -> bool:
@@ -136,6 +136,14 @@ def carries_no_usage(obj: object, fields: dict[str, Any] | None = None) -> bool:
         keys = _keys_by_type.get(type(obj)) or _keys_of_type(type(obj))
         if keys is not _USAGE_AND_COUNT_KEYS and getattr(obj, "__pydantic_extra__", None):
             return False  # undeclared fields of a pydantic model live outside __dict__
+    if keys is _USAGE_AND_COUNT_KEYS:
+        # A dict or a plain object: the three usage keys, then the count
+        # fields in one C-level pass (a chunk rarely has any of them).
+        get = fields.get
+        if get("usage") is not None or get("usage_metadata") is not None or get("response") is not None:
+            return False
+        if fields.keys().isdisjoint(_ALL_FIELDS):
+            return True
     for key in keys:
         if fields.get(key) is not None:
             return False
