@@ -100,6 +100,7 @@ py::dict RecentToDict(const RecentRecord& r) {
                                    : py::object(py::bool_(r.cache_hit > 0));
   d["cold_start"] = r.cold_start;
   d["model"] = OptionalStr(!r.model.empty(), r.model);
+  d["response_model"] = OptionalStr(!r.response_model.empty(), r.response_model);
   d["metadata_json"] = r.metadata_json;
   d["span_id"] = r.span_id;
   d["parent_id"] = r.parent_id;
@@ -123,6 +124,9 @@ py::dict ModelTotalsToDict(const ModelTotals& m) {
       OptionalFloat(m.has_price, m.price.input_per_million);
   d["output_price_per_million"] =
       OptionalFloat(m.has_price, m.price.output_per_million);
+  py::list response_models;
+  for (const std::string& r : m.response_models) response_models.append(r);
+  d["response_models"] = response_models;
   return d;
 }
 

@@ -104,7 +104,8 @@ struct TrackerObject {
   int64_t first_token_ns;  // 0 = no token yet
   int64_t last_token_ns;   // the previous add_tokens() call
   int cache_hit;           // -1 unset, 0 miss, 1 hit
-  PyObject* model;         // explicit model (str) or NULL
+  PyObject* model;         // explicit (requested) model (str) or NULL
+  PyObject* response_model;  // the model the response named (str) or NULL
   PyObject* error_type;    // str after a failed block, else NULL
   PyObject* error_message; // str after a failed block, else NULL
 };
@@ -562,6 +563,7 @@ int FreezeInTraceRing(TrackerObject* self) {
     Py_INCREF(copy->hot);
     Py_INCREF(copy->name);
     Py_XINCREF(copy->model);
+    Py_XINCREF(copy->response_model);
     Py_XINCREF(copy->error_type);
     Py_XINCREF(copy->error_message);
     copy->metadata = metadata;
@@ -625,13 +627,14 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   return reinterpret_cast<PyObject*>(self);
 }
 
-// The model this block ran: op.model, else a str metadata["model"]; NULL
-// when none (borrowed).
+// The model this block asked for: op.model, else a str metadata["model"],
+// else (nothing requested) the model the response named; NULL when none
+// (borrowed).
 PyObject* ModelOf(TrackerObject* self) {
   if (self->model != nullptr) return self->model;
-  if (self->metadata == nullptr) return nullptr;
+  if (self->metadata == nullptr) return self->response_model;
   PyObject* m = PyDict_GetItemString(self->metadata, "model");
-  return m != nullptr && PyUnicode_Check(m) ? m : nullptr;
+  return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
 
 absl::string_view Utf8View(PyObject* str) {
@@ -865,7 +868,12 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
                                                      self->start_ns)) *
         1e-9;
   }
-  if (PyObject* model = ModelOf(self)) rec.model = Utf8View(model);
+  if (PyObject* model = ModelOf(self)) {
+    rec.model = Utf8View(model);
+    if (self->response_model != nullptr) {
+      rec.response_model = Utf8View(self->response_model);
+    }
+  }
   std::string metadata_json;
   if (self->metadata != nullptr && PyDict_GET_SIZE(self->metadata) > 0) {
     MetadataToJson(self->metadata, &metadata_json);
@@ -961,6 +969,7 @@ int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(t->root);
   Py_VISIT(t->spans);
   Py_VISIT(t->model);
+  Py_VISIT(t->response_model);
   return 0;
 }
 
@@ -972,6 +981,7 @@ int TrackerClear(PyObject* self) {
   Py_CLEAR(t->root);
   Py_CLEAR(t->spans);
   Py_CLEAR(t->model);
+  Py_CLEAR(t->response_model);
   return 0;
 }
 
@@ -1150,8 +1160,11 @@ PyObject* TrackerAddTokens(PyObject* self, PyObject* const* args,
 
 PyObject* g_extract_usage = nullptr;  // ragperf.usage.extract_usage, lazily
 
-// set_usage(response) -> bool: token counts (and model) from an
-// OpenAI-style response or streamed chunk. Sets, never adds.
+// set_usage(response) -> bool: token counts (and the response's model) from
+// an OpenAI-style response or streamed chunk. Sets, never adds. The model
+// the response names becomes response_model; op.model (the requested one)
+// is not changed, and reads the response's model only when none was asked
+// for (see ModelOf).
 PyObject* TrackerSetUsage(PyObject* self, PyObject* response) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   if (g_extract_usage == nullptr) {
@@ -1181,9 +1194,9 @@ PyObject* TrackerSetUsage(PyObject* self, PyObject* response) {
     t->completion_tokens = completion;
     t->tokens = total;
     t->tokens_set = true;
-    if (PyUnicode_Check(model)) {
+    if (PyUnicode_Check(model) && PyUnicode_GET_LENGTH(model) > 0) {
       Py_INCREF(model);
-      Py_XSETREF(t->model, model);
+      Py_XSETREF(t->response_model, model);
     }
   }
   Py_XDECREF(p);
@@ -1217,22 +1230,38 @@ PyObject* GetModel(PyObject* self, void*) {
   return OptionalObject(ModelOf(reinterpret_cast<TrackerObject*>(self)));
 }
 
-int SetModel(PyObject* self, PyObject* value, void*) {
-  TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
+// Sets a model field (op.model, op.response_model): a str of 1 to 200
+// characters, or None/del to clear.
+int SetModelField(PyObject** field, const char* name, PyObject* value) {
   if (value == nullptr || value == Py_None) {
-    Py_CLEAR(t->model);
+    Py_CLEAR(*field);
     return 0;
   }
   if (!PyUnicode_Check(value) || PyUnicode_GET_LENGTH(value) == 0 ||
       PyUnicode_GET_LENGTH(value) > 200) {
     PyErr_Format(PyExc_TypeError,
-                 "model must be a str of 1 to 200 characters or None, got %R",
-                 value);
+                 "%s must be a str of 1 to 200 characters or None, got %R",
+                 name, value);
     return -1;
   }
   Py_INCREF(value);
-  Py_XSETREF(t->model, value);
+  Py_XSETREF(*field, value);
   return 0;
+}
+
+int SetModel(PyObject* self, PyObject* value, void*) {
+  return SetModelField(&reinterpret_cast<TrackerObject*>(self)->model, "model",
+                       value);
+}
+
+PyObject* GetResponseModel(PyObject* self, void*) {
+  return OptionalObject(reinterpret_cast<TrackerObject*>(self)->response_model);
+}
+
+int SetResponseModel(PyObject* self, PyObject* value, void*) {
+  return SetModelField(
+      &reinterpret_cast<TrackerObject*>(self)->response_model, "response_model",
+      value);
 }
 
 PyObject* GetCacheHit(PyObject* self, void*) {
@@ -1300,8 +1329,11 @@ PyObject* GetCost(PyObject* self, void*) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   PyObject* model = ModelOf(t);
   if (model == nullptr) Py_RETURN_NONE;
+  const absl::string_view response_model =
+      t->response_model != nullptr ? Utf8View(t->response_model)
+                                   : absl::string_view();
   const std::optional<double> cost = t->hot->monitor->models().CostOf(
-      Utf8View(model), t->prompt_tokens, t->completion_tokens,
+      Utf8View(model), response_model, t->prompt_tokens, t->completion_tokens,
       t->tokens_set ? t->tokens
                     : SaturatingAdd(t->prompt_tokens, t->completion_tokens));
   return OptionalDouble(cost.has_value(), cost.value_or(0));
@@ -1323,8 +1355,15 @@ PyGetSetDef TrackerGetSet[] = {
      "(mark_first_token() or the first add_tokens()), else None.",
      nullptr},
     {"model", GetModel, SetModel,
-     "The model this block ran: set explicitly, by set_usage(), or "
-     "metadata['model']; None when unknown.",
+     "The model this block asked for: set explicitly or metadata['model']; "
+     "when none was, the response's model (response_model). Dimensions, "
+     "per-model totals and pricing use it. None when unknown.",
+     nullptr},
+    {"response_model", GetResponseModel, SetResponseModel,
+     "The model the response named (e.g. 'gpt-4o-mini-2024-07-18' for a "
+     "request of 'gpt-4o-mini'): set by set_usage() or an integration; None "
+     "when unknown. Pricing falls back to it when the requested model has no "
+     "price.",
      nullptr},
     {"cache_hit", GetCacheHit, SetCacheHit,
      "True/False records a hit/miss of the cache named after the operation; "
@@ -1406,9 +1445,10 @@ PyMethodDef TrackerMethods[] = {
      "add_tokens(n=1): n completion tokens arrived now; records the "
      "inter-token gap since the previous call."},
     {"set_usage", TrackerSetUsage, METH_O,
-     "set_usage(response) -> bool: prompt/completion/total tokens (and model) "
-     "from an OpenAI-style response, chunk or dict; False when it carries no "
-     "usage. Sets the counts, never adds."},
+     "set_usage(response) -> bool: prompt/completion/total tokens (and "
+     "response_model) from an OpenAI-style response, chunk or dict; False "
+     "when it carries no usage. Sets the counts, never adds; op.model (the "
+     "requested model) is kept."},
     {nullptr, nullptr, 0, nullptr}};
 
 // -------------------------------------------------------------- HotPath ----
@@ -1453,7 +1493,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->end_wall_s = 0;
   t->first_token_ns = t->last_token_ns = 0;
   t->cache_hit = -1;
-  t->model = t->error_type = t->error_message = nullptr;
+  t->model = t->response_model = t->error_type = t->error_message = nullptr;
   PyObject_GC_Track(reinterpret_cast<PyObject*>(t));
   return reinterpret_cast<PyObject*>(t);
 }

@@ -165,6 +165,10 @@ void RegisterState(py::module_& m) {
           t.priced_operations = Field<uint64_t>(d, "priced_operations", where);
           t.cost_usd = Field<double>(d, "cost_usd", where);
           t.unpriced_operations = Field<uint64_t>(d, "unpriced_operations", where);
+          if (d.contains("response_models")) {  // absent in older snapshots
+            t.response_models = Field<std::vector<std::string>>(
+                d, "response_models", where);
+          }
           totals.push_back(std::move(t));
         }
         for (const OperationStats& s : states) {

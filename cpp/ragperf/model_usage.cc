@@ -29,7 +29,50 @@ absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
   return absl::OkStatus();
 }
 
+bool IsDigits(absl::string_view s) {
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::string_view ModelUsage::WithoutDateSuffix(absl::string_view model) {
+  // "-YYYY-MM-DD": 11 characters after a non-empty name.
+  constexpr size_t kSuffix = 11;
+  if (model.size() <= kSuffix) return model;
+  const absl::string_view suffix = model.substr(model.size() - kSuffix);
+  if (suffix[0] != '-' || suffix[5] != '-' || suffix[8] != '-' ||
+      !IsDigits(suffix.substr(1, 4)) || !IsDigits(suffix.substr(6, 2)) ||
+      !IsDigits(suffix.substr(9, 2))) {
+    return model;
+  }
+  return model.substr(0, model.size() - kSuffix);
+}
+
+const ModelPrice* ModelUsage::LookUp(absl::string_view model,
+                                     absl::string_view response_model) const {
+  if (prices_.empty()) return nullptr;
+  const absl::string_view names[] = {model, response_model,
+                                     WithoutDateSuffix(model),
+                                     WithoutDateSuffix(response_model)};
+  for (const absl::string_view name : names) {
+    if (name.empty()) continue;
+    if (auto it = prices_.find(name); it != prices_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+void ModelUsage::AddResponseModel(Totals& t, absl::string_view response_model) {
+  if (response_model.empty()) return;
+  const absl::string_view name = Utf8Prefix(response_model, kMaxModelNameLength);
+  auto it = std::lower_bound(t.response_models.begin(), t.response_models.end(),
+                             name);
+  if (it != t.response_models.end() && *it == name) return;
+  if (t.response_models.size() >= kMaxResponseModels) return;
+  t.response_models.insert(it, std::string(name));
+}
 
 std::optional<double> ModelUsage::CostWith(const ModelPrice& price,
                                            int64_t prompt_tokens,
@@ -84,16 +127,26 @@ std::vector<std::pair<std::string, ModelPrice>> ModelUsage::Prices() const {
   return out;
 }
 
+std::optional<ModelPrice> ModelUsage::PriceFor(
+    absl::string_view model, absl::string_view response_model) const {
+  absl::MutexLock lock(&mu_);
+  const ModelPrice* price = LookUp(model, response_model);
+  if (price == nullptr) return std::nullopt;
+  return *price;
+}
+
 std::optional<double> ModelUsage::CostOf(absl::string_view model,
+                                         absl::string_view response_model,
                                          int64_t prompt_tokens,
                                          int64_t completion_tokens,
                                          int64_t total_tokens) const {
-  const std::optional<ModelPrice> price = PriceOf(model);
+  const std::optional<ModelPrice> price = PriceFor(model, response_model);
   if (!price) return std::nullopt;
   return CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
 }
 
 std::optional<double> ModelUsage::Record(absl::string_view model,
+                                         absl::string_view response_model,
                                          int64_t prompt_tokens,
                                          int64_t completion_tokens,
                                          int64_t total_tokens,
@@ -101,8 +154,8 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
   if (model.empty()) return std::nullopt;
   absl::MutexLock lock(&mu_);
   std::optional<double> cost;
-  if (auto it = prices_.find(model); it != prices_.end()) {
-    cost = CostWith(it->second, prompt_tokens, completion_tokens, total_tokens);
+  if (const ModelPrice* price = LookUp(model, response_model)) {
+    cost = CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
   }
   // Names are capped like operation names so a runaway label cannot grow
   // one entry without bound.
@@ -118,6 +171,7 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
   } else {
     ++t.unpriced_operations;
   }
+  AddResponseModel(t, response_model);
   return cost;
 }
 
@@ -137,10 +191,14 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
       m.tokens_per_second =
           t.duration_s > 0 ? static_cast<double>(t.total_tokens) / t.duration_s
                            : 0;
-      if (auto p = prices_.find(model); p != prices_.end()) {
+      const ModelPrice* price = LookUp(
+          model, t.response_models.empty() ? absl::string_view()
+                                           : absl::string_view(t.response_models[0]));
+      if (price != nullptr) {
         m.has_price = true;
-        m.price = p->second;
+        m.price = *price;
       }
+      m.response_models = t.response_models;
       m.has_cost = t.priced_operations > 0;
       m.priced_operations = t.priced_operations;
       m.cost_usd = t.cost_usd;
@@ -166,6 +224,7 @@ void ModelUsage::MergeTotals(const ModelTotals& m) {
   t.priced_operations += m.priced_operations;
   t.cost_usd += m.cost_usd;
   t.unpriced_operations += m.unpriced_operations;
+  for (const std::string& r : m.response_models) AddResponseModel(t, r);
 }
 
 void ModelUsage::Clear() {

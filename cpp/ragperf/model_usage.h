@@ -15,6 +15,14 @@
 // model's `unpriced_operations` grows. Cost totals are null (has_cost false)
 // until at least one operation had a known cost.
 //
+// Requested and response models: an operation is keyed by the model it
+// asked for (`model`, e.g. "gpt-4o-mini"); the model the response named
+// (`response_model`, e.g. "gpt-4o-mini-2024-07-18") is kept beside it
+// (ModelTotals::response_models). The price of an operation is looked up
+// for, in order: the requested model, the response model, then each of them
+// without a dated suffix ("name-YYYY-MM-DD" -> "name"). The first name with
+// a price wins (PriceFor).
+//
 // Thread-safe; one absl::Mutex (only operations that name a model take it).
 //
 // Example:
@@ -24,6 +32,8 @@
 //   std::optional<double> cost = usage.Record("gpt-4o-mini", 1000, 200, 1200, 0.8);
 //   // *cost == 1000 * 0.15e-6 + 200 * 0.60e-6
 //   usage.Record("local-llama", 50, 10, 60, 0.2);  // nullopt: no price
+//   usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 10, 2, 12, 0.1);
+//   // priced as "gpt-4o-mini"; GetAll() lists the dated name under it
 
 #ifndef RAGPERF_MODEL_USAGE_H_
 #define RAGPERF_MODEL_USAGE_H_
@@ -62,12 +72,21 @@ struct ModelTotals {
   uint64_t priced_operations = 0;  // operations whose cost was known
   double cost_usd = 0;            // sum of known costs
   uint64_t unpriced_operations = 0;  // operations whose cost is unknown
+  // Distinct models the responses named (sorted; at most
+  // kMaxResponseModels, later ones are not listed).
+  std::vector<std::string> response_models;
 };
 
 class ModelUsage {
  public:
   // Bytes: 200 characters of up to 4 UTF-8 bytes each.
   static constexpr size_t kMaxModelNameLength = 800;
+  // Response models listed per requested model.
+  static constexpr size_t kMaxResponseModels = 16;
+
+  // "gpt-4o-mini" for "gpt-4o-mini-2024-07-18"; `model` itself when it has
+  // no "-YYYY-MM-DD" suffix.
+  static absl::string_view WithoutDateSuffix(absl::string_view model);
 
   ModelUsage() = default;
   ModelUsage(const ModelUsage&) = delete;
@@ -81,7 +100,13 @@ class ModelUsage {
   absl::Status SetPrices(
       const std::vector<std::pair<std::string, ModelPrice>>& prices)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The price of exactly `model` (no fallback).
   std::optional<ModelPrice> PriceOf(absl::string_view model) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The price an operation of `model` answered by `response_model` (may be
+  // empty) pays: see the lookup order above.
+  std::optional<ModelPrice> PriceFor(absl::string_view model,
+                                     absl::string_view response_model) const
       ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::pair<std::string, ModelPrice>> Prices() const
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -91,12 +116,28 @@ class ModelUsage {
   std::optional<double> CostOf(absl::string_view model, int64_t prompt_tokens,
                                int64_t completion_tokens,
                                int64_t total_tokens) const
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    return CostOf(model, {}, prompt_tokens, completion_tokens, total_tokens);
+  }
+  std::optional<double> CostOf(absl::string_view model,
+                               absl::string_view response_model,
+                               int64_t prompt_tokens, int64_t completion_tokens,
+                               int64_t total_tokens) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Adds one operation of `model` (non-empty) and returns its cost.
+  // Adds one operation of `model` (non-empty), answered by `response_model`
+  // (may be empty), and returns its cost.
+  std::optional<double> Record(absl::string_view model,
+                               absl::string_view response_model,
+                               int64_t prompt_tokens, int64_t completion_tokens,
+                               int64_t total_tokens, double duration_s)
+      ABSL_LOCKS_EXCLUDED(mu_);
   std::optional<double> Record(absl::string_view model, int64_t prompt_tokens,
                                int64_t completion_tokens, int64_t total_tokens,
-                               double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
+                               double duration_s) ABSL_LOCKS_EXCLUDED(mu_) {
+    return Record(model, {}, prompt_tokens, completion_tokens, total_tokens,
+                  duration_s);
+  }
 
   // Adds saved totals (from GetAll(), e.g. read back from an export);
   // prices are not part of them.
@@ -116,7 +157,12 @@ class ModelUsage {
     uint64_t priced_operations = 0;
     double cost_usd = 0;
     uint64_t unpriced_operations = 0;
+    std::vector<std::string> response_models;  // sorted, distinct
   };
+  static void AddResponseModel(Totals& t, absl::string_view response_model);
+  const ModelPrice* LookUp(absl::string_view model,
+                           absl::string_view response_model) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static std::optional<double> CostWith(const ModelPrice& price,
                                         int64_t prompt_tokens,
                                         int64_t completion_tokens,

@@ -175,8 +175,8 @@ void PerformanceMonitor::RecordDetailed(int id, const OperationRecord& record) {
   OperationRecord rec = record;
   if (!rec.model.empty()) {
     const std::optional<double> cost =
-        models_.Record(rec.model, rec.prompt_tokens, rec.completion_tokens,
-                       rec.tokens, rec.duration_s);
+        models_.Record(rec.model, rec.response_model, rec.prompt_tokens,
+                       rec.completion_tokens, rec.tokens, rec.duration_s);
     rec.has_cost = cost.has_value();
     rec.cost_usd = cost.value_or(0);
   }
@@ -392,8 +392,9 @@ void PerformanceMonitor::RecordDimension(int series_id,
     return;
   }
   OperationRecord rec = record;
-  const std::optional<double> cost = models_.CostOf(
-      rec.model, rec.prompt_tokens, rec.completion_tokens, rec.tokens);
+  const std::optional<double> cost =
+      models_.CostOf(rec.model, rec.response_model, rec.prompt_tokens,
+                     rec.completion_tokens, rec.tokens);
   rec.has_cost = cost.has_value();
   rec.cost_usd = cost.value_or(0);
   dimensions_.Record(series_id, rec);

@@ -132,6 +132,14 @@ void WriteOperation(const OperationStats& op, JsonWriter& w) {
   w.EndObject();
 }
 
+// The models the responses named (e.g. a dated snapshot of the requested
+// model), sorted.
+void WriteResponseModels(const ModelTotals& m, JsonWriter& w) {
+  w.Key("response_models").BeginArray();
+  for (const std::string& r : m.response_models) w.String(r);
+  w.EndArray();
+}
+
 void WriteModels(const std::vector<ModelTotals>& models, JsonWriter& w) {
   w.Key("models").BeginObject();
   for (const ModelTotals& m : models) {
@@ -145,6 +153,7 @@ void WriteModels(const std::vector<ModelTotals>& models, JsonWriter& w) {
     w.Key("cost_usd");
     OptionalDouble(m.has_cost, m.cost_usd, w);
     w.Key("unpriced_operations").UInt(m.unpriced_operations);
+    WriteResponseModels(m, w);
     if (m.has_price) {
       w.Key("price_per_million").BeginObject();
       w.Key("input").Double(m.price.input_per_million);
@@ -316,6 +325,7 @@ void WriteState(const Report& report, JsonWriter& w) {
     w.Key("priced_operations").UInt(m.priced_operations);
     w.Key("cost_usd").Double(m.cost_usd);
     w.Key("unpriced_operations").UInt(m.unpriced_operations);
+    WriteResponseModels(m, w);
     w.EndObject();
   }
   w.EndObject();

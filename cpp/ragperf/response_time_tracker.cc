@@ -234,6 +234,7 @@ struct RecentExtras {
   std::string error_type;
   std::string error_message;
   std::string model;
+  std::string response_model;
   std::string metadata_json;
 };
 
@@ -281,6 +282,7 @@ struct StoredRecent {
       r.error_type = extras->error_type;
       r.error_message = extras->error_message;
       r.model = extras->model;
+      r.response_model = extras->response_model;
       r.metadata_json = extras->metadata_json;
     }
     return r;
@@ -393,6 +395,7 @@ struct ResponseTimeTracker::OpShard {
     SetText(x.error_type, type);
     SetText(x.error_message, message);
     SetText(x.model, r.model);
+    SetText(x.response_model, r.response_model);
     SetText(x.metadata_json, r.metadata_json);
   }
 
@@ -422,7 +425,9 @@ struct ResponseTimeTracker::OpShard {
     recent.ForEach([&bytes](const StoredRecent& r) {
       if (r.extras == nullptr) return;
       bytes += sizeof(RecentExtras) + r.extras->metadata_json.capacity() +
-               r.extras->model.capacity() + r.extras->error_message.capacity();
+               r.extras->model.capacity() +
+               r.extras->response_model.capacity() +
+               r.extras->error_message.capacity();
     });
     return bytes;
   }

@@ -69,6 +69,8 @@ struct OperationRecord {
   absl::string_view error_type;  // exception type name when !success (may be empty)
   absl::string_view error_message;  // str(exception) when !success (may be empty)
   absl::string_view model;          // empty when the operation named no model
+  // The model the response named (empty when unknown); set only with `model`.
+  absl::string_view response_model;
   absl::string_view metadata_json;  // a JSON object, or empty for no metadata
   // Streams: time from the start of the block to its first token.
   bool has_time_to_first_token = false;
@@ -107,6 +109,7 @@ struct RecentRecord {
   std::string error_type;
   std::string error_message;
   std::string model;
+  std::string response_model;
   std::string metadata_json;
 };
 

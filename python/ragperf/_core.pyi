@@ -119,6 +119,7 @@ class OperationTracker:
     @property
     def active(self) -> bool: ...
     model: str | None
+    response_model: str | None
     cache_hit: bool | None
     @property
     def time_to_first_token_s(self) -> float | None: ...

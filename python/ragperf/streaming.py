@@ -21,7 +21,16 @@ through unchanged while it feeds the operation's tracker:
   ``"completed"``; ``"abandoned"`` when the consumer stops early (break, then
   ``close()``, the end of a ``with`` block, or garbage collection), recorded
   as a success with what was counted; ``"error"`` when the stream raises: the
-  exception propagates and the operation counts as failed with its type.
+  exception propagates and the operation counts as failed with its type;
+  ``"cancelled"`` when a cancellation (``asyncio.CancelledError``,
+  ``KeyboardInterrupt``, ``GeneratorExit``) stops it: the operation counts as
+  cancelled, never as failed.
+* closing the wrapper closes the wrapped stream itself, as closing it
+  directly would: ``close()`` / the end of a ``with`` block call the
+  stream's ``close()`` (an OpenAI ``Stream`` then closes its HTTP response
+  and frees the connection), ``aclose()`` / ``close()`` / the end of an
+  ``async with`` block await its ``aclose()`` or ``close()``; a generator
+  made by its ``__iter__`` / ``__aiter__`` is closed too.
 
 Example:
     >>> stream = client.chat.completions.create(model="gpt-4o", messages=msgs, stream=True,  # doctest: +SKIP
@@ -34,6 +43,7 @@ Example:
 from __future__ import annotations
 
 import enum
+import inspect
 import operator
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -56,6 +66,15 @@ T = TypeVar("T")
 COMPLETED = "completed"
 ABANDONED = "abandoned"
 ERROR = "error"
+CANCELLED = "cancelled"
+
+
+def _ended_by(exc_type: type[BaseException] | None) -> str:
+    """The stream status of an end by ``exc_type``: a cancellation
+    (a BaseException that is not an Exception) is "cancelled", not an error."""
+    if exc_type is not None and not issubclass(exc_type, Exception):
+        return CANCELLED
+    return ERROR
 
 
 class TracksOperations(Protocol):
@@ -77,6 +96,8 @@ class _StreamTracker(Protocol):
     def add_tokens(self, n: int = 1, /) -> object: ...
 
     def set_usage(self, response: object, /) -> bool: ...
+
+    response_model: str | None  # optional: set only when the tracker has it
 
     def __exit__(
         self,
@@ -219,6 +240,9 @@ class _Feeder:
         if self._first:
             self._first = False
             op.mark_first_token()
+            model = None if isinstance(chunk, str) else _get(chunk, "model")
+            if isinstance(model, str) and 0 < len(model) <= 200 and getattr(op, "response_model", "") is None:
+                op.response_model = model  # the model that served the stream
         if self._count is not None:
             n = _checked_count(self._count(chunk))
         elif self._usage_seen:
@@ -251,6 +275,8 @@ class _Feeder:
         if self._done:
             return
         self._done = True
+        if status == ERROR:
+            status = _ended_by(exc_type)
         op = self._op
         op.metadata["stream_status"] = status
         if self._owns:
@@ -266,8 +292,9 @@ class _Feeder:
 
 class TrackedStream(_Feeder, Generic[T]):
     """A sync stream that yields the wrapped stream's chunks unchanged while
-    tracking them (see :func:`track_stream`). Also a context manager; close()
-    ends the operation as "abandoned" if the stream was not exhausted.
+    tracking them (see :func:`track_stream`). Also a context manager;
+    ``close()`` closes the wrapped stream and ends the operation as
+    "abandoned" if the stream was not exhausted.
 
     Example:
         >>> with track_stream(monitor, iter(["Hel", "lo"]), "llm_inference") as s:  # doctest: +SKIP
@@ -276,11 +303,12 @@ class TrackedStream(_Feeder, Generic[T]):
         'completed'
     """
 
-    __slots__ = ("_it",)
+    __slots__ = ("_src", "_it")
 
     def __init__(
         self, stream: Iterable[T], op: _StreamTracker, owns: bool, count: Callable[[Any], int] | None
     ) -> None:
+        self._src: Iterable[T] | None = stream
         self._it: Iterator[T] | None = None
         super().__init__(op, owns, count)
         try:
@@ -310,8 +338,25 @@ class TrackedStream(_Feeder, Generic[T]):
             raise
         return chunk
 
+    def _close_source(self) -> None:
+        """Closes the wrapped stream as closing it directly would (its
+        ``close()``), then the iterator its ``__iter__`` made, if another
+        object (an OpenAI ``Stream``'s generator does not own the HTTP
+        response: only ``Stream.close()`` closes it)."""
+        src, it = self._src, self._it
+        try:
+            close = getattr(src, "close", None)
+            if callable(close):
+                close()
+        finally:
+            if it is not None and it is not src:
+                close = getattr(it, "close", None)
+                if callable(close):
+                    close()
+
     def close(self) -> None:
-        """Stops the stream: closes the wrapped one (if it has ``close()``)
+        """Stops the stream: closes the wrapped one (if it has ``close()``;
+        also after the stream ended, as a plain stream's ``close()`` would)
         and, unless it had ended, ends the operation as "abandoned".
         Idempotent.
 
@@ -319,12 +364,8 @@ class TrackedStream(_Feeder, Generic[T]):
             >>> s = track_stream(monitor, gen(), "llm_inference")  # doctest: +SKIP
             >>> first = next(s); s.close()                         # doctest: +SKIP
         """
-        if self._done:
-            return
         try:
-            close = getattr(self._it, "close", None)
-            if callable(close):
-                close()
+            self._close_source()
         except BaseException as e:
             self._finish(ERROR, type(e), e, e.__traceback__)
             raise
@@ -340,11 +381,10 @@ class TrackedStream(_Feeder, Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None and not self._done:
-            # The consumer's block raised: the streamed operation failed too.
+            # The consumer's block raised: the streamed operation failed too
+            # (or was cancelled, for a cancellation).
             try:
-                close = getattr(self._it, "close", None)
-                if callable(close):
-                    close()
+                self._close_source()
             finally:
                 self._finish(ERROR, exc_type, exc, tb)
             return
@@ -357,8 +397,9 @@ class TrackedStream(_Feeder, Generic[T]):
 class AsyncTrackedStream(_Feeder, Generic[T]):
     """An async stream that yields the wrapped stream's chunks unchanged while
     tracking them (see :func:`track_stream`). Also an async context manager;
-    ``await aclose()`` ends the operation as "abandoned" if the stream was not
-    exhausted.
+    ``await aclose()`` (or ``await close()``, the OpenAI SDK's name) closes
+    the wrapped stream and ends the operation as "abandoned" if the stream
+    was not exhausted.
 
     Example:
         >>> async with track_stream(monitor, await client.chat.completions.create(  # doctest: +SKIP
@@ -367,11 +408,12 @@ class AsyncTrackedStream(_Feeder, Generic[T]):
         ...         ...
     """
 
-    __slots__ = ("_ait",)
+    __slots__ = ("_src", "_ait")
 
     def __init__(
         self, stream: AsyncIterable[T], op: _StreamTracker, owns: bool, count: Callable[[Any], int] | None
     ) -> None:
+        self._src: AsyncIterable[T] | None = stream
         self._ait: AsyncIterator[T] | None = None
         super().__init__(op, owns, count)
         try:
@@ -401,33 +443,52 @@ class AsyncTrackedStream(_Feeder, Generic[T]):
             raise
         return chunk
 
-    async def _close_source(self) -> None:
-        aclose = getattr(self._ait, "aclose", None)
+    @staticmethod
+    async def _close(obj: object) -> None:
+        """``await obj.aclose()``, else ``obj.close()`` (awaited when it
+        returns an awaitable, e.g. OpenAI's ``AsyncStream.close()``)."""
+        aclose = getattr(obj, "aclose", None)
         if callable(aclose):
             await aclose()
             return
-        close = getattr(self._ait, "close", None)  # e.g. OpenAI AsyncStream.close() is async
+        close = getattr(obj, "close", None)
         if callable(close):
             result = close()
-            if hasattr(result, "__await__"):
+            if inspect.isawaitable(result):
                 await result
+
+    async def _close_source(self) -> None:
+        src, ait = self._src, self._ait
+        try:
+            await self._close(src)
+        finally:
+            if ait is not None and ait is not src:
+                await self._close(ait)
 
     async def aclose(self) -> None:
         """Stops the stream: closes the wrapped one (``aclose()`` or
-        ``close()``) and, unless it had ended, ends the operation as
-        "abandoned". Idempotent.
+        ``close()``; also after the stream ended, as a plain stream's would)
+        and, unless it had ended, ends the operation as "abandoned".
+        Idempotent.
 
         Example:
             >>> await s.aclose()  # doctest: +SKIP
         """
-        if self._done:
-            return
         try:
             await self._close_source()
         except BaseException as e:
             self._finish(ERROR, type(e), e, e.__traceback__)
             raise
         self._finish(ABANDONED)
+
+    async def close(self) -> None:
+        """The same as :meth:`aclose` (OpenAI's ``AsyncStream`` names it
+        ``close()``, awaited).
+
+        Example:
+            >>> await s.close()  # doctest: +SKIP
+        """
+        await self.aclose()
 
     async def __aenter__(self) -> AsyncTrackedStream[T]:
         return self

@@ -39,6 +39,9 @@ def _json_value(value: Any) -> Any:
 
 def _node(op: Any) -> dict[str, Any]:
     duration = op.duration_s
+    # A cancelled block (asyncio.CancelledError, KeyboardInterrupt, an
+    # abandoned generator's GeneratorExit) is neither a success nor a failure.
+    cancelled = op.cancelled is True
     return {
         "operation": op.operation,
         "span_id": op.span_id,
@@ -49,10 +52,14 @@ def _node(op: Any) -> dict[str, Any]:
         "duration_s": duration,
         "duration_ms": None if duration is None else duration * 1e3,
         "share_of_parent": None,
-        "success": op.success,
-        "error_type": op.error_type,
+        "status": "cancelled" if cancelled else ("ok" if op.success else "error"),
+        "success": None if cancelled else op.success,
+        "cancelled": cancelled,
+        "cancelled_by": op.error_type if cancelled else None,
+        "error_type": None if cancelled else op.error_type,
         "tokens": op.tokens,
         "model": op.model,
+        "response_model": op.response_model,
         "metadata": {str(k): _json_value(v) for k, v in op.metadata.items()},
         "children": [],
     }
@@ -62,8 +69,12 @@ def trace_tree(root: Any) -> dict[str, Any]:
     """The tree of a finished root block (an OperationTracker): nested dicts
     with ``operation``, ids, ``duration_s``/``duration_ms``,
     ``share_of_parent`` (this node's duration / its parent's, None for the
-    root), ``children`` sorted by start time, and on the root
-    ``span_count`` and ``dropped_spans``.
+    root), ``status`` (``"ok"``, ``"error"`` or ``"cancelled"``),
+    ``success`` (None for a cancelled block: neither a success nor a
+    failure), ``cancelled`` and ``cancelled_by`` (the cancellation's type,
+    e.g. ``"GeneratorExit"``; ``error_type`` stays None then), ``model``
+    (requested) and ``response_model``, ``children`` sorted by start time,
+    and on the root ``span_count`` and ``dropped_spans``.
 
     Example:
         >>> trace_tree(monitor.get_recent_roots()[-1])["children"]  # doctest: +SKIP
@@ -94,7 +105,8 @@ def operation_dict(operation: str, rec: Mapping[str, Any]) -> dict[str, Any]:
     """One recent record from the C++ ring as a dict with every detail:
     ``operation``, ``timestamp_s``, ``duration_s``/``duration_ms``,
     ``tokens``, ``prompt_tokens``, ``completion_tokens``,
-    ``tokens_per_second``, ``model``, ``cost_usd``, ``metadata``,
+    ``tokens_per_second``, ``model`` (requested), ``response_model`` (the
+    one the response named), ``cost_usd``, ``metadata``,
     ``success``, ``error_type``, ``error_message``,
     ``time_to_first_token_s``, ``cache_hit``, ``cold_start``,
     ``memory_delta_mb``, ``span_id``/``parent_id``/``trace_id``/``depth``.

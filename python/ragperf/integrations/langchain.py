@@ -33,8 +33,15 @@ Tokens of an LLM run come from the result: the messages' ``usage_metadata``
 callbacks) marks its time to first token at the first token and counts
 tokens as they arrive, estimated from their text
 (``metadata["token_source"] == "estimate"``) unless the result reports usage,
-which then replaces the estimate. The model is the run's ``ls_model_name`` /
-``model`` / ``model_name``, or the one the result names.
+which then replaces the estimate. The model (``op.model``: dimensions,
+per-model totals, pricing) is the one the run asked for: its
+``ls_model_name``, else the invocation parameters' ``model`` /
+``model_name``; the model the result names (``response_metadata`` /
+``llm_output`` ``model_name``, e.g. a dated snapshot) is
+``op.response_model``. ``metadata["provider"]`` is the run's
+``ls_provider`` as an OpenTelemetry ``gen_ai.provider.name`` (``"openai"``
+for ``ChatOpenAI``); :func:`instrument_embeddings` records the wrapped
+embeddings' ``model`` and provider (``"openai"`` for ``OpenAIEmbeddings``).
 
 Example:
     >>> from ragperf.integrations.langchain import RagperfCallbackHandler   # doctest: +SKIP
@@ -63,6 +70,7 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
 from ..operation_type import OperationType
 from ..tokens import TokenCounter
 from ..usage import extract_usage
+from ._genai import provider_name
 from ._spans import DetachedSpan, resolve_monitor
 
 if TYPE_CHECKING:
@@ -327,9 +335,14 @@ class RagperfCallbackHandler(BaseCallbackHandler):
         run = self._begin(
             run_id, parent_run_id, OperationType.LLM_INFERENCE, _run_name(serialized, kwargs, "llm")
         )
+        if run.span is None:
+            return
         model = _model_of(metadata, kwargs)
-        if model is not None and run.span is not None:
-            run.span.tracker.model = model
+        if model is not None and len(model) <= 200:
+            run.span.tracker.model = model  # the requested model
+        provider = provider_name(metadata.get("ls_provider") if metadata else None, known_only=False)
+        if provider is not None:
+            run.span.tracker.metadata["provider"] = provider
 
     def on_llm_start(
         self,
@@ -390,8 +403,9 @@ class RagperfCallbackHandler(BaseCallbackHandler):
                 usage = None
                 tracker.metadata["usage_error"] = True
             if usage is not None:
-                if usage.get("model") and tracker.model is None:
-                    tracker.model = usage["model"]
+                model = usage.get("model")
+                if isinstance(model, str) and 0 < len(model) <= 200:
+                    tracker.response_model = model  # op.model stays the requested one
                 if "total_tokens" in usage:
                     tracker.set_usage(usage)
                     tracker.metadata["token_source"] = "usage"
@@ -436,6 +450,20 @@ def _parent_span(monitor: PerformanceMonitor) -> DetachedSpan | None:
     return active[1]
 
 
+def _embeddings_provider(embeddings: object) -> str | None:
+    """The provider of LangChain embeddings from their package
+    (``langchain_openai.OpenAIEmbeddings`` -> ``"openai"``), None when
+    unknown."""
+    cls = type(embeddings)
+    package = (getattr(cls, "__module__", "") or "").split(".", 1)[0]
+    if not package.startswith("langchain_"):
+        return None
+    hint = package[len("langchain_") :]
+    if hint == "openai" and "Azure" in cls.__name__:
+        hint = "azure_openai"
+    return provider_name(hint)
+
+
 class RagperfEmbeddings(Embeddings):
     """LangChain ``Embeddings`` that time every call of the wrapped ones as
     ``embedding_generation`` (``metadata["texts"]``: how many texts); see
@@ -456,9 +484,15 @@ class RagperfEmbeddings(Embeddings):
 
     def _start(self, texts: int) -> DetachedSpan:
         parent = _parent_span(self.monitor)
-        return DetachedSpan.start(
-            self.monitor, OperationType.EMBEDDING_GENERATION, parent, {"name": type(self.wrapped).__name__, "texts": texts}
-        )
+        metadata: dict[str, Any] = {"name": type(self.wrapped).__name__, "texts": texts}
+        provider = _embeddings_provider(self.wrapped)
+        if provider is not None:
+            metadata["provider"] = provider
+        span = DetachedSpan.start(self.monitor, OperationType.EMBEDDING_GENERATION, parent, metadata)
+        model = getattr(self.wrapped, "model", None)
+        if isinstance(model, str) and 0 < len(model) <= 200:
+            span.tracker.model = model
+        return span
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """The wrapped ``embed_documents``, timed."""

@@ -27,6 +27,13 @@ current where LlamaIndex was called. An operation inside another of the same
 kind is not recorded (a ``chat`` that calls ``complete`` is one LLM call; a
 retriever calling sub-retrievers is one retrieval).
 
+The model of an LLM call (``op.model``) is the one the LLM was configured
+with (the start event's ``model_dict``); the one the response names (its
+``raw`` ``model``, e.g. a dated snapshot) is ``op.response_model``.
+``metadata["provider"]`` is the OpenTelemetry ``gen_ai.provider.name`` of
+known LLM and embedding classes (``"openai"`` for ``OpenAI``,
+``OpenAILike`` and ``OpenAIEmbedding``).
+
 Tokens of an LLM call come from the response's ``raw`` usage (OpenAI-style,
 Anthropic, ...) or ``additional_kwargs`` (``prompt_tokens`` /
 ``completion_tokens``) when the LLM reports them
@@ -71,6 +78,7 @@ from ..operation_type import OperationType
 from ..streaming import AsyncTrackedStream, TrackedStream
 from ..tokens import TokenCounter
 from ..usage import extract_usage
+from ._genai import provider_name
 from ._handle import Handle
 from ._spans import DetachedSpan, resolve_monitor
 
@@ -305,17 +313,35 @@ def _defer_to_stream(span: DetachedSpan, event: Any) -> bool:
     return True
 
 
+def _usable_model(model: object) -> str | None:
+    if isinstance(model, str) and 0 < len(model) <= 200 and model != "unknown":  # LlamaIndex's "not set"
+        return model
+    return None
+
+
 def _note_start(span: DetachedSpan, event: Any) -> None:
     model_dict = getattr(event, "model_dict", None)
     if isinstance(model_dict, dict):
         for key in ("model", "model_name"):
-            model = model_dict.get(key)
-            if isinstance(model, str) and model and model != "unknown":  # LlamaIndex's "not set"
-                span.tracker.model = model
+            model = _usable_model(model_dict.get(key))
+            if model is not None:
+                span.tracker.model = model  # the requested model
                 break
-    model = getattr(event, "model_name", None)  # ReRankStartEvent
-    if isinstance(model, str) and model:
+        provider = provider_name(model_dict.get("class_name"))
+        if provider is not None:
+            span.tracker.metadata["provider"] = provider
+    model = _usable_model(getattr(event, "model_name", None))  # ReRankStartEvent
+    if model is not None:
         span.tracker.model = model
+
+
+def _response_model(response: Any) -> str | None:
+    """The model an LLM response (or a streamed delta) names in its ``raw``."""
+    raw = getattr(response, "raw", None)
+    if raw is None:
+        return None
+    model = raw.get("model") if isinstance(raw, dict) else getattr(raw, "model", None)
+    return _usable_model(model)
 
 
 def _note_delta(op: _Open, response: Any) -> None:
@@ -325,6 +351,9 @@ def _note_delta(op: _Open, response: Any) -> None:
         op.streamed = True
         tracker.mark_first_token()
         tracker.metadata["token_source"] = "estimate"
+        model = _response_model(response)
+        if model is not None:
+            tracker.response_model = model
     delta = getattr(response, "delta", None)
     if isinstance(delta, str) and delta:
         tracker.add_tokens(TokenCounter.count_tokens(delta))
@@ -347,10 +376,14 @@ def _note_end(op: _Open, event: Any) -> None:
     assert op.span is not None
     tracker = op.span.tracker
     if op.operation is _LLM:
-        usage = _usage(getattr(event, "response", None))
+        response = getattr(event, "response", None)
+        model = _response_model(response)
+        if model is not None:
+            tracker.response_model = model  # op.model stays the requested one
+        usage = _usage(response)
         if usage is not None:
-            if usage.model and tracker.model is None:
-                tracker.model = usage.model
+            if tracker.response_model is None and _usable_model(usage.model) is not None:
+                tracker.response_model = usage.model
             tracker.prompt_tokens = usage.prompt_tokens
             tracker.completion_tokens = usage.completion_tokens
             tracker.metadata["token_source"] = "usage"

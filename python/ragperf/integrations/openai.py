@@ -11,7 +11,11 @@ Every call becomes one operation with
 * its duration: the call; for ``stream=True``, from the call until the
   stream ends (exhausted, closed early: ``metadata["stream_status"]``
   ``"abandoned"``, or raising: a failure);
-* the model: ``model=`` of the call, then the ``model`` the response names;
+* the model: ``model=`` of the call (``op.model``: dimensions, per-model
+  totals and pricing use it), and the one the response names, often a dated
+  snapshot such as ``gpt-4o-mini-2024-07-18`` (``op.response_model``);
+* ``metadata["provider"]``: ``"openai"`` (``"azure.ai.openai"`` for an
+  Azure client; ``instrument(..., provider=...)`` to name another);
 * token usage from ``response.usage`` (``op.set_usage``); for a stream, from
   the final chunk's usage when the request asked for it
   (``stream_options={"include_usage": True}``; set once, not added to the
@@ -20,6 +24,13 @@ Every call becomes one operation with
 * cost from the monitor's prices (``monitor.set_model_prices``);
 * failures: an exception from the call or the stream is re-raised unchanged
   and counted under its type (e.g. ``RateLimitError``).
+
+A returned stream behaves as the SDK's: the same chunks, the SDK stream's
+attributes (``response``...), and every way of closing it closes the SDK
+stream, hence its HTTP response (the connection goes back to the pool):
+``close()``, ``with ... as s:`` and ``async with``, ``await s.close()`` /
+``aclose()``, and the helper ``client.chat.completions.stream(...)``
+(wrapped too) left early. A stream closed early is ``"abandoned"``.
 
 A call nests under the ragperf block current where it is made; a stream's
 operation does not become the current block while you iterate it.
@@ -36,14 +47,17 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import threading
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..operation_type import OperationType
 from ..streaming import AsyncTrackedStream, TrackedStream
+from ._genai import provider_name
 from ._handle import Handle
 from ._spans import DetachedSpan, resolve_monitor
 
@@ -53,13 +67,20 @@ if TYPE_CHECKING:
 
 __all__ = ["Instrumentation", "instrument", "uninstrument"]
 
-# (path to the object owning ``create``, operation)
-_TARGETS: tuple[tuple[tuple[str, ...], OperationType], ...] = (
-    (("chat", "completions"), OperationType.LLM_INFERENCE),
-    (("embeddings",), OperationType.EMBEDDING_GENERATION),
+# (path to the object owning the method, method, operation); None: the
+# SDK's ``stream()`` helper, whose requests go through the wrapped create.
+_TARGETS: tuple[tuple[tuple[str, ...], str, OperationType | None], ...] = (
+    (("chat", "completions"), "create", OperationType.LLM_INFERENCE),
+    (("chat", "completions"), "stream", None),
+    (("embeddings",), "create", OperationType.EMBEDDING_GENERATION),
 )
 _MARK = "__ragperf_wrapped__"
 _lock = threading.Lock()
+# While a stream() helper's manager is entered: where create() puts the
+# tracked stream it returns, so the manager's exit can close it.
+_helper_streams: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "ragperf_openai_helper_streams", default=None
+)
 
 
 # ------------------------------------------------------------------ streams
@@ -89,7 +110,8 @@ class _ProxyStream(_Forwarding, TrackedStream[Any]):
 
 
 class _AsyncProxyStream(_Forwarding, AsyncTrackedStream[Any]):
-    """The async counterpart of :class:`_ProxyStream`."""
+    """The async counterpart of :class:`_ProxyStream` (its ``close()`` is
+    async, like the SDK's ``AsyncStream.close()``)."""
 
     __slots__ = ("_source",)
 
@@ -98,20 +120,70 @@ class _AsyncProxyStream(_Forwarding, AsyncTrackedStream[Any]):
         super().__init__(source, op, True, None)
 
 
+class _StreamManager(_Forwarding):
+    """Wraps the manager of ``client.chat.completions.stream(...)``: its
+    exit (normal, early or by an exception) also ends the tracked stream
+    its request returned, which the SDK's helper closes by closing the HTTP
+    response behind ragperf's back."""
+
+    __slots__ = ("_source", "_streams")
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self._streams: list[Any] = []
+
+    def __enter__(self) -> Any:
+        token = _helper_streams.set(self._streams)
+        try:
+            return self._source.__enter__()
+        finally:
+            _helper_streams.reset(token)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return self._source.__exit__(exc_type, exc, tb)
+        finally:
+            for stream in self._streams:
+                stream.__exit__(exc_type, exc, tb)
+
+    async def __aenter__(self) -> Any:
+        token = _helper_streams.set(self._streams)
+        try:
+            return await self._source.__aenter__()
+        finally:
+            _helper_streams.reset(token)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        try:
+            return await self._source.__aexit__(exc_type, exc, tb)
+        finally:
+            for stream in self._streams:
+                await stream.__aexit__(exc_type, exc, tb)
+
+
 # ------------------------------------------------------------------ calls
 
 
-def _start(monitor: PerformanceMonitor, operation: OperationType, kwargs: Mapping[str, Any]) -> DetachedSpan:
+def _start(
+    monitor: PerformanceMonitor, operation: OperationType, kwargs: Mapping[str, Any], provider: str | None
+) -> DetachedSpan:
     # A detached span: a stream's operation outlives this call and must not
     # stay the caller's current block while the caller iterates.
-    span = DetachedSpan.start(monitor, operation, None)
+    span = DetachedSpan.start(monitor, operation, None, None if provider is None else {"provider": provider})
     model = kwargs.get("model")
-    if isinstance(model, str) and model:
-        span.tracker.model = model
+    if isinstance(model, str) and 0 < len(model) <= 200:
+        span.tracker.model = model  # the requested model
     return span
 
 
 def _note_usage(tracker: OperationTracker, response: object) -> None:
+    model = getattr(response, "model", None)
+    if isinstance(model, str) and 0 < len(model) <= 200:
+        tracker.response_model = model
     try:
         tracker.set_usage(response)
     except (TypeError, ValueError):
@@ -127,18 +199,26 @@ def _is_stream(kwargs: Mapping[str, Any], result: object) -> bool:
 
 def _finish_sync(span: DetachedSpan, kwargs: Mapping[str, Any], result: Any) -> Any:
     if _is_stream(kwargs, result):
+        stream: _ProxyStream | _AsyncProxyStream
         if hasattr(result, "__aiter__"):
-            return _AsyncProxyStream(result, span.tracker)
-        return _ProxyStream(result, span.tracker)
+            stream = _AsyncProxyStream(result, span.tracker)
+        else:
+            stream = _ProxyStream(result, span.tracker)
+        helper = _helper_streams.get()
+        if helper is not None:
+            helper.append(stream)
+        return stream
     _note_usage(span.tracker, result)
     span.finish()
     return result
 
 
-def _wrap_sync(original: Callable[..., Any], monitor: PerformanceMonitor, operation: OperationType) -> Callable[..., Any]:
+def _wrap_sync(
+    original: Callable[..., Any], monitor: PerformanceMonitor, operation: OperationType, provider: str | None
+) -> Callable[..., Any]:
     @functools.wraps(original)
     def create(*args: Any, **kwargs: Any) -> Any:
-        span = _start(monitor, operation, kwargs)
+        span = _start(monitor, operation, kwargs, provider)
         try:
             result = original(*args, **kwargs)
         except BaseException as e:
@@ -160,10 +240,12 @@ async def _await_then_finish(span: DetachedSpan, kwargs: Mapping[str, Any], pend
     return _finish_sync(span, kwargs, result)
 
 
-def _wrap_async(original: Callable[..., Any], monitor: PerformanceMonitor, operation: OperationType) -> Callable[..., Any]:
+def _wrap_async(
+    original: Callable[..., Any], monitor: PerformanceMonitor, operation: OperationType, provider: str | None
+) -> Callable[..., Any]:
     @functools.wraps(original)
     async def create(*args: Any, **kwargs: Any) -> Any:
-        span = _start(monitor, operation, kwargs)
+        span = _start(monitor, operation, kwargs, provider)
         try:
             result = await original(*args, **kwargs)
         except BaseException as e:
@@ -172,6 +254,14 @@ def _wrap_async(original: Callable[..., Any], monitor: PerformanceMonitor, opera
         return _finish_sync(span, kwargs, result)
 
     return create
+
+
+def _wrap_stream_helper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def stream(*args: Any, **kwargs: Any) -> Any:
+        return _StreamManager(original(*args, **kwargs))
+
+    return stream
 
 
 # ---------------------------------------------------------- instrumenting
@@ -186,21 +276,31 @@ def _owner(client: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
-# What one wrapper replaced: (dotted name, owner, original create, whether
-# the owner had its own ``create`` attribute rather than its class's).
-_Patch = tuple[str, Any, Any, bool]
+# What one wrapper replaced: (dotted name, owner, method name, original,
+# whether the owner had its own attribute rather than its class's).
+_Patch = tuple[str, Any, str, Any, bool]
 
 
 def _undo(patched: list[_Patch]) -> None:
-    for _, owner, original, own in reversed(patched):
+    for _, owner, method, original, own in reversed(patched):
         if own:
-            owner.create = original
+            setattr(owner, method, original)
         else:
             try:
-                del owner.create
+                delattr(owner, method)
             except AttributeError:
                 pass
     patched.clear()
+
+
+def _provider_of(client: Any) -> str | None:
+    """``"openai"`` for the openai SDK's clients, ``"azure.ai.openai"`` for
+    its Azure ones; None for other objects."""
+    cls = type(client)
+    module = getattr(cls, "__module__", "") or ""
+    if module != "openai" and not module.startswith("openai."):
+        return None
+    return provider_name("azure_openai" if "Azure" in cls.__name__ else "openai")
 
 
 class Instrumentation(Handle):
@@ -212,16 +312,17 @@ class Instrumentation(Handle):
         ...     client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
     """
 
-    def __init__(self, client: Any, monitor: PerformanceMonitor) -> None:
+    def __init__(self, client: Any, monitor: PerformanceMonitor, provider: str | None = None) -> None:
         self.client = client
         self.monitor = monitor
+        self.provider = provider
         self._patched: list[_Patch] = []
 
     @property
     def wrapped(self) -> list[str]:
         """Dotted names of the wrapped methods, e.g. ``["chat.completions.create"]``
         (empty once undone)."""
-        return [name for name, _, _, _ in self._patched]
+        return [name for name, _, _, _, _ in self._patched]
 
     def uninstrument(self) -> bool:
         """Restores the original methods. False when already undone.
@@ -236,24 +337,27 @@ class Instrumentation(Handle):
             _undo(self._patched)
             return True
 
-    def _patch(self, path: tuple[str, ...], operation: OperationType) -> None:
-        """Wraps ``<path>.create`` if the client has it (caller holds _lock)."""
-        name = ".".join((*path, "create"))
+    def _patch(self, path: tuple[str, ...], method: str, operation: OperationType | None) -> None:
+        """Wraps ``<path>.<method>`` if the client has it (caller holds _lock)."""
+        name = ".".join((*path, method))
         owner = _owner(self.client, path)
-        original = getattr(owner, "create", None) if owner is not None else None
+        original = getattr(owner, method, None) if owner is not None else None
         if not callable(original):
             return
         if getattr(original, _MARK, None) is not None:
             raise ValueError(f"client {self.client!r} is already instrumented by ragperf ({name})")
-        make = _wrap_async if inspect.iscoroutinefunction(original) else _wrap_sync
-        wrapper = make(original, self.monitor, operation)
+        if operation is None:
+            wrapper = _wrap_stream_helper(original)
+        else:
+            make = _wrap_async if inspect.iscoroutinefunction(original) else _wrap_sync
+            wrapper = make(original, self.monitor, operation, self.provider)
         setattr(wrapper, _MARK, self)
-        own = "create" in getattr(owner, "__dict__", {})
+        own = method in getattr(owner, "__dict__", {})
         try:
-            owner.create = wrapper
+            setattr(owner, method, wrapper)
         except (AttributeError, TypeError) as e:
             raise TypeError(f"cannot replace {name} on {self.client!r}: {e}") from None
-        self._patched.append((name, owner, original, own))
+        self._patched.append((name, owner, method, original, own))
         if _owner(self.client, path) is not owner:
             raise TypeError(
                 f"client {self.client!r} returns a new {'.'.join(path)} object on every access, "
@@ -264,7 +368,9 @@ class Instrumentation(Handle):
         return f"<ragperf.integrations.openai.Instrumentation wrapped={self.wrapped}>"
 
 
-def instrument(client: Any, monitor: PerformanceMonitor | None = None) -> Instrumentation:
+def instrument(
+    client: Any, monitor: PerformanceMonitor | None = None, *, provider: str | None = None
+) -> Instrumentation:
     """Times every ``client.chat.completions.create`` call (sync, async and
     ``stream=True``) as ``llm_inference``, and ``client.embeddings.create``
     (when present) as ``embedding_generation``, in ``monitor`` (default: the
@@ -272,12 +378,20 @@ def instrument(client: Any, monitor: PerformanceMonitor | None = None) -> Instru
 
     An ``async def create`` gets an async wrapper; a sync ``create`` that
     returns an awaitable is handled too. A stream is returned wrapped: it
-    yields the same chunks and forwards other attributes to the SDK's stream.
+    yields the same chunks, forwards other attributes to the SDK's stream,
+    and closing it closes the SDK's stream. ``chat.completions.stream`` (the
+    SDK's helper) is wrapped so that leaving it early ends its operation.
+
+    ``provider`` is ``metadata["provider"]`` of every operation (the
+    OpenTelemetry ``gen_ai.provider.name``); default ``"openai"`` for the
+    openai SDK's clients (``"azure.ai.openai"`` for Azure ones), none for
+    other objects.
 
     Raises:
         TypeError: ``client`` has no callable ``chat.completions.create``,
             or its ``chat.completions`` is a new object on every access (the
-            wrapper would not stick), or ``monitor`` is not a monitor.
+            wrapper would not stick), or ``monitor`` is not a monitor, or
+            ``provider`` is not a str of 1 to 200 characters or None.
         ValueError: the client is already instrumented.
 
     Example:
@@ -290,11 +404,15 @@ def instrument(client: Any, monitor: PerformanceMonitor | None = None) -> Instru
         raise TypeError(
             f"client must have a callable chat.completions.create (an OpenAI-style client), got {client!r}"
         )
-    handle = Instrumentation(client, target)
+    if provider is None:
+        provider = _provider_of(client)
+    elif not isinstance(provider, str) or not 0 < len(provider) <= 200:
+        raise TypeError(f"provider must be a str of 1 to 200 characters or None, got {provider!r}")
+    handle = Instrumentation(client, target, provider)
     with _lock:
         try:
-            for path, operation in _TARGETS:
-                handle._patch(path, operation)
+            for path, method, operation in _TARGETS:
+                handle._patch(path, method, operation)
         except BaseException:
             _undo(handle._patched)
             raise
