@@ -381,4 +381,88 @@ TEST(ModelUsageTest, CappedNamesStayValidUtf8) {
   EXPECT_EQ(all[0].model, name.substr(0, 798));
 }
 
+TEST(ModelUsageTest, WithoutDateSuffix) {
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("gpt-4o-mini-2024-07-18"),
+            "gpt-4o-mini");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("gpt-4o-mini"), "gpt-4o-mini");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("-2024-07-18"), "-2024-07-18");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("m-2024-7-180"), "m-2024-7-180");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("m-2024-07-1x"), "m-2024-07-1x");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix("gpt-4-0613"), "gpt-4-0613");
+  EXPECT_EQ(ModelUsage::WithoutDateSuffix(""), "");
+}
+
+TEST(ModelUsageTest, PriceLookupOrderRequestedResponseThenUndated) {
+  ModelUsage usage;
+  ASSERT_TRUE(usage.SetPrice("gpt-4o-mini", {0.15, 0.60}).ok());
+  ASSERT_TRUE(usage.SetPrice("served-2024-01-02", {1, 1}).ok());
+  // The requested model's price, whatever the response names.
+  EXPECT_DOUBLE_EQ(
+      usage.PriceFor("gpt-4o-mini", "served-2024-01-02")->input_per_million,
+      0.15);
+  // No price for the request: the response model's.
+  EXPECT_DOUBLE_EQ(
+      usage.PriceFor("other", "served-2024-01-02")->input_per_million, 1);
+  // A dated request or response falls back to the undated name.
+  EXPECT_DOUBLE_EQ(
+      usage.PriceFor("gpt-4o-mini-2024-07-18", "")->input_per_million, 0.15);
+  EXPECT_DOUBLE_EQ(
+      usage.PriceFor("alias", "gpt-4o-mini-2024-07-18")->input_per_million,
+      0.15);
+  EXPECT_FALSE(usage.PriceFor("other", "").has_value());
+  EXPECT_FALSE(usage.PriceFor("", "").has_value());
+  EXPECT_FALSE(usage.PriceOf("gpt-4o-mini-2024-07-18").has_value());  // exact
+  // CostOf and Record use the same lookup.
+  const double expected = (1000 * 0.15 + 200 * 0.60) * 1e-6;
+  EXPECT_DOUBLE_EQ(*usage.CostOf("gpt-4o-mini-2024-07-18", 1000, 200, 1200),
+                   expected);
+  EXPECT_DOUBLE_EQ(*usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-07-18",
+                                 1000, 200, 1200, 0.5),
+                   expected);
+}
+
+TEST(ModelUsageTest, TotalsAreKeyedByRequestedModelWithResponseModels) {
+  ModelUsage usage;
+  ASSERT_TRUE(usage.SetPrice("gpt-4o-mini", {0.15, 0.60}).ok());
+  usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 10, 2, 12, 0.1);
+  usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 10, 2, 12, 0.1);
+  usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-09-01", 10, 2, 12, 0.1);
+  usage.Record("gpt-4o-mini", "", 10, 2, 12, 0.1);
+  usage.Record("dated-2024-05-06", 1, 1, 2, 0.1);
+  const std::vector<ModelTotals> all = usage.GetAll();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].model, "gpt-4o-mini");
+  EXPECT_EQ(all[1].operations, 4u);
+  EXPECT_EQ(all[1].priced_operations, 4u);
+  EXPECT_EQ(all[1].response_models,
+            (std::vector<std::string>{"gpt-4o-mini-2024-07-18",
+                                      "gpt-4o-mini-2024-09-01"}));
+  EXPECT_TRUE(all[0].response_models.empty());
+  EXPECT_FALSE(all[0].has_price);
+
+  // Listed up to kMaxResponseModels; merged like the counts.
+  ModelUsage many;
+  for (size_t i = 0; i < ModelUsage::kMaxResponseModels + 5; ++i) {
+    many.Record("m", "m-v" + std::to_string(100 + i), 1, 1, 2, 0.1);
+  }
+  EXPECT_EQ(TotalsOf(many, "m").response_models.size(),
+            ModelUsage::kMaxResponseModels);
+  ModelUsage merged;
+  merged.Record("gpt-4o-mini", "a", 1, 1, 2, 0.1);
+  merged.MergeTotals(all[1]);
+  EXPECT_EQ(TotalsOf(merged, "gpt-4o-mini").response_models,
+            (std::vector<std::string>{"a", "gpt-4o-mini-2024-07-18",
+                                      "gpt-4o-mini-2024-09-01"}));
+}
+
+TEST(ModelUsageTest, ListedPriceFollowsTheLookup) {
+  ModelUsage usage;
+  ASSERT_TRUE(usage.SetPrice("gpt-4o-mini", {0.15, 0.60}).ok());
+  usage.Record("gpt-4o-mini-2024-07-18", 1, 1, 2, 0.1);
+  const ModelTotals t = TotalsOf(usage, "gpt-4o-mini-2024-07-18");
+  EXPECT_TRUE(t.has_price);
+  EXPECT_DOUBLE_EQ(t.price.output_per_million, 0.60);
+  EXPECT_EQ(t.priced_operations, 1u);
+}
+
 }  // namespace ragperf

@@ -599,6 +599,7 @@ TEST(ResponseTimeTrackerRecentTest, RecentRecordsCarryEveryField) {
   ok.prompt_tokens = 100;
   ok.completion_tokens = 20;
   ok.model = "gpt-4o-mini";
+  ok.response_model = "gpt-4o-mini-2024-07-18";
   ok.metadata_json = R"({"user":"u1"})";
   ok.has_time_to_first_token = true;
   ok.time_to_first_token_s = 0.3;
@@ -628,6 +629,7 @@ TEST(ResponseTimeTrackerRecentTest, RecentRecordsCarryEveryField) {
   EXPECT_EQ(a.completion_tokens, 20);
   EXPECT_TRUE(a.success);
   EXPECT_EQ(a.model, "gpt-4o-mini");
+  EXPECT_EQ(a.response_model, "gpt-4o-mini-2024-07-18");
   EXPECT_EQ(a.metadata_json, R"({"user":"u1"})");
   EXPECT_TRUE(a.has_time_to_first_token);
   EXPECT_DOUBLE_EQ(a.time_to_first_token_s, 0.3);
@@ -648,6 +650,7 @@ TEST(ResponseTimeTrackerRecentTest, RecentRecordsCarryEveryField) {
   EXPECT_EQ(b.error_message, "upstream timed out");
   EXPECT_EQ(b.metadata_json, R"({"attempt":2})");
   EXPECT_TRUE(b.model.empty());
+  EXPECT_TRUE(b.response_model.empty());  // the reused slot text is cleared
   EXPECT_FALSE(b.has_cost);
   EXPECT_FALSE(b.has_time_to_first_token);
   EXPECT_EQ(b.cache_hit, -1);
