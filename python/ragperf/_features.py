@@ -151,9 +151,11 @@ class RagFeaturesMixin:
     def get_model_stats(self) -> dict[str, dict[str, Any]]:
         """Per model: ``operations``, ``prompt_tokens``, ``completion_tokens``,
         ``total_tokens``, ``duration_s``, ``tokens_per_second``, ``cost_usd``
-        (None when no operation had a known cost), ``unpriced_operations``
-        and the prices. The model of a block is ``op.model``, set by
-        ``op.set_usage(response)`` or ``metadata["model"]``.
+        (None when no operation had a known cost), ``unpriced_operations``,
+        the prices and ``response_models`` (the models the responses named,
+        e.g. dated snapshots). Keyed by the model a block asked for:
+        ``op.model`` or ``metadata["model"]``; when none was asked for, the
+        response's model (``op.set_usage(response)``).
 
         Example:
             >>> monitor.get_model_stats()["qwen"]["tokens_per_second"]  # doctest: +SKIP
