@@ -30,6 +30,7 @@ import json
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,6 +76,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     owner: OpenAIServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that went away (reset, closed at shutdown)
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -45,9 +45,27 @@ def monitor() -> PerformanceMonitor:
     return m
 
 
+_http_clients: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_http_clients() -> Iterator[None]:
+    yield
+    while _http_clients:
+        _http_clients.pop().close()  # the keep-alive connections
+
+
+def _http_client() -> Any:
+    client = openai.DefaultHttpxClient()
+    _http_clients.append(client)
+    return client
+
+
 def chat(server: OpenAIServer, **kw: Any) -> Any:
+    """A ChatOpenAI on the local server; its sync connections are closed
+    after the test (async ones: ``await llm.root_async_client.close()``)."""
     return ChatOpenAI(model=MODEL, base_url=server.url, api_key="test-key", max_retries=0, timeout=5,
-                      stream_usage=True, **kw)
+                      stream_usage=True, http_client=_http_client(), **kw)
 
 
 def _usage_matches(rec: dict[str, Any], usage: dict[str, int] | None) -> None:
@@ -146,7 +164,7 @@ def test_openai_embeddings(server: OpenAIServer, monitor: PerformanceMonitor) ->
     def embeddings() -> OpenAIEmbeddings:
         # check_embedding_ctx_length=False: no tiktoken encoding download.
         return OpenAIEmbeddings(model="text-embedding-3-small", base_url=server.url, api_key="test-key",
-                                max_retries=0, check_embedding_ctx_length=False)
+                                max_retries=0, check_embedding_ctx_length=False, http_client=_http_client())
 
     wrapped = instrument_embeddings(embeddings(), monitor)
     texts = ["retrieval", "augmented generation"]

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("llama_index.llms.openai_like")
+openai = pytest.importorskip("openai")
 
 from _openai_server import DATED_MODELS, OpenAIServer  # noqa: E402
 from llama_index.core.llms import ChatMessage  # noqa: E402
@@ -46,9 +47,23 @@ def monitor() -> Iterator[PerformanceMonitor]:
     yield m
 
 
+_http_clients: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_http_clients() -> Iterator[None]:
+    yield
+    while _http_clients:
+        _http_clients.pop().close()  # the keep-alive connections
+
+
 def llm(server: OpenAIServer) -> OpenAILike:
+    """An OpenAILike on the local server; its sync connections are closed
+    after the test."""
+    http_client = openai.DefaultHttpxClient()
+    _http_clients.append(http_client)
     return OpenAILike(model=MODEL, api_base=server.url, api_key="test-key", is_chat_model=True,
-                      max_retries=0, timeout=5, context_window=16000)
+                      max_retries=0, timeout=5, context_window=16000, http_client=http_client)
 
 
 def _check(rec: dict[str, Any], usage: dict[str, int] | None) -> None:
