@@ -270,7 +270,8 @@ Example:
       .def_static("rss_reads", []() { return RssCache::Instance().reads(); },
                   "How many times blocks actually read /proc/self/statm.")
       .def("memory_bytes",
-           [](const Monitor& self) { return self.tracker().MemoryBytes(); })
+           [](const Monitor& self) { return self.MemoryBytes(); },
+           "Heap bytes held by the per-operation statistics.")
       .def("clear", [](Monitor& self) {
         GilRelease release;
         self.Clear();

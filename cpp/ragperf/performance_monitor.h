@@ -261,6 +261,13 @@ class PerformanceMonitor {
   // Forgets every statistic (prices and latency targets stay).
   void Clear();
 
+  // Heap bytes held by the per-operation statistics: the tracker's and the
+  // dimension splits' (see ResponseTimeTracker::MemoryBytes). What
+  // `monitor.memory_bytes()` and the report's `statistics_bytes` show.
+  size_t MemoryBytes() const {
+    return tracker_.MemoryBytes() + dimensions_.MemoryBytes();
+  }
+
   // Reads, reports, exports and Clear() run inside a ForkGate::Reader
   // (fork_gate.h): fork() waits for them, so a child never inherits a shard
   // or table lock held by one of them.

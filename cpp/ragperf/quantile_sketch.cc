@@ -192,7 +192,7 @@ QuantileSketch::QuantileSketch(QuantileSketch&& other) noexcept
       hi_(other.hi_) {
   // The default move would leave `other` with an empty vector but a non-empty
   // occupied range, and its next Add() would index out of bounds.
-  other.bins_.clear();
+  other.bins_.Release();
   other.ResetCounters();
 }
 
@@ -213,7 +213,7 @@ QuantileSketch& QuantileSketch::operator=(QuantileSketch&& other) noexcept {
   offset_ = other.offset_;
   lo_ = other.lo_;
   hi_ = other.hi_;
-  other.bins_.clear();
+  other.bins_.Release();
   other.ResetCounters();
   return *this;
 }
@@ -230,8 +230,8 @@ void QuantileSketch::ResetCounters() {
 
 void QuantileSketch::Clear() {
   if (lo_ <= hi_) {
-    std::fill(bins_.begin() + (lo_ - offset_),
-              bins_.begin() + (hi_ - offset_ + 1), uint64_t{0});
+    bins_.Zero(static_cast<size_t>(lo_ - offset_),
+               static_cast<size_t>(hi_ - offset_ + 1));
   }
   ResetCounters();
 }
@@ -257,7 +257,7 @@ bool QuantileSketch::AddNonIndexable(double value, uint64_t count) {
 
 void QuantileSketch::AddToBinSlow(int index, uint64_t count) {
   const int kept = PrepareRange(index, index);
-  bins_[static_cast<size_t>(std::max(index, kept) - offset_)] += count;
+  bins_.Add(static_cast<size_t>(std::max(index, kept) - offset_), count);
 }
 
 int QuantileSketch::PrepareRange(int lo, int hi) {
@@ -273,9 +273,9 @@ int QuantileSketch::PrepareRange(int lo, int hi) {
     if (occupied && lo_ < keep_lo) {
       const int last = std::min(hi_, keep_lo - 1);
       for (int i = lo_; i <= last; ++i) {
-        uint64_t& bin = bins_[static_cast<size_t>(i - offset_)];
-        collapsed += bin;
-        bin = 0;
+        const size_t k = static_cast<size_t>(i - offset_);
+        collapsed += bins_.Get(k);
+        bins_.Set(k, 0);
       }
       if (hi_ < keep_lo) {
         lo_ = std::numeric_limits<int>::max();
@@ -287,7 +287,7 @@ int QuantileSketch::PrepareRange(int lo, int hi) {
     new_lo = keep_lo;
   }
   EnsureWindow(new_lo, new_hi);
-  bins_[static_cast<size_t>(new_lo - offset_)] += collapsed;
+  bins_.Add(static_cast<size_t>(new_lo - offset_), collapsed);
   lo_ = new_lo;
   hi_ = new_hi;
   return new_lo;
@@ -318,13 +318,13 @@ void QuantileSketch::EnsureWindow(int lo, int hi) {
     window_lo = lo - (len - span) / 2;
   }
 
-  std::vector<uint64_t> fresh(static_cast<size_t>(len), 0);
   if (occupied) {
-    std::copy(bins_.begin() + (lo_ - offset_),
-              bins_.begin() + (hi_ - offset_ + 1),
-              fresh.begin() + (lo_ - window_lo));
+    bins_.Regrow(static_cast<size_t>(len), static_cast<size_t>(lo_ - offset_),
+                 static_cast<size_t>(hi_ - offset_ + 1),
+                 static_cast<size_t>(lo_ - window_lo));
+  } else {
+    bins_.Resize(static_cast<size_t>(len));
   }
-  bins_.swap(fresh);
   offset_ = static_cast<int>(window_lo);
 }
 
@@ -355,8 +355,8 @@ absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
   if (other.lo_ <= other.hi_) {
     const int kept = PrepareRange(other.lo_, other.hi_);
     for (int i = other.lo_; i <= other.hi_; ++i) {
-      const uint64_t c = other.bins_[static_cast<size_t>(i - other.offset_)];
-      bins_[static_cast<size_t>(std::max(i, kept) - offset_)] += c;
+      const uint64_t c = other.bins_.Get(static_cast<size_t>(i - other.offset_));
+      if (c != 0) bins_.Add(static_cast<size_t>(std::max(i, kept) - offset_), c);
     }
   }
   return absl::OkStatus();
@@ -383,7 +383,7 @@ double QuantileSketch::Quantile(double q) const {
   if (rank < zero_count_) return min_;
   uint64_t seen = zero_count_;
   for (int i = lo_; i <= hi_; ++i) {
-    seen += bins_[static_cast<size_t>(i - offset_)];
+    seen += bins_.Get(static_cast<size_t>(i - offset_));
     if (seen > rank) return std::clamp(ValueOf(i), min_, max_);
   }
   return max_;  // Unreachable while count_ == zero_count_ + sum of bins.
@@ -395,7 +395,7 @@ uint64_t QuantileSketch::CountAtMost(double x) const {
   if (x > kMaxIndexable || lo_ > hi_) return x >= max_ ? count_ : zero_count_;
   const int last = std::min(IndexOf(x), hi_);
   uint64_t n = zero_count_;
-  for (int i = lo_; i <= last; ++i) n += bins_[static_cast<size_t>(i - offset_)];
+  for (int i = lo_; i <= last; ++i) n += bins_.Get(static_cast<size_t>(i - offset_));
   return n;
 }
 
@@ -415,9 +415,10 @@ bool QuantileSketch::Remove(double value) {
       if (num_bins() < max_bins_) return false;
       index = lo_;
     }
-    uint64_t& bin = bins_[static_cast<size_t>(index - offset_)];
+    const size_t k = static_cast<size_t>(index - offset_);
+    const uint64_t bin = bins_.Get(k);
     if (bin == 0) return false;
-    --bin;
+    bins_.Set(k, bin - 1);
   }
   --count_;
   sum_ -= value;
@@ -434,7 +435,7 @@ double QuantileSketch::mean() const {
 }
 
 size_t QuantileSketch::MemoryBytes() const {
-  return sizeof(*this) + bins_.capacity() * sizeof(uint64_t);
+  return sizeof(*this) + bins_.MemoryBytes();
 }
 
 bool QuantileSketch::SameContents(const QuantileSketch& other) const {
@@ -453,7 +454,7 @@ bool QuantileSketch::SameContents(const QuantileSketch& other) const {
   // happens to be laid out.
   auto bin_at = [](const QuantileSketch& s, int64_t i) -> uint64_t {
     if (i < s.lo_ || i > s.hi_) return 0;
-    return s.bins_[static_cast<size_t>(i - s.offset_)];
+    return s.bins_.Get(static_cast<size_t>(i - s.offset_));
   };
   const int64_t lo = std::min(lo_, other.lo_);
   const int64_t hi = std::max(hi_, other.hi_);
@@ -481,7 +482,7 @@ std::string QuantileSketch::Serialize() const {
   if (n == 0) return out;
   PutVarint(ZigZag(lo_), &out);
   for (int i = lo_; i <= hi_; ++i) {
-    PutVarint(bins_[static_cast<size_t>(i - offset_)], &out);
+    PutVarint(bins_.Get(static_cast<size_t>(i - offset_)), &out);
   }
   return out;
 }
@@ -619,8 +620,7 @@ absl::StatusOr<QuantileSketch> QuantileSketch::Deserialize(
     while (bins[first] == 0) ++first;
     size_t last = bins.size() - 1;
     while (bins[last] == 0) --last;
-    sketch.bins_.assign(bins.begin() + static_cast<std::ptrdiff_t>(first),
-                        bins.begin() + static_cast<std::ptrdiff_t>(last) + 1);
+    sketch.bins_.Assign(bins.data() + first, last - first + 1);
     sketch.offset_ = static_cast<int>(lowest + static_cast<int64_t>(first));
     sketch.lo_ = sketch.offset_;
     sketch.hi_ = static_cast<int>(lowest + static_cast<int64_t>(last));

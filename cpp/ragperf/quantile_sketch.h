@@ -74,6 +74,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "ragperf/bin_counts.h"
 
 namespace ragperf {
 
@@ -168,7 +169,8 @@ class QuantileSketch {
   // quantity bounded by max_bins(); the allocation may be somewhat larger
   // (growth slack), see MemoryBytes().
   int num_bins() const { return lo_ <= hi_ ? hi_ - lo_ + 1 : 0; }
-  // Bytes held: sizeof(*this) plus the bin vector's capacity.
+  // Bytes held: sizeof(*this) plus the bin array's allocation (counters are
+  // 1 to 8 bytes wide, as wide as the largest count needs; see BinCounts).
   size_t MemoryBytes() const;
 
   // Empties the sketch, keeping relative_accuracy(), max_bins() and the bin
@@ -216,7 +218,7 @@ class QuantileSketch {
     min_ = std::min(min_, value);
     max_ = std::max(max_, value);
     if (ABSL_PREDICT_TRUE(index >= lo_ && index <= hi_)) {
-      ++bins_[static_cast<size_t>(index - offset_)];
+      bins_.Increment(static_cast<size_t>(index - offset_));
     } else {
       AddToBinSlow(index, 1);
     }
@@ -264,12 +266,12 @@ class QuantileSketch {
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
 
-  // Dense store. bins_[k] counts index offset_ + k. The occupied range
+  // Dense store. bins_.Get(k) counts index offset_ + k. The occupied range
   // [lo_, hi_] (empty when lo_ > hi_) lies inside the allocation, and every
   // bin outside it is zero, so widening the range within the allocation needs
   // no clearing. The empty range is encoded so that the hot-path check
   // `lo_ <= i && i <= hi_` fails for every i.
-  std::vector<uint64_t> bins_;
+  BinCounts bins_;
   int offset_ = 0;
   int lo_ = std::numeric_limits<int>::max();
   int hi_ = std::numeric_limits<int>::min();
@@ -300,7 +302,7 @@ inline bool QuantileSketch::Add(double value, uint64_t count) {
   min_ = std::min(min_, value);
   max_ = std::max(max_, value);
   if (ABSL_PREDICT_TRUE(index >= lo_ && index <= hi_)) {
-    bins_[static_cast<size_t>(index - offset_)] += count;
+    bins_.Add(static_cast<size_t>(index - offset_), count);
   } else {
     AddToBinSlow(index, count);
   }

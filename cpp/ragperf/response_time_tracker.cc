@@ -4,7 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "ragperf/saturating.h"
-#include "ragperf/utf8.h"
+#include "ragperf/recent_records.h"
 #include "absl/time/time.h"
 
 #include <algorithm>
@@ -18,8 +18,6 @@ namespace {
 
 constexpr int kNumWindowSlots = ResponseTimeTracker::kMaxWindowMinutes + 1;
 constexpr int kNoIndex = std::numeric_limits<int>::min();
-// Error messages kept per recent record, as in ErrorLog.
-constexpr size_t kMaxRecentMessageBytes = 1000;
 
 int64_t MinuteOf(double timestamp_s) {
   return static_cast<int64_t>(
@@ -225,70 +223,6 @@ struct Aggregate {
   std::unique_ptr<StreamAggregate> stream;
 };
 
-struct RecentExtras {
-  bool has_time_to_first_token = false;
-  double time_to_first_token_s = 0;
-  bool has_cost = false;
-  double cost_usd = 0;
-  int cache_hit = -1;
-  std::string error_type;
-  std::string error_message;
-  std::string model;
-  std::string response_model;
-  std::string metadata_json;
-};
-
-// A recent record as the ring stores it: the fields every block has inline
-// (small, so the ring stays cache-friendly), the rest behind a pointer that
-// is allocated once per slot and reused.
-struct StoredRecent {
-  double timestamp_s = 0;
-  double duration_s = 0;
-  double memory_delta_mb = 0;
-  int64_t tokens = 0;
-  int64_t prompt_tokens = 0;
-  int64_t completion_tokens = 0;
-  uint64_t span_id = 0;
-  uint64_t parent_id = 0;
-  uint64_t trace_id = 0;
-  int32_t depth = 0;
-  bool success = true;
-  bool has_memory_delta = false;
-  bool cold_start = false;
-  bool has_extras = false;
-  std::unique_ptr<RecentExtras> extras;
-
-  RecentRecord ToRecord() const {
-    RecentRecord r;
-    r.timestamp_s = timestamp_s;
-    r.duration_s = duration_s;
-    r.tokens = tokens;
-    r.prompt_tokens = prompt_tokens;
-    r.completion_tokens = completion_tokens;
-    r.success = success;
-    r.has_memory_delta = has_memory_delta;
-    r.memory_delta_mb = memory_delta_mb;
-    r.cold_start = cold_start;
-    r.span_id = span_id;
-    r.parent_id = parent_id;
-    r.trace_id = trace_id;
-    r.depth = depth;
-    if (has_extras) {
-      r.has_time_to_first_token = extras->has_time_to_first_token;
-      r.time_to_first_token_s = extras->time_to_first_token_s;
-      r.has_cost = extras->has_cost;
-      r.cost_usd = extras->cost_usd;
-      r.cache_hit = extras->cache_hit;
-      r.error_type = extras->error_type;
-      r.error_message = extras->error_message;
-      r.model = extras->model;
-      r.response_model = extras->response_model;
-      r.metadata_json = extras->metadata_json;
-    }
-    return r;
-  }
-};
-
 struct WindowSlot {
   explicit WindowSlot(double relative_accuracy) : agg(relative_accuracy) {}
   int64_t minute = std::numeric_limits<int64_t>::min();
@@ -297,14 +231,16 @@ struct WindowSlot {
 
 }  // namespace
 
-struct ResponseTimeTracker::OpShard {
-  OpShard(double relative_accuracy, size_t max_history)
+struct ResponseTimeTracker::OpState {
+  OpState(double relative_accuracy, size_t max_history)
       : all_time(relative_accuracy),
         recent(max_history),
         relative_accuracy(relative_accuracy) {}
 
   void Add(const OperationRecord& r) {
-    if (all_time.total == 0) {
+    // The cold start is the operation's earliest record (by timestamp):
+    // threads may hand over their first records in any order.
+    if (all_time.total == 0 || r.timestamp_s < first_timestamp_s) {
       has_first = true;
       first_duration_s = r.duration_s;
       first_timestamp_s = r.timestamp_s;
@@ -318,7 +254,7 @@ struct ResponseTimeTracker::OpShard {
     if (WindowSlot* slot = SlotFor(r.timestamp_s, r.skip_windows)) {
       slot->agg.Add(r, index, extras);
     }
-    AddToRecent(r, extras);
+    recent.Push(r);
   }
 
   void AddCancelled(double timestamp_s) {
@@ -337,76 +273,24 @@ struct ResponseTimeTracker::OpShard {
   // The one-minute slot of `timestamp_s`, recycled when it held an older
   // minute; nullptr when `skip` or when the slot already holds a newer
   // minute (the record is over an hour older than data kept there: it must
-  // not erase it). Slots are created on first use so idle operations cost
-  // nothing.
+  // not erase it). Each slot is created on its first record, so an
+  // operation pays for the minutes it was recorded in, not for all 61.
   WindowSlot* SlotFor(double timestamp_s, bool skip) {
     if (ABSL_PREDICT_FALSE(skip)) return nullptr;
-    if (windows.empty()) {
-      windows.reserve(kNumWindowSlots);
-      for (int i = 0; i < kNumWindowSlots; ++i) {
-        windows.emplace_back(relative_accuracy);
-      }
-    }
+    if (ABSL_PREDICT_FALSE(windows.empty())) windows.resize(kNumWindowSlots);
     const int64_t minute = MinuteOf(timestamp_s);
-    WindowSlot& slot = windows[static_cast<size_t>(
+    std::unique_ptr<WindowSlot>& held = windows[static_cast<size_t>(
         ((minute % kNumWindowSlots) + kNumWindowSlots) % kNumWindowSlots)];
+    if (ABSL_PREDICT_FALSE(held == nullptr)) {
+      held = std::make_unique<WindowSlot>(relative_accuracy);
+    }
+    WindowSlot& slot = *held;
     if (slot.minute != minute) {
       if (ABSL_PREDICT_FALSE(minute < slot.minute)) return nullptr;
       slot.agg.Reset();
       slot.minute = minute;
     }
     return &slot;
-  }
-
-  void AddToRecent(const OperationRecord& r, bool extras) {
-    // Filled in place: a full ring reuses the evicted record's storage.
-    StoredRecent& rec = recent.PushSlot();
-    rec.timestamp_s = r.timestamp_s;
-    rec.duration_s = r.duration_s;
-    rec.memory_delta_mb = r.memory_delta_mb;
-    rec.tokens = r.tokens;
-    rec.prompt_tokens = r.prompt_tokens;
-    rec.completion_tokens = r.completion_tokens;
-    rec.span_id = r.span_id;
-    rec.parent_id = r.parent_id;
-    rec.trace_id = r.trace_id;
-    rec.depth = r.depth;
-    rec.success = r.success;
-    rec.has_memory_delta = r.has_memory_delta;
-    rec.cold_start = all_time.total == 1 && has_first &&
-                     first_timestamp_s == r.timestamp_s;
-    rec.has_extras = extras;
-    if (extras) FillExtras(rec, r);
-  }
-
-  // The rarely set fields, out of the plain block's way.
-  static void FillExtras(StoredRecent& rec, const OperationRecord& r) {
-    if (rec.extras == nullptr) rec.extras = std::make_unique<RecentExtras>();
-    RecentExtras& x = *rec.extras;
-    x.has_time_to_first_token = r.has_time_to_first_token;
-    x.time_to_first_token_s = r.time_to_first_token_s;
-    x.has_cost = r.has_cost;
-    x.cost_usd = r.cost_usd;
-    x.cache_hit = r.cache_hit;
-    const absl::string_view type = r.success ? absl::string_view() : r.error_type;
-    const absl::string_view message =
-        r.success ? absl::string_view()
-                  : Utf8Prefix(r.error_message, kMaxRecentMessageBytes);
-    SetText(x.error_type, type);
-    SetText(x.error_message, message);
-    SetText(x.model, r.model);
-    SetText(x.response_model, r.response_model);
-    SetText(x.metadata_json, r.metadata_json);
-  }
-
-  // The reused slot often holds the same text already (the same model and
-  // metadata as a thousand records ago): skip the copy then.
-  static void SetText(std::string& dst, absl::string_view src) {
-    if (src.empty()) {
-      dst.clear();
-    } else if (absl::string_view(dst) != src) {
-      dst.assign(src.data(), src.size());
-    }
   }
 
   void Reset() {
@@ -416,25 +300,31 @@ struct ResponseTimeTracker::OpShard {
     has_first = false;
   }
 
+  // Heap bytes of this state, allocator overhead included.
   size_t MemoryBytes() const {
-    size_t bytes = sizeof(*this) + all_time.sketch.MemoryBytes();
-    for (const WindowSlot& w : windows) {
-      bytes += sizeof(WindowSlot) + w.agg.sketch.MemoryBytes();
+    size_t bytes = HeapBytes(sizeof(*this)) + SketchHeapBytes(all_time) +
+                   HeapBytes(windows.capacity() * sizeof(windows[0]));
+    for (const std::unique_ptr<WindowSlot>& w : windows) {
+      if (w != nullptr) bytes += HeapBytes(sizeof(WindowSlot)) + SketchHeapBytes(w->agg);
     }
-    bytes += recent.MemoryBytes();
-    recent.ForEach([&bytes](const StoredRecent& r) {
-      if (r.extras == nullptr) return;
-      bytes += sizeof(RecentExtras) + r.extras->metadata_json.capacity() +
-               r.extras->model.capacity() +
-               r.extras->response_model.capacity() +
-               r.extras->error_message.capacity();
-    });
+    return bytes + recent.MemoryBytes();
+  }
+
+  // The bin arrays of an aggregate's sketches (the sketches themselves are
+  // inside the aggregate) and its stream figures.
+  static size_t SketchHeapBytes(const Aggregate& agg) {
+    size_t bytes = HeapBytes(agg.sketch.MemoryBytes() - sizeof(QuantileSketch));
+    if (agg.stream != nullptr) {
+      bytes += HeapBytes(sizeof(StreamAggregate)) +
+               HeapBytes(agg.stream->ttft.MemoryBytes() - sizeof(QuantileSketch)) +
+               HeapBytes(agg.stream->itl.MemoryBytes() - sizeof(QuantileSketch));
+    }
     return bytes;
   }
 
   Aggregate all_time;
-  std::vector<WindowSlot> windows;
-  RingBuffer<StoredRecent> recent;
+  std::vector<std::unique_ptr<WindowSlot>> windows;  // 61 once used; by minute
+  RecentRecords recent;
   bool has_first = false;  // the first record since Reset()
   double first_duration_s = 0;
   double first_timestamp_s = 0;
@@ -473,47 +363,48 @@ std::string ResponseTimeTracker::NameOf(int id) const {
   return names_[static_cast<size_t>(id)];
 }
 
-int ResponseTimeTracker::ThisThreadShard() {
-  // Round-robin at a thread's first record spreads threads evenly; a thread
-  // keeps its shard so its records never bounce between cache lines.
-  static std::atomic<unsigned> next_shard{0};
-  thread_local int shard = static_cast<int>(
-      next_shard.fetch_add(1, std::memory_order_relaxed) % kNumShards);
-  return shard;
+ResponseTimeTracker::Shard& ResponseTimeTracker::ShardOf(int id) const {
+  return shards_[static_cast<size_t>(id) % kNumShards];
 }
 
-ResponseTimeTracker::OpShard& ResponseTimeTracker::OpShardLocked(
-    Shard& shard, int id) const {
-  const size_t index = static_cast<size_t>(id);
+ResponseTimeTracker::OpState* ResponseTimeTracker::FindLocked(const Shard& shard,
+                                                              int id) {
+  const size_t index = static_cast<size_t>(id) / kNumShards;
+  return index < shard.ops.size() ? shard.ops[index].get() : nullptr;
+}
+
+ResponseTimeTracker::OpState& ResponseTimeTracker::OpLocked(Shard& shard,
+                                                            int id) const {
+  const size_t index = static_cast<size_t>(id) / kNumShards;
   if (index >= shard.ops.size()) shard.ops.resize(index + 1);
-  std::unique_ptr<OpShard>& op = shard.ops[index];
+  std::unique_ptr<OpState>& op = shard.ops[index];
   if (op == nullptr) {
-    op = std::make_unique<OpShard>(relative_accuracy_, max_history_);
+    op = std::make_unique<OpState>(relative_accuracy_, max_history_);
   }
   return *op;
 }
 
 void ResponseTimeTracker::Record(int id, const OperationRecord& record) {
   if (id < 0) return;
-  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  Shard& shard = ShardOf(id);
   absl::MutexLock lock(&shard.mu);
-  OpShardLocked(shard, id).Add(record);
+  OpLocked(shard, id).Add(record);
 }
 
 void ResponseTimeTracker::RecordCancelled(int id, double timestamp_s) {
   if (id < 0) return;
-  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  Shard& shard = ShardOf(id);
   absl::MutexLock lock(&shard.mu);
-  OpShardLocked(shard, id).AddCancelled(timestamp_s);
+  OpLocked(shard, id).AddCancelled(timestamp_s);
 }
 
 void ResponseTimeTracker::RecordInterTokenGap(int id, double gap_s,
                                               int64_t tokens,
                                               double timestamp_s) {
   if (id < 0 || tokens < 1 || !(gap_s >= 0)) return;
-  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  Shard& shard = ShardOf(id);
   absl::MutexLock lock(&shard.mu);
-  OpShardLocked(shard, id).AddInterTokenGap(
+  OpLocked(shard, id).AddInterTokenGap(
       gap_s / static_cast<double>(tokens), tokens, timestamp_s);
 }
 
@@ -533,9 +424,9 @@ absl::Status ResponseTimeTracker::MergeState(absl::string_view name,
   }
   if (state.total == 0 && state.cancelled == 0) return absl::OkStatus();
   const int id = Intern(name);
-  Shard& shard = shards_[static_cast<size_t>(ThisThreadShard())];
+  Shard& shard = ShardOf(id);
   absl::MutexLock lock(&shard.mu);
-  OpShard& op = OpShardLocked(shard, id);
+  OpState& op = OpLocked(shard, id);
   op.all_time.MergeState(state);
   if (state.has_cold_start &&
       (!op.has_first || state.cold_start_timestamp_s < op.first_timestamp_s)) {
@@ -595,34 +486,30 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
   double last = 0;
   absl::flat_hash_map<std::string, uint64_t> errors;
   const int64_t now_minute = MinuteOf(now_s);
-  const size_t index = static_cast<size_t>(id);
-  for (const Shard& shard : shards_) {
+  if (id >= 0) {
+    const Shard& shard = ShardOf(id);
     absl::MutexLock lock(&shard.mu);
-    if (id < 0 || index >= shard.ops.size() || shard.ops[index] == nullptr) {
-      continue;
-    }
-    const OpShard& op = *shard.ops[index];
-    if (window_minutes == 0) {
-      op.all_time.MergeInto(out, first, last);
-      op.all_time.MergeStreamInto(out, output_tokens, generation_s);
-      for (const auto& [type, n] : op.all_time.errors) errors[type] += n;
-      // The operation's first call is the earliest first record of any shard.
-      if (op.has_first && (!out.has_cold_start ||
-                           op.first_timestamp_s < out.cold_start_timestamp_s)) {
+    if (const OpState* op = FindLocked(shard, id); op == nullptr) {
+      // never recorded
+    } else if (window_minutes == 0) {
+      op->all_time.MergeInto(out, first, last);
+      op->all_time.MergeStreamInto(out, output_tokens, generation_s);
+      for (const auto& [type, n] : op->all_time.errors) errors[type] += n;
+      if (op->has_first) {
         out.has_cold_start = true;
-        out.cold_start_s = op.first_duration_s;
-        out.cold_start_timestamp_s = op.first_timestamp_s;
+        out.cold_start_s = op->first_duration_s;
+        out.cold_start_timestamp_s = op->first_timestamp_s;
       }
-      continue;
-    }
-    for (const WindowSlot& slot : op.windows) {
-      if (slot.minute < now_minute - window_minutes ||
-          slot.minute > now_minute) {
-        continue;
+    } else {
+      for (const std::unique_ptr<WindowSlot>& slot : op->windows) {
+        if (slot == nullptr || slot->minute < now_minute - window_minutes ||
+            slot->minute > now_minute) {
+          continue;
+        }
+        slot->agg.MergeInto(out, first, last);
+        slot->agg.MergeStreamInto(out, output_tokens, generation_s);
+        for (const auto& [type, n] : slot->agg.errors) errors[type] += n;
       }
-      slot.agg.MergeInto(out, first, last);
-      slot.agg.MergeStreamInto(out, output_tokens, generation_s);
-      for (const auto& [type, n] : slot.agg.errors) errors[type] += n;
     }
   }
   out.name = NameOf(id);
@@ -711,29 +598,25 @@ std::vector<RecentRecord> ResponseTimeTracker::GetRecent(
   std::vector<RecentRecord> merged;
   const int id = FindId(name);
   if (id < 0 || limit == 0) return merged;
-  const size_t index = static_cast<size_t>(id);
-  // Each shard marks its own first record; only the earliest shard's (the
-  // cold start Collect() reports) is the operation's first.
-  bool has_cold = false;
-  double cold_ts = 0;
-  size_t cold_begin = 0, cold_end = 0;
-  for (const Shard& shard : shards_) {
+  {
+    const Shard& shard = ShardOf(id);
     absl::MutexLock lock(&shard.mu);
-    if (index >= shard.ops.size() || shard.ops[index] == nullptr) continue;
-    const OpShard& op = *shard.ops[index];
-    const size_t begin = merged.size();
-    op.recent.ForEach(
-        [&merged](const StoredRecent& r) { merged.push_back(r.ToRecord()); });
-    if (op.has_first && (!has_cold || op.first_timestamp_s < cold_ts)) {
-      has_cold = true;
-      cold_ts = op.first_timestamp_s;
-      cold_begin = begin;
-      cold_end = merged.size();
+    if (const OpState* op = FindLocked(shard, id); op != nullptr) {
+      merged.reserve(op->recent.size());
+      op->recent.ForEach(
+          [&merged](RecentRecord&& r) { merged.push_back(std::move(r)); });
+      // The cold start, if it is still in the ring.
+      for (RecentRecord& r : merged) {
+        if (op->has_first && r.timestamp_s == op->first_timestamp_s &&
+            r.duration_s == op->first_duration_s) {
+          r.cold_start = true;
+          break;
+        }
+      }
     }
   }
-  for (size_t i = 0; i < merged.size(); ++i) {
-    if (i < cold_begin || i >= cold_end) merged[i].cold_start = false;
-  }
+  // Records arrive in recording order; replays (record(timestamp_s=...)) may
+  // be older than records before them.
   std::stable_sort(merged.begin(), merged.end(),
                    [](const RecentRecord& a, const RecentRecord& b) {
                      return a.timestamp_s < b.timestamp_s;
@@ -748,12 +631,16 @@ uint64_t ResponseTimeTracker::Count(absl::string_view name) const {
   const int only = name.empty() ? -1 : FindId(name);
   if (!name.empty() && only < 0) return 0;
   uint64_t total = 0;
+  if (only >= 0) {
+    const Shard& shard = ShardOf(only);
+    absl::MutexLock lock(&shard.mu);
+    const OpState* op = FindLocked(shard, only);
+    return op == nullptr ? 0 : op->all_time.total;
+  }
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    for (size_t i = 0; i < shard.ops.size(); ++i) {
-      if (shard.ops[i] == nullptr) continue;
-      if (only >= 0 && i != static_cast<size_t>(only)) continue;
-      total += shard.ops[i]->all_time.total;
+    for (const std::unique_ptr<OpState>& op : shard.ops) {
+      if (op != nullptr) total += op->all_time.total;
     }
   }
   return total;
@@ -762,7 +649,7 @@ uint64_t ResponseTimeTracker::Count(absl::string_view name) const {
 void ResponseTimeTracker::Clear() {
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    for (std::unique_ptr<OpShard>& op : shard.ops) {
+    for (std::unique_ptr<OpState>& op : shard.ops) {
       if (op != nullptr) op->Reset();
     }
   }
@@ -772,8 +659,8 @@ size_t ResponseTimeTracker::MemoryBytes() const {
   size_t bytes = sizeof(*this);
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    bytes += shard.ops.capacity() * sizeof(std::unique_ptr<OpShard>);
-    for (const std::unique_ptr<OpShard>& op : shard.ops) {
+    bytes += HeapBytes(shard.ops.capacity() * sizeof(std::unique_ptr<OpState>));
+    for (const std::unique_ptr<OpState>& op : shard.ops) {
       if (op != nullptr) bytes += op->MemoryBytes();
     }
   }

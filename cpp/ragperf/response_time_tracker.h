@@ -7,12 +7,24 @@
 // time-window queries, token and memory-delta totals, and a bounded ring of the
 // most recent raw records.
 //
-// Concurrency: the tracker is split into kNumShards shards, each with its own
-// absl::Mutex. A recording thread always uses the same shard (assigned
-// round-robin when the thread first records), so threads recording the same
-// or different operations contend only when they share a shard. Reads lock
-// each shard in turn and merge: sketches merge exactly, so percentiles of the
-// merged view keep the sketch's relative-error bound.
+// Concurrency and memory: each operation's state (all-time aggregate, window
+// slots, recent ring) exists ONCE, in shard `id % kNumShards`; each of the
+// kNumShards shards has its own absl::Mutex. Threads recording different
+// operations mostly take different locks; threads recording the same
+// operation take the same one. Until issue #20 the shards were per thread
+// (a thread always used its round-robin shard) and every shard held a full
+// copy of every operation it saw: memory per operation grew with the number
+// of recording threads (8 threads: 8 rings, 8 all-time sketches, 8 x 61
+// window sketches, ~2.5 MiB per operation) and `max_history` meant "per
+// shard". Sharding by operation makes memory per operation independent of
+// the thread count and `max_history` exactly "per operation". The price is
+// contention when many threads record ONE operation: under Python every
+// record already holds the GIL, so nothing is lost there; the C++ figures
+// (benchmarks/cpp/tracker_bench, docs/architecture.md) show the cost for
+// native callers that hammer one operation from many threads. The per-op
+// state itself is compact: sketch bins are 1-8 bytes wide as their counts
+// need (BinCounts), window slots are allocated per used minute, and the
+// recent ring stores 80-byte slots with interned text (RecentRecords).
 //
 // Operation names are interned to small integer ids once (`Intern`); the hot
 // path (`Record`) then indexes a vector and never hashes a string.
@@ -244,20 +256,27 @@ class ResponseTimeTracker {
 
   size_t max_history() const { return max_history_; }
   double relative_accuracy() const { return relative_accuracy_; }
-  // Bytes held by the statistics (sketches, rings, maps) — approximate.
+  // Heap bytes held by the statistics (sketches, rings, interned text),
+  // allocator overhead included: agrees with the RSS it costs (within a few
+  // percent; benchmarks/bench_memory.py checks it). Independent of how many
+  // threads record.
   size_t MemoryBytes() const;
 
  private:
-  struct OpShard;  // one operation's statistics within one shard
+  struct OpState;  // one operation's statistics
   struct Shard {
     mutable absl::Mutex mu;
-    std::vector<std::unique_ptr<OpShard>> ops ABSL_GUARDED_BY(mu);  // by id
+    // Operation id -> its state, at index id / kNumShards.
+    std::vector<std::unique_ptr<OpState>> ops ABSL_GUARDED_BY(mu);
   };
 
-  static int ThisThreadShard();
-  OpShard& OpShardLocked(Shard& shard, int id) const
+  // The shard holding operation `id` (>= 0).
+  Shard& ShardOf(int id) const;
+  static OpState* FindLocked(const Shard& shard, int id)
+      ABSL_SHARED_LOCKS_REQUIRED(shard.mu);
+  OpState& OpLocked(Shard& shard, int id) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
-  // Merges `id` across shards; `window_minutes` 0 = all-time.
+  // `id`'s statistics; `window_minutes` 0 = all-time.
   OperationStats Collect(int id, int window_minutes, double now_s) const;
 
   const size_t max_history_;
@@ -265,7 +284,7 @@ class ResponseTimeTracker {
   mutable absl::Mutex names_mu_;
   absl::flat_hash_map<std::string, int> ids_ ABSL_GUARDED_BY(names_mu_);
   std::vector<std::string> names_ ABSL_GUARDED_BY(names_mu_);
-  std::array<Shard, kNumShards> shards_;
+  mutable std::array<Shard, kNumShards> shards_;
 };
 
 }  // namespace ragperf

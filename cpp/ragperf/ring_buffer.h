@@ -41,11 +41,32 @@ class RingBuffer {
   // The slot the next element goes to, as a reference to overwrite in place
   // (once full: the oldest element, whose storage, e.g. string capacity, is
   // reused). The element counts as pushed.
-  T& PushSlot() {
-    if (items_.size() < capacity_) return items_.emplace_back();
-    T& slot = items_[next_];
+  T& PushSlot() { return items_[PushIndex()]; }
+
+  // PushSlot() for a caller that keeps per-slot data alongside the ring:
+  // the index of the slot (see at()) the pushed element occupies.
+  size_t PushIndex() {
+    if (items_.size() < capacity_) {
+      // Grow geometrically but never past the capacity: a full ring holds
+      // exactly `capacity` elements.
+      if (items_.size() == items_.capacity()) {
+        items_.reserve(std::min(capacity_, std::max<size_t>(4, 2 * items_.size())));
+      }
+      items_.emplace_back();
+      return items_.size() - 1;
+    }
+    const size_t index = next_;
     next_ = (next_ + 1) % capacity_;
-    return slot;
+    return index;
+  }
+  // The element in slot `index` (< size()).
+  T& at(size_t index) { return items_[index]; }
+  const T& at(size_t index) const { return items_[index]; }
+
+  // Calls f(size_t slot_index) from the oldest element to the newest.
+  template <typename F>
+  void ForEachIndex(F&& f) const {
+    for (size_t i = 0; i < items_.size(); ++i) f((next_ + i) % items_.size());
   }
 
   // Calls f(const T&) from the oldest element to the newest.

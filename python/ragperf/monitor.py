@@ -404,6 +404,24 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             return int(self._core.count(""))
         return int(self._core.count(operation_name(operation)))
 
+    def memory_bytes(self) -> int:
+        """Bytes of memory this monitor's statistics hold (all-time and
+        one-minute sketches, recent-record rings, interned record text,
+        dimension splits), counted by the C++ core with the allocator's
+        per-block overhead, so it tracks the process RSS they cost (within
+        a few percent, ``benchmarks/bench_memory.py``). It does not depend on
+        how many threads record. The report's ``monitoring.statistics_bytes``
+        is the same figure.
+
+        Example:
+            >>> m = PerformanceMonitor()
+            >>> empty = m.memory_bytes()
+            >>> m.record("op", 0.1)
+            >>> m.memory_bytes() > empty
+            True
+        """
+        return int(self._core.memory_bytes())
+
     def get_memory_stats(self) -> dict[str, float]:
         """Process memory now and over the run: ``current_rss_mb``,
         ``min_rss_mb``, ``max_rss_mb``, ``avg_rss_mb``, ``current_vms_mb``,
