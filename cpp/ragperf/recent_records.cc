@@ -68,10 +68,9 @@ void RecentRecords::Release(uint32_t id) {
   if (last_id_ == id) last_id_ = 0;
 }
 
-void RecentRecords::Push(const OperationRecord& r) {
+void RecentRecords::Push(const OperationRecord& r, bool extras) {
   const size_t index = ring_.PushIndex();
   Slot& slot = ring_.at(index);
-  const uint32_t old_text = slot.text;  // of the evicted record, if any
   slot.timestamp_s = r.timestamp_s;
   slot.duration_s = r.duration_s;
   slot.memory_delta_mb = r.memory_delta_mb;
@@ -79,20 +78,28 @@ void RecentRecords::Push(const OperationRecord& r) {
   slot.prompt_tokens = r.prompt_tokens;
   slot.completion_tokens = r.completion_tokens;
   slot.span_id = r.span_id;
+  uint8_t flags = static_cast<uint8_t>((r.success ? kSuccess : 0) |
+                                       (r.has_memory_delta ? kHasMemoryDelta : 0));
+  if (ABSL_PREDICT_FALSE(r.parent_id != 0 || r.depth != 0 ||
+                         r.trace_id != r.span_id)) {
+    flags |= kNested;
+    Side(nesting_, index) = {r.parent_id, r.trace_id, r.depth};
+  }
+  if (ABSL_PREDICT_TRUE(!extras)) {  // a plain block: no text, no LLM fields
+    slot.cache_hit = -1;
+    slot.flags = flags;
+    if (ABSL_PREDICT_FALSE(slot.text != 0)) {
+      Release(slot.text);
+      slot.text = 0;
+    }
+    return;
+  }
   slot.cache_hit = static_cast<int8_t>(r.cache_hit < 0 ? -1 : r.cache_hit > 0 ? 1 : 0);
-  uint8_t flags = 0;
-  if (r.success) flags |= kSuccess;
-  if (r.has_memory_delta) flags |= kHasMemoryDelta;
   if (r.has_time_to_first_token || r.has_cost) {
     if (r.has_time_to_first_token) flags |= kHasTimeToFirstToken;
     if (r.has_cost) flags |= kHasCost;
     Side(numbers_, index) = {r.has_time_to_first_token ? r.time_to_first_token_s : 0,
                              r.has_cost ? r.cost_usd : 0};
-  }
-  if (ABSL_PREDICT_FALSE(r.parent_id != 0 || r.depth != 0 ||
-                         r.trace_id != r.span_id)) {
-    flags |= kNested;
-    Side(nesting_, index) = {r.parent_id, r.trace_id, r.depth};
   }
   slot.flags = flags;
   const absl::string_view type = r.success ? absl::string_view() : r.error_type;
@@ -106,8 +113,9 @@ void RecentRecords::Push(const OperationRecord& r) {
       !r.metadata_json.empty()) {
     text = Acquire(TextKey{type, message, r.model, r.metadata_json});
   }
+  const uint32_t old_text = slot.text;  // of the evicted record, if any
   slot.text = text;
-  Release(old_text);
+  if (old_text != 0) Release(old_text);
 }
 
 void RecentRecords::ForEach(const std::function<void(RecentRecord&&)>& f) const {

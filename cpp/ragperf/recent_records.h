@@ -63,8 +63,10 @@ class RecentRecords {
   RecentRecords(const RecentRecords&) = delete;
   RecentRecords& operator=(const RecentRecords&) = delete;
 
-  // Appends `r` (evicting the oldest record once full).
-  void Push(const OperationRecord& r);
+  // Appends `r` (evicting the oldest record once full). `extras`: `r` has
+  // text, a cost, a time to first token or a cache lookup (false lets a
+  // plain block skip those; true is always correct).
+  void Push(const OperationRecord& r, bool extras = true);
   // Calls f(RecentRecord) from the oldest record to the newest (cold_start
   // false: the tracker knows which record was the first).
   void ForEach(const std::function<void(RecentRecord&&)>& f) const;

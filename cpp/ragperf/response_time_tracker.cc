@@ -254,7 +254,7 @@ struct ResponseTimeTracker::OpState {
     if (WindowSlot* slot = SlotFor(r.timestamp_s, r.skip_windows)) {
       slot->agg.Add(r, index, extras);
     }
-    recent.Push(r);
+    recent.Push(r, extras);
   }
 
   void AddCancelled(double timestamp_s) {
