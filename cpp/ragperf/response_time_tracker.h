@@ -113,7 +113,7 @@ struct RecentRecord {
   bool has_cost = false;
   double cost_usd = 0;
   int cache_hit = -1;
-  bool cold_start = false;  // the operation's first record since Clear()
+  bool cold_start = false;  // the operation's earliest record since Clear()
   uint64_t span_id = 0;
   uint64_t parent_id = 0;
   uint64_t trace_id = 0;
@@ -179,7 +179,7 @@ struct OperationStats {
   uint64_t unpriced_operations = 0;  // named a model without a known cost
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
-  // The first record since Clear() (all-time only).
+  // The earliest record (by timestamp) since Clear() (all-time only).
   bool has_cold_start = false;
   double cold_start_s = 0;
   double cold_start_timestamp_s = 0;

@@ -47,10 +47,15 @@ class RingBuffer {
   // the index of the slot (see at()) the pushed element occupies.
   size_t PushIndex() {
     if (items_.size() < capacity_) {
-      // Grow geometrically but never past the capacity: a full ring holds
+      // Grow geometrically up to 64 elements, then straight to the
+      // capacity: a busy ring is not reallocated ten times on its way to
+      // full (each reallocation leaves a hole in the recording thread's
+      // malloc arena), an idle one stays small, and a full ring holds
       // exactly `capacity` elements.
       if (items_.size() == items_.capacity()) {
-        items_.reserve(std::min(capacity_, std::max<size_t>(4, 2 * items_.size())));
+        items_.reserve(items_.size() >= 64
+                           ? capacity_
+                           : std::min(capacity_, std::max<size_t>(4, 2 * items_.size())));
       }
       items_.emplace_back();
       return items_.size() - 1;

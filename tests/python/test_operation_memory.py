@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -84,9 +85,8 @@ def measure(case: str, threads: int = 1) -> dict[str, float]:
 def test_memory_per_operation_does_not_grow_with_threads() -> None:
     one, eight = measure("threads", 1), measure("threads", 8)
     assert one["count"] == 100 * 1000 and eight["count"] == 8 * 100 * 1000
-    # Measured: ~64 KiB per operation with 1 thread, ~75-90 KiB with 8 (the
-    # difference is glibc's per-thread arenas: freed ring buffers of one
-    # thread's arena do not serve another thread's allocations).
+    # Measured: ~64 KiB per operation with 1 thread, ~66-70 KiB with 8 (the
+    # difference is glibc's per-thread malloc arenas).
     assert eight["rss_kib"] <= 1.6 * one["rss_kib"] + 16, (one, eight)
     assert eight["rss_kib"] <= 160, eight
     assert eight["accounted_kib"] <= 1.25 * one["accounted_kib"], (one, eight)
@@ -121,3 +121,22 @@ def test_memory_bytes_grows_with_records_and_matches_the_report() -> None:
     now = m.memory_bytes()
     assert full <= now < full + 4096
     assert m.generate_report()["monitoring"]["statistics_bytes"] == now
+
+
+@pytest.mark.slow
+def test_bench_memory_quick_writes_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_memory.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    cases = {r["case"]: r for r in result["benchmarks"]}
+    assert set(cases) == {"threads_1", "threads_8", "threads_1_plain", "threads_8_plain", "hour"}
+    assert cases["threads_8"]["records"] == 8 * 50 * 1000
+    for r in cases.values():
+        assert r["rss_kib_per_operation"] > 0 and r["accounted_kib_per_operation"] > 0, r
+    names = [t["name"] for t in result["targets"]]
+    assert any("8 threads / 1 thread" in n for n in names)
+    assert all(t["status"] in ("PASS", "MISS") for t in result["targets"])
+    assert "context" in result and result["context"]["quick"] is True
