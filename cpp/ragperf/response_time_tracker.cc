@@ -43,7 +43,7 @@ bool HasExtras(const OperationRecord& r) {
          r.has_time_to_first_token || !r.success || !r.metadata_json.empty();
 }
 
-// Everything that adds up across shards and time slots.
+// Everything that adds up across time slots and merged states.
 struct Aggregate {
   explicit Aggregate(double relative_accuracy) : sketch(relative_accuracy) {}
 
@@ -363,7 +363,11 @@ std::string ResponseTimeTracker::NameOf(int id) const {
   return names_[static_cast<size_t>(id)];
 }
 
-ResponseTimeTracker::Shard& ResponseTimeTracker::ShardOf(int id) const {
+ResponseTimeTracker::Shard& ResponseTimeTracker::ShardOf(int id) {
+  return shards_[static_cast<size_t>(id) % kNumShards];
+}
+
+const ResponseTimeTracker::Shard& ResponseTimeTracker::ShardOf(int id) const {
   return shards_[static_cast<size_t>(id) % kNumShards];
 }
 
@@ -489,9 +493,8 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
   if (id >= 0) {
     const Shard& shard = ShardOf(id);
     absl::MutexLock lock(&shard.mu);
-    if (const OpState* op = FindLocked(shard, id); op == nullptr) {
-      // never recorded
-    } else if (window_minutes == 0) {
+    const OpState* op = FindLocked(shard, id);
+    if (op != nullptr && window_minutes == 0) {
       op->all_time.MergeInto(out, first, last);
       op->all_time.MergeStreamInto(out, output_tokens, generation_s);
       for (const auto& [type, n] : op->all_time.errors) errors[type] += n;
@@ -500,7 +503,7 @@ OperationStats ResponseTimeTracker::Collect(int id, int window_minutes,
         out.cold_start_s = op->first_duration_s;
         out.cold_start_timestamp_s = op->first_timestamp_s;
       }
-    } else {
+    } else if (op != nullptr) {
       for (const std::unique_ptr<WindowSlot>& slot : op->windows) {
         if (slot == nullptr || slot->minute < now_minute - window_minutes ||
             slot->minute > now_minute) {

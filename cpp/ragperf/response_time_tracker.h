@@ -271,7 +271,8 @@ class ResponseTimeTracker {
   };
 
   // The shard holding operation `id` (>= 0).
-  Shard& ShardOf(int id) const;
+  Shard& ShardOf(int id);
+  const Shard& ShardOf(int id) const;
   static OpState* FindLocked(const Shard& shard, int id)
       ABSL_SHARED_LOCKS_REQUIRED(shard.mu);
   OpState& OpLocked(Shard& shard, int id) const
@@ -284,7 +285,7 @@ class ResponseTimeTracker {
   mutable absl::Mutex names_mu_;
   absl::flat_hash_map<std::string, int> ids_ ABSL_GUARDED_BY(names_mu_);
   std::vector<std::string> names_ ABSL_GUARDED_BY(names_mu_);
-  mutable std::array<Shard, kNumShards> shards_;
+  std::array<Shard, kNumShards> shards_;
 };
 
 }  // namespace ragperf
