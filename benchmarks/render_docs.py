@@ -39,6 +39,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import common  # noqa: E402  (no ragperf import at module level)
 import render_integration_sections  # noqa: E402
+import render_memory_section  # noqa: E402
 
 DEFAULT_RESULTS = HERE / "results"
 DEFAULT_OUT = REPO / "docs" / "benchmarks.md"
@@ -52,6 +53,7 @@ KNOWN: Dict[str, Tuple[str, str]] = {
     "reads": ("reads.json", "Cost of reads"),
     "asgi": ("asgi.json", "ASGI middleware under uvicorn"),
     "stream": ("stream.json", "Streamed chunks"),
+    "memory": ("memory.json", "Memory per operation"),
 }
 SPREAD_GLOB = "overhead_run*.json"
 
@@ -66,12 +68,13 @@ CPP_RUN = (
 )
 # Sections rendered only when their result file exists (added after the
 # page's first five; a checkout without them reads as before).
-OPTIONAL_SECTIONS = frozenset({"asgi", "stream"})
+OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory"})
 
 COMMANDS: Dict[str, List[str]] = {
     "asgi": ["sudo apt-get install apache2-utils  # ab",
              ".venv/bin/python benchmarks/bench_asgi.py --json benchmarks/results/asgi.json"],
     "stream": [".venv/bin/python benchmarks/bench_stream.py --json benchmarks/results/stream.json"],
+    "memory": [".venv/bin/python benchmarks/bench_memory.py --json benchmarks/results/memory.json"],
     "overhead": [".venv/bin/python benchmarks/bench_overhead.py --json benchmarks/results/overhead.json"],
     "accuracy": [".venv/bin/python benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json"],
     "concurrency": [
@@ -396,7 +399,7 @@ def concurrency_checks(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def all_targets(res: Results) -> List[Tuple[str, Optional[Dict[str, Any]]]]:
     out: List[Tuple[str, Optional[Dict[str, Any]]]] = []
-    for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads", "asgi", "stream"):
+    for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads", "asgi", "stream", "memory"):
         data = res.data[key]
         if data is None:
             if key not in OPTIONAL_SECTIONS:
@@ -1067,6 +1070,7 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("reads", "Cost of reads (`benchmarks/bench_reads.py`)", section_reads),
     ("asgi", "ASGI middleware under uvicorn (`benchmarks/bench_asgi.py`)", render_integration_sections.section_asgi),
     ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", render_integration_sections.section_stream),
+    ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", render_memory_section.section_memory),
 ]
 
 
