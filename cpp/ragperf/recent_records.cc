@@ -42,6 +42,7 @@ uint32_t RecentRecords::Acquire(const TextKey& key) {
   text->error_type.assign(key.error_type.data(), key.error_type.size());
   text->error_message.assign(key.error_message.data(), key.error_message.size());
   text->model.assign(key.model.data(), key.model.size());
+  text->response_model.assign(key.response_model.data(), key.response_model.size());
   text->metadata_json.assign(key.metadata_json.data(), key.metadata_json.size());
   text->refs = 1;
   uint32_t id;
@@ -110,8 +111,8 @@ void RecentRecords::Push(const OperationRecord& r, bool extras) {
   // keeps its entry (and its allocation) alive.
   uint32_t text = 0;
   if (!type.empty() || !message.empty() || !r.model.empty() ||
-      !r.metadata_json.empty()) {
-    text = Acquire(TextKey{type, message, r.model, r.metadata_json});
+      !r.response_model.empty() || !r.metadata_json.empty()) {
+    text = Acquire(TextKey{type, message, r.model, r.response_model, r.metadata_json});
   }
   const uint32_t old_text = slot.text;  // of the evicted record, if any
   slot.text = text;
@@ -151,6 +152,7 @@ void RecentRecords::ForEach(const std::function<void(RecentRecord&&)>& f) const 
       r.error_type = t.error_type;
       r.error_message = t.error_message;
       r.model = t.model;
+      r.response_model = t.response_model;
       r.metadata_json = t.metadata_json;
     }
     f(std::move(r));
@@ -181,7 +183,7 @@ size_t RecentRecords::MemoryBytes() const {
   for (const std::unique_ptr<Text>& t : texts_) {
     if (t == nullptr) continue;
     bytes += HeapBytes(sizeof(Text)) + StringHeapBytes(t->error_type) +
-             StringHeapBytes(t->error_message) + StringHeapBytes(t->model) +
+             StringHeapBytes(t->error_message) + StringHeapBytes(t->model) + StringHeapBytes(t->response_model) +
              StringHeapBytes(t->metadata_json);
   }
   return bytes;

@@ -8,10 +8,10 @@
 //
 // Layout. Every record keeps its common numbers inline in a 64-byte slot
 // (one cache line: times, memory delta, tokens, span id). Its text
-// (error type, error message, model, metadata JSON) is interned: the slot
-// holds a 4-byte id into a per-ring table of distinct text tuples, each
-// stored once with a reference count and dropped when the last record using
-// it leaves the ring. The same model and metadata repeated a thousand times
+// (error type, error message, model, response model, metadata JSON) is
+// interned: the slot holds a 4-byte id into a per-ring table of distinct
+// text tuples, each stored once with a reference count and dropped when the
+// last record using it leaves the ring. The same model and metadata repeated a thousand times
 // cost one copy; a thousand distinct error messages cost a thousand, as
 // before. Time to first token and cost (LLM blocks), and the parent, trace
 // and depth of nested blocks (a root block's trace is its own span, parent
@@ -113,6 +113,7 @@ class RecentRecords {
     std::string error_type;
     std::string error_message;
     std::string model;
+    std::string response_model;
     std::string metadata_json;
     uint32_t refs = 0;
   };
@@ -120,19 +121,22 @@ class RecentRecords {
     absl::string_view error_type;
     absl::string_view error_message;
     absl::string_view model;
+    absl::string_view response_model;
     absl::string_view metadata_json;
     bool operator==(const TextKey& o) const {
       return error_type == o.error_type && error_message == o.error_message &&
-             model == o.model && metadata_json == o.metadata_json;
+             model == o.model && response_model == o.response_model &&
+             metadata_json == o.metadata_json;
     }
     template <typename H>
     friend H AbslHashValue(H h, const TextKey& k) {
       return H::combine(std::move(h), k.error_type, k.error_message, k.model,
-                        k.metadata_json);
+                        k.response_model, k.metadata_json);
     }
   };
   static TextKey KeyOf(const Text& t) {
-    return {t.error_type, t.error_message, t.model, t.metadata_json};
+    return {t.error_type, t.error_message, t.model, t.response_model,
+            t.metadata_json};
   }
 
   uint32_t Acquire(const TextKey& key);  // a reference to key's id (>= 1)

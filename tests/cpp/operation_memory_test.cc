@@ -214,6 +214,8 @@ TEST(RecentRecordsTest, NestingAndLlmFieldsRoundTrip) {
   child.has_cost = true;
   child.cost_usd = 0.002;
   child.cache_hit = 1;
+  child.model = "gpt-4o";
+  child.response_model = "gpt-4o-2024-08-06";
   ring.Push(root);
   ring.Push(child);
   std::vector<RecentRecord> got;
@@ -231,6 +233,9 @@ TEST(RecentRecordsTest, NestingAndLlmFieldsRoundTrip) {
   EXPECT_DOUBLE_EQ(got[1].time_to_first_token_s, 0.05);
   EXPECT_DOUBLE_EQ(got[1].cost_usd, 0.002);
   EXPECT_EQ(got[1].cache_hit, 1);
+  EXPECT_EQ(got[1].model, "gpt-4o");
+  EXPECT_EQ(got[1].response_model, "gpt-4o-2024-08-06");
+  EXPECT_EQ(got[0].model, "");
 }
 
 }  // namespace
