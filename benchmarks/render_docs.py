@@ -1062,15 +1062,19 @@ what they write, never the timings."""
 # Page.
 # --------------------------------------------------------------------------
 
+# The extra section modules get this module's helpers passed in (no import
+# back, so no import circle).
+THIS_MODULE = sys.modules[__name__]
+
 SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("overhead", "Per-block overhead vs peers (`benchmarks/bench_overhead.py`)", section_overhead),
     ("accuracy", "Percentile accuracy, memory and merge (`benchmarks/bench_accuracy.py`)", section_accuracy),
     ("concurrency", "Concurrency: Python threads (`benchmarks/bench_concurrency.py`)", section_concurrency),
     ("cpp_tracker", "Concurrency: C++ core (`build/bench/tracker_bench`)", section_cpp),
     ("reads", "Cost of reads (`benchmarks/bench_reads.py`)", section_reads),
-    ("asgi", "ASGI middleware under uvicorn (`benchmarks/bench_asgi.py`)", render_integration_sections.section_asgi),
-    ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", render_integration_sections.section_stream),
-    ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", render_memory_section.section_memory),
+    ("asgi", "ASGI middleware under uvicorn (`benchmarks/bench_asgi.py`)", lambda res: render_integration_sections.section_asgi(res, THIS_MODULE)),
+    ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", lambda res: render_integration_sections.section_stream(res, THIS_MODULE)),
+    ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", lambda res: render_memory_section.section_memory(res, THIS_MODULE)),
 ]
 
 

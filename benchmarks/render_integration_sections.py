@@ -1,7 +1,8 @@
 """Sections of docs/benchmarks.md for the integration hot paths:
 asgi.json (bench_asgi.py) and stream.json (bench_stream.py). Imported by
-render_docs.py, which owns the page; each function takes the page's
-``Results`` and returns the section's lines."""
+render_docs.py, which owns the page and passes itself in as ``rd`` (its
+helpers: section_start, table, ...), so nothing here imports it back. Each
+function takes the page's ``Results`` and returns the section's lines."""
 
 from __future__ import annotations
 
@@ -31,9 +32,7 @@ def _us(v: Any) -> str:
     return "—" if not isinstance(v, (int, float)) else f"{v:,.1f}"
 
 
-def section_asgi(res: Any) -> List[str]:
-    import render_docs as rd
-
+def section_asgi(res: Any, rd: Any) -> List[str]:
     out, data = rd.section_start(res, "asgi", ASGI_INTRO)
     if data is None:
         return out
@@ -63,9 +62,7 @@ def section_asgi(res: Any) -> List[str]:
     return out
 
 
-def section_stream(res: Any) -> List[str]:
-    import render_docs as rd
-
+def section_stream(res: Any, rd: Any) -> List[str]:
     out, data = rd.section_start(res, "stream", STREAM_INTRO)
     if data is None:
         return out

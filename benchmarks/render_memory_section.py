@@ -1,6 +1,8 @@
 """The "Memory per operation" section of docs/benchmarks.md, from memory.json
-(bench_memory.py). Imported by render_docs.py, which owns the page; the
-section appears when the result file exists (an optional section)."""
+(bench_memory.py). Imported by render_docs.py, which owns the page and passes
+itself in as ``rd`` (its helpers: section_start, table, ...), so nothing here
+imports it back; the section appears when the result file exists (an
+optional section)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,7 @@ operations, 60 one-minute windows of 1,200 records each
 `max_history=100`."""
 
 
-def section_memory(res: Any) -> List[str]:
-    import render_docs as rd
-
+def section_memory(res: Any, rd: Any) -> List[str]:
     out, data = rd.section_start(res, "memory", MEMORY_INTRO)
     if data is None:
         return out
