@@ -63,7 +63,27 @@ int ChildBody(PerformanceMonitor& m, uint64_t recorded_before) {
   return m.tracker().Count() == 0 ? 0 : 7;
 }
 
+// AddressSanitizer's allocator (GCC 12's libsanitizer) takes no lock
+// around fork(): a child can inherit one of its internal mutexes held by a
+// parent thread that was allocating (the report, export and stats threads
+// below allocate constantly) and then deadlock in its first allocation --
+// seen as the child's restarted sampler thread blocked in
+// __asan::Allocator (SizeClassAllocator64::GetFromAllocator) while
+// AsanThread::Init frees. That is the sanitizer's state, not ragperf's;
+// the plain and TSan builds run this test.
+#if defined(__SANITIZE_ADDRESS__)
+#define RAGPERF_ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RAGPERF_ASAN_BUILD 1
+#endif
+#endif
+
 TEST(ForkGateTest, ForkWhileThreadsReportExportClearAndSample) {
+#ifdef RAGPERF_ASAN_BUILD
+  GTEST_SKIP() << "ASan's allocator is not fork-safe with allocating threads "
+                  "(see the comment above); run by the plain and TSan builds";
+#endif
   PerformanceMonitor::Options options;
   options.enable_memory_tracking = true;
   PerformanceMonitor m(options);
