@@ -1611,12 +1611,7 @@ int ApplyRecordTimestamp(PyObject* value, OperationRecord& rec) {
                  "timestamp_s must be finite unix seconds >= 0, got %R", value);
     return -1;
   }
-  constexpr double kMinute = ResponseTimeTracker::kWindowIntervalSeconds;
-  const double now_minute = std::floor(rec.timestamp_s / kMinute);
-  const double minute = std::floor(ts / kMinute);
-  rec.skip_windows =
-      minute > now_minute ||
-      minute < now_minute - ResponseTimeTracker::kMaxWindowMinutes;
+  rec.skip_windows = !ResponseTimeTracker::InWindowRange(ts, rec.timestamp_s);
   rec.timestamp_s = ts;
   return 0;
 }

@@ -441,6 +441,12 @@ absl::Status ResponseTimeTracker::MergeState(absl::string_view name,
   return absl::OkStatus();
 }
 
+bool ResponseTimeTracker::InWindowRange(double timestamp_s, double now_s) {
+  const int64_t minute = MinuteOf(timestamp_s);
+  const int64_t now_minute = MinuteOf(now_s);
+  return minute <= now_minute && minute >= now_minute - kMaxWindowMinutes;
+}
+
 void ResponseTimeTracker::RecordDuration(absl::string_view name,
                                          double duration_s) {
   OperationRecord record;

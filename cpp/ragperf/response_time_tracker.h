@@ -254,6 +254,12 @@ class ResponseTimeTracker {
   // Forgets every statistic; interned ids stay valid.
   void Clear();
 
+  // True when a record that ended at `timestamp_s` belongs in the one-minute
+  // windows as seen at `now_s`: its minute is neither later than now's nor
+  // older than the longest window (kMaxWindowMinutes). Records outside count
+  // all-time only (OperationRecord::skip_windows).
+  static bool InWindowRange(double timestamp_s, double now_s);
+
   size_t max_history() const { return max_history_; }
   double relative_accuracy() const { return relative_accuracy_; }
   // Heap bytes held by the statistics (sketches, rings, interned text),

@@ -166,6 +166,15 @@ TEST(ResponseTimeTrackerTest, LateRecordNeverErasesANewerMinute) {
   EXPECT_DOUBLE_EQ(all.last_timestamp_s, kNow);
 }
 
+TEST(ResponseTimeTrackerTest, InWindowRangeCoversTheCurrentAndSixtyPastMinutes) {
+  const double now = kNow + 30;  // mid-minute
+  EXPECT_TRUE(ResponseTimeTracker::InWindowRange(now, now));
+  EXPECT_TRUE(ResponseTimeTracker::InWindowRange(now - 60 * 60, now));
+  EXPECT_FALSE(ResponseTimeTracker::InWindowRange(now - 61 * 60, now));
+  EXPECT_FALSE(ResponseTimeTracker::InWindowRange(now + 60, now));  // a later minute
+  EXPECT_TRUE(ResponseTimeTracker::InWindowRange(now + 29, now));   // same minute
+}
+
 TEST(ResponseTimeTrackerTest, SkipWindowsCountsAllTimeOnly) {
   ResponseTimeTracker t;
   const int id = t.Intern("q");
