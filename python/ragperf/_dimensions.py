@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ._component import Component, ReportSection
 from ._core import OVERFLOW_NAME
 from ._validate import check_name, check_positive_int, check_window_minutes, operation_name
 from .stats import PerformanceStats
@@ -40,7 +41,7 @@ __all__ = [
     "OTHER_VALUE",
     "MAX_DIMENSIONS",
     "BREAKDOWN_COLUMNS",
-    "DimensionsMixin",
+    "Dimensions",
     "check_dimensions",
 ]
 
@@ -50,7 +51,7 @@ OTHER_VALUE: Final = OVERFLOW_NAME
 #: At most this many declared dimensions (each costs one more record per block).
 MAX_DIMENSIONS: Final = 16
 
-#: Columns of :meth:`DimensionsMixin.export_breakdown_csv`, in order.
+#: Columns of :meth:`Dimensions.export_csv`, in order.
 BREAKDOWN_COLUMNS: Final = (
     "operation",
     "dimension",
@@ -90,21 +91,29 @@ def _window(window_minutes: int | None) -> int:
     return 0 if window_minutes is None else check_window_minutes(window_minutes)
 
 
-class DimensionsMixin:
-    """Methods PerformanceMonitor gets from this module (see each docstring)."""
+class Dimensions(Component):
+    """The declared dimensions of one monitor and their statistics
+    (``monitor.dimensions``); writes ``operations.<op>.dimensions`` of the
+    report.
 
-    _core: CoreMonitor
-    _hot: HotPath
-    _dimensions: tuple[str, ...]
+    Example:
+        >>> monitor.dimensions.names()  # doctest: +SKIP
+        ['model']
+    """
 
-    def _init_dimensions(self, dimensions: Any, max_dimension_values: Any) -> None:
+    def __init__(
+        self, core: CoreMonitor, hot: HotPath, dimensions: Any, max_dimension_values: Any
+    ) -> None:
+        self._core = core
+        self._hot = hot
         self._core.set_max_dimension_values(
             check_positive_int(max_dimension_values, "max_dimension_values")
         )
-        self._dimensions = ()
-        self.set_dimensions(dimensions)
+        self._dimensions: tuple[str, ...] = ()
+        if dimensions is not None:
+            self.set(dimensions)
 
-    def set_dimensions(self, dimensions: Iterable[str] | None) -> None:
+    def set(self, dimensions: Iterable[str] | None) -> None:
         """Declares the metadata keys that split every operation's statistics
         (replacing the previous declaration; ``None`` or ``[]`` = none).
         Blocks recorded before a key was declared are not in its breakdown.
@@ -116,7 +125,7 @@ class DimensionsMixin:
         self._hot.set_dimensions(names or None)
         self._dimensions = names
 
-    def get_dimensions(self) -> list[str]:
+    def names(self) -> list[str]:
         """The declared dimensions, in declaration order.
 
         Example:
@@ -125,7 +134,7 @@ class DimensionsMixin:
         """
         return list(self._dimensions)
 
-    def get_breakdown(
+    def breakdown(
         self, operation: Any, by: str, window_minutes: int | None = None
     ) -> dict[str, PerformanceStats]:
         """Statistics of ``operation`` per value of the dimension ``by``
@@ -145,7 +154,7 @@ class DimensionsMixin:
             for value in self._core.dimension_values(name, dimension)
         }
 
-    def export_breakdown_csv(self, path: Any) -> str:
+    def export_csv(self, path: Any) -> str:
         """Every declared dimension's breakdown as CSV (one row per
         operation, dimension and value; :data:`BREAKDOWN_COLUMNS`; durations
         in ms), written atomically. Returns the path.
@@ -195,10 +204,15 @@ class DimensionsMixin:
             stats, operation, window_minutes=minutes if minutes else None
         )
 
-    def _stats_for_value(
+    def stats_for_value(
         self, operation: str, filters: Mapping[str, Any], window_minutes: int | None
     ) -> PerformanceStats:
-        """get_operation_stats(op, **{dimension: value})."""
+        """Statistics of ``operation`` for one dimension value:
+        ``get_operation_stats(op, **{dimension: value})``.
+
+        Example:
+            >>> monitor.dimensions.stats_for_value("llm_inference", {"model": "qwen"}, None)  # doctest: +SKIP
+        """
         if len(filters) != 1:
             raise ValueError(
                 "get_operation_stats() takes one dimension filter (e.g. model='qwen'), "
@@ -209,6 +223,11 @@ class DimensionsMixin:
         if value is None:
             raise ValueError(f"{dimension}=None: blocks without a value are not recorded per value")
         return self._dimension_stats(operation, dimension, str(value), _window(window_minutes))
+
+    def contribute_report(self, section: ReportSection) -> None:
+        """Writes ``operations.<op>.dimensions`` for every operation with a split."""
+        for operation, dimensions in self._dimensions_report().items():
+            section.add_to_operation(operation, "dimensions", dimensions)
 
     def _dimensions_report(self) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
         """{operation: {dimension: {value: summary}}} for the report."""

@@ -299,7 +299,7 @@ class AlertEngine:
     callbacks run outside the engine's lock (they may read the monitor).
 
     Example:
-        >>> engine = monitor._alerts               # doctest: +SKIP
+        >>> engine = monitor.alerts.engine         # doctest: +SKIP
         >>> engine.evaluate(now_s=time.time())     # doctest: +SKIP
         []
     """

@@ -2,67 +2,43 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-import math
 import sys
 import threading
 from collections.abc import Iterable
-from typing import IO, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
+from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
 
 from . import _core
-from ._dimensions import DimensionsMixin
-from ._features import RagFeaturesMixin
-from ._watch import WatchMixin
-from ._validate import (
-    check_duration,
-    check_path,
-    check_positive_int,
-    check_real,
-    check_token_count,
-    check_window_minutes,
-    operation_name,
-)
+from ._component import Component, ReportAssembly, compose_health, delegate, name_delegates
+from ._dimensions import Dimensions
+from ._features import Caches, LatencyTargets, MemorySnapshots, Models, Traces
+from ._decorate import timed_decorator
+from ._settings import CoreSetting, CoreValue, check_setting
+from ._validate import check_positive_int, check_real, check_window_minutes, operation_name
 from ._multiproc_writer import maybe_enable_from_env
-from .operation_type import Operation, OperationType
+from .export.exporters import Exporters
+from .export.files import write_report_json
+from .operation_type import Operation, OperationName, OperationType, stats_key
 from .logs import debug_from_env
+from .persistence import merge_state
 from .report import format_report
-from .resources import SamplerHandle, get_gpu_status, restart_sampler_after_fork
+from .resources import Resources
 from .stats import PerformanceStats
+from .watch.alerts import Alerts
+from .watch.clock import EvaluationClock, MonitorSource
+from .watch.overhead import Overhead
+from .watch.queues import Queues
+from .watch.regressions import Regressions
+
+if TYPE_CHECKING:
+    from .streaming import AsyncTrackedStream, TrackedStream, TracksOperations
 
 __all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class OperationName(str):
-    """A custom operation name as a ``get_all_stats()`` key: a plain string
-    that, like :class:`OperationType` members, also has ``.value``, so seed
-    code such as ``for op_type, s in all_stats.items(): op_type.value`` works
-    for any operation.
-
-    Example:
-        >>> OperationName("my_step").value
-        'my_step'
-    """
-
-    __slots__ = ()
-
-    @property
-    def value(self) -> str:
-        """The name itself (as a plain str)."""
-        return str.__str__(self)
-
-
-_KNOWN_TYPES = {member.value: member for member in OperationType}
-
-
-def _stats_key(name: str) -> OperationType | OperationName:
-    return _KNOWN_TYPES.get(name) or OperationName(name)
-
-
-class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
+class PerformanceMonitor:
     """Tracks durations, tokens, memory and errors of pipeline operations.
 
     The block ``with monitor.track_operation(...) as op:`` is timed by a C++
@@ -133,12 +109,8 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         max_dimension_values: int = _core.DEFAULT_MAX_DIMENSION_VALUES,
         max_operations: int = _core.DEFAULT_MAX_OPERATIONS,
     ) -> None:
-        for flag_name, flag in (
-            ("enable_memory_tracking", enable_memory_tracking),
-            ("track_gpu_memory", track_gpu_memory),
-        ):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{flag_name} must be a bool, got {flag!r}")
+        check_setting("bool", "enable_memory_tracking", enable_memory_tracking)
+        check_setting("bool", "track_gpu_memory", track_gpu_memory)
         max_resource_samples = check_positive_int(max_resource_samples, "max_resource_samples")
         max_history = check_positive_int(max_history, "max_history")
         max_operations = check_positive_int(max_operations, "max_operations")
@@ -167,10 +139,24 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             max_resource_samples=max_resource_samples,
             max_operations=max_operations,
         )
-        self._hot = self._core._hot_path()
-        self._init_features()
-        self._init_dimensions(dimensions, max_dimension_values)
-        self._init_watch()  # alerts, regressions, overhead: nothing on the hot path
+        self._hot = hot = self._core._hot_path()
+        # The components (nothing of theirs runs per block), in report order.
+        source, self.clock = MonitorSource(self._core), EvaluationClock()
+        self.queues = Queues()
+        self.models = Models(self._core, hot)
+        self.memory_snapshots = MemorySnapshots()
+        self.traces = Traces(self._core, hot)
+        self.dimensions = Dimensions(self._core, hot, dimensions, max_dimension_values)
+        self.exporters = Exporters(self, hot)
+        self._exit_hooks = self.exporters.hooks
+        self.overhead = Overhead(self._core, hot, self.exporters.hook_count)
+        self.alerts = Alerts(source, self.clock)
+        self.regressions = Regressions(source, self.clock)
+        self.caches, self.latency = Caches(self._core), LatencyTargets(self._core)
+        self.resources = Resources(self._core)
+        self._components: tuple[tuple[str, Component], ...] = tuple(
+            (name, c) for name, c in vars(self).items() if isinstance(c, Component)
+        )
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
         # overrides them, which must then be honoured.
@@ -243,46 +229,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         if operation is not None:
             operation_name(operation)  # fail at decoration time, not per call
 
-        def decorate(fn: F) -> F:
-            op = operation if operation is not None else getattr(fn, "__name__", "function")
-            track = self.track_operation
-
-            if inspect.isasyncgenfunction(fn):
-                # Times the whole iteration, not the creation of the generator.
-                @functools.wraps(fn)
-                async def async_gen_wrapper(*args: Any, **kw: Any) -> Any:
-                    async with track(op, metadata, **kwargs):
-                        async for item in fn(*args, **kw):
-                            yield item
-
-                return cast(F, async_gen_wrapper)
-
-            if inspect.isgeneratorfunction(fn):
-
-                @functools.wraps(fn)
-                def gen_wrapper(*args: Any, **kw: Any) -> Any:
-                    with track(op, metadata, **kwargs):
-                        return (yield from fn(*args, **kw))
-
-                return cast(F, gen_wrapper)
-
-            if inspect.iscoroutinefunction(fn):
-
-                @functools.wraps(fn)
-                async def async_wrapper(*args: Any, **kw: Any) -> Any:
-                    async with track(op, metadata, **kwargs):
-                        return await cast(Callable[..., Awaitable[Any]], fn)(*args, **kw)
-
-                return cast(F, async_wrapper)
-
-            @functools.wraps(fn)
-            def wrapper(*args: Any, **kw: Any) -> Any:
-                with track(op, metadata, **kwargs):
-                    return fn(*args, **kw)
-
-            return cast(F, wrapper)
-
-        return decorate
+        return timed_decorator(self.track_operation, operation, metadata, kwargs)
 
     def record(
         self,
@@ -320,15 +267,9 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             >>> monitor.record("reranking", 0.015, timestamp_s=time.time() - 600)  # doctest: +SKIP
         """
         self._hot.record(
-            operation,
-            duration_s,
-            tokens,
-            success,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            memory_delta_mb=memory_delta_mb,
-            error_type=error_type,
-            timestamp_s=timestamp_s,
+            operation, duration_s, tokens, success, prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, memory_delta_mb=memory_delta_mb,
+            error_type=error_type, timestamp_s=timestamp_s,
         )
 
     # --------------------------------------------------------------- reading
@@ -361,7 +302,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
         if dimension:
             if exclude_cold_start:
                 raise ValueError("exclude_cold_start does not apply to a dimension's statistics")
-            return self._stats_for_value(name, dimension, window_minutes)
+            return self.dimensions.stats_for_value(name, dimension, window_minutes)
         if not isinstance(exclude_cold_start, bool):
             raise TypeError(f"exclude_cold_start must be a bool, got {exclude_cold_start!r}")
         if window_minutes is None:
@@ -389,7 +330,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             ...     print(op, s.total_operations)
         """
         return {
-            _stats_key(d["name"]): PerformanceStats._from_core(d, d["name"])
+            stats_key(d["name"]): PerformanceStats._from_core(d, d["name"])
             for d in self._core.get_all_stats()
         }
 
@@ -448,13 +389,10 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             >>> sorted(report)[:4]
             ['health', 'memory', 'operations', 'system_memory']
         """
-        report = cast(dict[str, Any], json.loads(self._core.report_json(0)))
-        report.update(self._feature_report())
-        for operation, dimensions in self._dimensions_report().items():
-            if operation in report["operations"]:
-                report["operations"][operation]["dimensions"] = dimensions
-        self._watch_report(report)
-        return report
+        assembly = ReportAssembly(json.loads(self._core.report_json(0)), now_s=self.clock.now())
+        for name, component in self._components:
+            component.contribute_report(assembly.section(name))
+        return assembly.finish()
 
     def print_report(self, file: IO[str] | None = None) -> None:
         """Prints a readable table of the report (to stdout by default).
@@ -474,10 +412,7 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             >>> monitor.export_metrics_json("metrics.json")  # doctest: +SKIP
             'metrics.json'
         """
-        target = check_path(path)
-        text = json.dumps(self.generate_report(), indent=2, allow_nan=False) + "\n"
-        _core.Monitor.write_file_atomically(target, text)
-        return target
+        return write_report_json(self.generate_report(), path)
 
     def get_health_status(self) -> dict[str, Any]:
         """``{"status": "healthy"|"warning"|"critical", "memory_mb",
@@ -492,7 +427,9 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             >>> monitor.get_health_status()["status"]  # doctest: +SKIP
             'healthy'
         """
-        return self._watch_health(dict(self._core.health()))
+        now_s = self.clock.now()
+        issues = [issue for _, c in self._components for issue in c.health_issues(now_s)]
+        return compose_health(self._core.health(), issues)
 
     def clear_metrics(self) -> None:
         """Forgets all statistics and memory history.
@@ -501,176 +438,131 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             >>> monitor.clear_metrics()
         """
         self._core.clear()
-        self._clear_features()
-
-    # ------------------------------------------------------------ resources
-
-    def start_sampler(self, interval_s: float = 5.0) -> SamplerHandle:
-        """Starts sampling process RSS/VMS/CPU%, system memory and load, and
-        GPU memory/utilisation (when NVML is available) every ``interval_s``
-        seconds (0.05..3600) in a C++ thread. Off by default; calling it again
-        restarts with the new interval. Returns a handle whose ``stop()`` ends
-        it (also a context manager). A child forked while it runs starts its
-        own sampler at the same interval (``ragperf.resources``).
-
-        Example:
-            >>> handle = monitor.start_sampler(interval_s=5)  # doctest: +SKIP
-            >>> monitor.get_system_stats()["cpu_percent"]["avg"]  # doctest: +SKIP
-        """
-        self._core.start_sampler(check_real(interval_s, "interval_s", "a number of seconds"))
-        restart_sampler_after_fork(self)
-        return SamplerHandle(self)
-
-    def stop_sampler(self) -> None:
-        """Stops the resource sampler (idempotent).
-
-        Example:
-            >>> monitor.stop_sampler()
-        """
-        self._core.stop_sampler()
-
-    def get_system_stats(self) -> dict[str, Any]:
-        """Resources now and over the sampled run: ``sampler_running``,
-        ``interval_s``, ``samples``; per series (``rss_mb``, ``vms_mb``,
-        ``cpu_percent``, ``system_used_percent``, ``load1``,
-        ``gpu_memory_used_mb``, ``gpu_utilization_percent``,
-        ``gpu_process_memory_mb``) ``{samples, last, min, max, avg}`` (None
-        when never sampled); ``current``: the latest sample (one is taken now
-        if there is none); ``gpu``: :func:`get_gpu_status`.
-
-        Example:
-            >>> monitor.get_system_stats()["current"]["system_total_mb"] > 0
-            True
-        """
-        history = self._core.resource_history(1)
-        current = history[-1] if history else self._core.sample_resources()
-        stats = dict(self._core.resource_stats())
-        stats["current"] = current
-        stats["gpu"] = get_gpu_status()
-        return stats
-
-    def get_resource_history(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Sampled resources, oldest first (at most ``max_resource_samples``
-        kept): ``{timestamp_s, rss_mb, vms_mb, cpu_percent,
-        system_total_mb, system_available_mb, system_used_percent, load1,
-        load5, load15, gpu: {...}}``.
-
-        Example:
-            >>> monitor.get_resource_history(limit=10)  # doctest: +SKIP
-        """
-        count = 0 if limit is None else check_positive_int(limit, "limit")
-        return list(self._core.resource_history(count))
+        for _, component in self._components:
+            component.clear()
 
     # ---------------------------------------------------------- settings
 
-    @property
-    def track_gpu_memory(self) -> bool:
-        """Whether blocks measure this process's GPU memory delta (settable)."""
-        return bool(self._core.track_gpu_memory)
-
-    @track_gpu_memory.setter
-    def track_gpu_memory(self, on: bool) -> None:
-        if not isinstance(on, bool):
-            raise TypeError(f"track_gpu_memory must be a bool, got {on!r}")
-        self._core.track_gpu_memory = on
-
-    @property
-    def system_memory_percent_threshold(self) -> float:
-        """System memory use (%) above which health is "warning"; 0 = off."""
-        return float(self._core.system_memory_percent_threshold)
-
-    @system_memory_percent_threshold.setter
-    def system_memory_percent_threshold(self, percent: float) -> None:
-        self._core.system_memory_percent_threshold = check_real(percent, "system_memory_percent_threshold")
-
-    @property
-    def gpu_memory_percent_threshold(self) -> float:
-        """GPU memory use (%) above which health is "warning"; 0 = off."""
-        return float(self._core.gpu_memory_percent_threshold)
-
-    @gpu_memory_percent_threshold.setter
-    def gpu_memory_percent_threshold(self, percent: float) -> None:
-        self._core.gpu_memory_percent_threshold = check_real(percent, "gpu_memory_percent_threshold")
-
-    @property
-    def cpu_percent_threshold(self) -> float:
-        """Process CPU% above which health is "warning"; 0 = off."""
-        return float(self._core.cpu_percent_threshold)
-
-    @cpu_percent_threshold.setter
-    def cpu_percent_threshold(self, percent: float) -> None:
-        self._core.cpu_percent_threshold = check_real(percent, "cpu_percent_threshold")
-
-    @property
-    def enable_memory_tracking(self) -> bool:
-        """Whether blocks measure RSS deltas (settable at any time)."""
-        return bool(self._core.memory_tracking)
-
-    @enable_memory_tracking.setter
-    def enable_memory_tracking(self, on: bool) -> None:
-        if not isinstance(on, bool):
-            raise TypeError(f"enable_memory_tracking must be a bool, got {on!r}")
-        self._core.memory_tracking = on
-
-    @property
-    def memory_max_age_us(self) -> float:
-        """How old (µs) an RSS reading a block may reuse; 0 = exact mode."""
-        return float(self._core.memory_max_age_us)
-
-    @memory_max_age_us.setter
-    def memory_max_age_us(self, us: float) -> None:
-        if isinstance(us, bool) or not isinstance(us, (int, float)):
-            raise TypeError(f"memory_max_age_us must be a number, got {us!r}")
-        self._core.memory_max_age_us = float(us)
-
-    @property
-    def max_history(self) -> int:
-        """Recent raw records kept per operation."""
-        return int(self._core.max_history)
-
-    @property
-    def max_operations(self) -> int:
-        """Distinct operation names with their own statistics; later new
+    track_gpu_memory = CoreSetting(
+        bool, "track_gpu_memory", "bool", "Whether blocks measure this process's GPU memory delta (settable).")
+    enable_memory_tracking = CoreSetting(
+        bool, "memory_tracking", "bool", "Whether blocks measure RSS deltas (settable at any time).")
+    memory_max_age_us = CoreSetting(
+        float, "memory_max_age_us", "number", "How old (µs) an RSS reading a block may reuse; 0 = exact mode.")
+    memory_threshold_mb = CoreSetting(
+        float, "memory_threshold_mb", "number", 'RSS (MB) above which health is "warning"; settable (> 0).')
+    error_rate_threshold = CoreSetting(
+        float, "error_rate_threshold", "number", 'Error rate (0..1) above which health is "warning"; settable.')
+    system_memory_percent_threshold = CoreSetting(
+        float, "system_memory_percent_threshold", "real", 'System memory use (%) above which health is "warning"; 0 = off.')
+    gpu_memory_percent_threshold = CoreSetting(
+        float, "gpu_memory_percent_threshold", "real", 'GPU memory use (%) above which health is "warning"; 0 = off.')
+    cpu_percent_threshold = CoreSetting(
+        float, "cpu_percent_threshold", "real", 'Process CPU% above which health is "warning"; 0 = off.')
+    max_history = CoreValue(int, "max_history", "Recent raw records kept per operation.")
+    max_operations = CoreValue(int, "max_operations", """Distinct operation names with their own statistics; later new
         names are recorded as ``"__other__"``.
 
         Example:
             >>> PerformanceMonitor(max_operations=50).max_operations
             50
-        """
-        return int(self._core.max_operations)
-
-    @property
-    def overflow_operation_names(self) -> int:
-        """How many new operation names were recorded as ``"__other__"``
-        because ``max_operations`` was reached (0 = never).
+        """)
+    overflow_operation_names = CoreValue(int, "overflow_names", """How many new operation names were recorded as
+        ``"__other__"`` because ``max_operations`` was reached (0 = never).
 
         Example:
             >>> PerformanceMonitor().overflow_operation_names
             0
+        """)
+
+    # --------------------------------------------------------------- more
+
+    def track_stream(
+        self,
+        stream: Any,
+        operation: Any,
+        *,
+        count: Callable[[Any], int] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **metadata_kwargs: Any,
+    ) -> TrackedStream[Any] | AsyncTrackedStream[Any]:
+        """Wraps a sync or async token/chunk stream: time to first token,
+        inter-token latency, output tokens/s and the duration of the whole
+        stream, with correct counts when it ends early, raises or is
+        abandoned. See :func:`ragperf.streaming.track_stream`.
+
+        Example:
+            >>> for chunk in monitor.track_stream(llm.stream(q), "llm_inference", model="qwen"):  # doctest: +SKIP
+            ...     print(chunk, end="")
         """
-        return int(self._core.overflow_names)
+        from .streaming import track_stream
 
-    @property
-    def memory_threshold_mb(self) -> float:
-        """RSS (MB) above which health is "warning"; settable (> 0)."""
-        return float(self._core.memory_threshold_mb)
+        tracked: TrackedStream[Any] | AsyncTrackedStream[Any] = track_stream(
+            cast("TracksOperations", self), stream, operation, count=count, metadata=metadata, **metadata_kwargs
+        )
+        return tracked
 
-    @memory_threshold_mb.setter
-    def memory_threshold_mb(self, mb: float) -> None:
-        if isinstance(mb, bool) or not isinstance(mb, (int, float)):
-            raise TypeError(f"memory_threshold_mb must be a number, got {mb!r}")
-        self._core.memory_threshold_mb = float(mb)
+    def merge_from(self, source: Any) -> None:
+        """Adds the statistics saved in an export (a path written by
+        :meth:`export_metrics_json`, or its report dict) to this monitor:
+        counts add and sketches merge exactly, so a restarted service resumes
+        its statistics, and snapshots of several processes combine. Raises
+        OSError for an unreadable file and ``StateError`` (a ValueError)
+        naming the file for a corrupt one or a newer schema; nothing changes
+        then. See :mod:`ragperf.persistence`.
 
-    @property
-    def error_rate_threshold(self) -> float:
-        """Error rate (0..1) above which health is "warning"; settable."""
-        return float(self._core.error_rate_threshold)
+        Example:
+            >>> monitor.merge_from("metrics-worker-1.json")  # doctest: +SKIP
+        """
+        merge_state(self._core, source)
 
-    @error_rate_threshold.setter
-    def error_rate_threshold(self, rate: float) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-            raise TypeError(f"error_rate_threshold must be a number, got {rate!r}")
-        self._core.error_rate_threshold = float(rate)
+    # ---------------------- components' methods under their historical names
+    # (thin typed forwards: signature and docstring of the component's method)
+
+    get_recent_traces = delegate("traces", Traces.recent)
+    get_in_flight_operations = delegate("traces", Traces.in_flight)
+    get_recent_errors = delegate("traces", Traces.recent_errors)
+    get_recent_operations = delegate("traces", Traces.recent_operations)
+    set_model_prices = delegate("models", Models.set_prices)
+    get_model_prices = delegate("models", Models.prices)
+    get_model_stats = delegate("models", Models.stats)
+    track_initialization = delegate("models", Models.track_initialization)
+    get_initializations = delegate("models", Models.initializations)
+    record_cache = delegate("caches", Caches.record)
+    get_cache_stats = delegate("caches", Caches.stats)
+    set_latency_target = delegate("latency", LatencyTargets.set_target)
+    get_latency_target = delegate("latency", LatencyTargets.target)
+    queue = delegate("queues", Queues.get)
+    snapshot_memory = delegate("memory_snapshots", MemorySnapshots.take)
+    get_memory_snapshots = delegate("memory_snapshots", MemorySnapshots.all)
+    set_dimensions = delegate("dimensions", Dimensions.set)
+    get_dimensions = delegate("dimensions", Dimensions.names)
+    get_breakdown = delegate("dimensions", Dimensions.breakdown)
+    export_breakdown_csv = delegate("dimensions", Dimensions.export_csv)
+    enable_logging = delegate("exporters", Exporters.enable_logging)
+    disable_logging = delegate("exporters", Exporters.disable_logging)
+    start_periodic_export = delegate("exporters", Exporters.start_periodic)
+    export_metrics_csv = delegate("exporters", Exporters.metrics_csv)
+    export_operations_csv = delegate("exporters", Exporters.operations_csv)
+    _add_exit_hook = delegate("exporters", Exporters.add_hook)
+    _remove_exit_hook = delegate("exporters", Exporters.remove_hook)
+    get_internal_error_count = delegate("overhead", Overhead.internal_errors)
+    get_monitoring_overhead = delegate("overhead", Overhead.report)
+    set_evaluation_clock = delegate("clock", EvaluationClock.set)
+    add_alert_rule = delegate("alerts", Alerts.add_rule)
+    remove_alert_rule = delegate("alerts", Alerts.remove_rule)
+    get_alert_rules = delegate("alerts", Alerts.rules)
+    get_active_alerts = delegate("alerts", Alerts.active)
+    check_alerts = delegate("alerts", Alerts.check)
+    start_alert_evaluator = delegate("alerts", Alerts.start_evaluator)
+    set_regression_baseline = delegate("regressions", Regressions.set_baseline)
+    get_regression_baseline = delegate("regressions", Regressions.baseline)
+    clear_regression_baseline = delegate("regressions", Regressions.clear_baseline)
+    detect_regressions = delegate("regressions", Regressions.detect)
+    start_sampler = delegate("resources", Resources.start)
+    stop_sampler = delegate("resources", Resources.stop)
+    get_system_stats = delegate("resources", Resources.stats)
+    get_resource_history = delegate("resources", Resources.history)
 
     def __repr__(self) -> str:
         return (
@@ -678,6 +570,9 @@ class PerformanceMonitor(RagFeaturesMixin, DimensionsMixin, WatchMixin):
             f"memory_tracking={self.enable_memory_tracking}>"
         )
 
+
+#: {monitor method: (component attribute, component method)} of every delegate.
+DELEGATES: Mapping[str, tuple[str, str]] = name_delegates(PerformanceMonitor)
 
 _default_monitor: PerformanceMonitor | None = None
 _default_lock = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["Operation", "OperationType"]
+__all__ = ["Operation", "OperationName", "OperationType", "stats_key"]
 
 
 class OperationType(str, Enum):
@@ -41,3 +41,36 @@ class OperationType(str, Enum):
 Operation = OperationType | str
 """An operation as the API takes it: an :class:`OperationType` or any
 non-empty string (``ragperf.monitor.Operation`` is this alias)."""
+
+
+class OperationName(str):
+    """A custom operation name as a ``get_all_stats()`` key: a plain string
+    that, like :class:`OperationType` members, also has ``.value``, so seed
+    code such as ``for op_type, s in all_stats.items(): op_type.value`` works
+    for any operation.
+
+    Example:
+        >>> OperationName("my_step").value
+        'my_step'
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The name itself (as a plain str)."""
+        return str.__str__(self)
+
+
+_KNOWN_TYPES = {member.value: member for member in OperationType}
+
+
+def stats_key(name: str) -> OperationType | OperationName:
+    """The ``get_all_stats()`` key of operation ``name``: its
+    :class:`OperationType` member, or an :class:`OperationName`.
+
+    Example:
+        >>> stats_key("reranking") is OperationType.RERANKING
+        True
+    """
+    return _KNOWN_TYPES.get(name) or OperationName(name)

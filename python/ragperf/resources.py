@@ -11,9 +11,11 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from . import _core
+from ._component import Component
 from ._runner import after_fork_in_child
+from ._validate import check_positive_int, check_real
 
-__all__ = ["SamplerHandle", "get_gpu_status"]
+__all__ = ["Resources", "SamplerHandle", "get_gpu_status"]
 
 
 class _HasCore(Protocol):
@@ -117,3 +119,74 @@ def _restart_samplers() -> None:
 
 
 after_fork_in_child(_restart_samplers, "restarting the resource sampler")
+
+
+class Resources(Component):
+    """The resource sampler of one monitor (``monitor.resources``): process
+    RSS/VMS/CPU%, system memory and load, GPU memory/utilisation, sampled by
+    a C++ thread; the core writes the report's ``resources`` and ``gpu``.
+
+    Example:
+        >>> from ragperf import PerformanceMonitor
+        >>> PerformanceMonitor().resources.stats()["sampler_running"]
+        False
+    """
+
+    def __init__(self, core: _core.Monitor) -> None:
+        self._core = core
+
+    def start(self, interval_s: float = 5.0) -> SamplerHandle:
+        """Starts sampling process RSS/VMS/CPU%, system memory and load, and
+        GPU memory/utilisation (when NVML is available) every ``interval_s``
+        seconds (0.05..3600) in a C++ thread. Off by default; calling it again
+        restarts with the new interval. Returns a handle whose ``stop()`` ends
+        it (also a context manager). A child forked while it runs starts its
+        own sampler at the same interval (``ragperf.resources``).
+
+        Example:
+            >>> handle = monitor.start_sampler(interval_s=5)  # doctest: +SKIP
+            >>> monitor.get_system_stats()["cpu_percent"]["avg"]  # doctest: +SKIP
+        """
+        self._core.start_sampler(check_real(interval_s, "interval_s", "a number of seconds"))
+        restart_sampler_after_fork(self)
+        return SamplerHandle(self)
+
+    def stop(self) -> None:
+        """Stops the resource sampler (idempotent).
+
+        Example:
+            >>> monitor.stop_sampler()
+        """
+        self._core.stop_sampler()
+
+    def stats(self) -> dict[str, Any]:
+        """Resources now and over the sampled run: ``sampler_running``,
+        ``interval_s``, ``samples``; per series (``rss_mb``, ``vms_mb``,
+        ``cpu_percent``, ``system_used_percent``, ``load1``,
+        ``gpu_memory_used_mb``, ``gpu_utilization_percent``,
+        ``gpu_process_memory_mb``) ``{samples, last, min, max, avg}`` (None
+        when never sampled); ``current``: the latest sample (one is taken now
+        if there is none); ``gpu``: :func:`get_gpu_status`.
+
+        Example:
+            >>> monitor.get_system_stats()["current"]["system_total_mb"] > 0
+            True
+        """
+        history = self._core.resource_history(1)
+        current = history[-1] if history else self._core.sample_resources()
+        stats = dict(self._core.resource_stats())
+        stats["current"] = current
+        stats["gpu"] = get_gpu_status()
+        return stats
+
+    def history(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sampled resources, oldest first (at most ``max_resource_samples``
+        kept): ``{timestamp_s, rss_mb, vms_mb, cpu_percent,
+        system_total_mb, system_available_mb, system_used_percent, load1,
+        load5, load15, gpu: {...}}``.
+
+        Example:
+            >>> monitor.get_resource_history(limit=10)  # doctest: +SKIP
+        """
+        count = 0 if limit is None else check_positive_int(limit, "limit")
+        return list(self._core.resource_history(count))

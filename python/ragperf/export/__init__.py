@@ -1,0 +1,25 @@
+"""Exporters: everything that sends a monitor's data somewhere, behind one
+small interface (:mod:`ragperf.export.base`).
+
+- *Snapshot exporters* (:class:`~ragperf.export.base.Exporter`):
+  ``export(monitor)`` writes what the monitor holds now, ``close()``
+  releases what the exporter holds. :class:`~ragperf.export.files.JsonFileExporter`,
+  :class:`~ragperf.export.files.CsvFileExporter`,
+  :class:`~ragperf.export.prometheus_text.PrometheusTextExporter`, and
+  :class:`~ragperf.exporting.PeriodicExporter` (which runs any of them on the
+  shared :class:`ragperf._runner.PeriodicRunner`; the multi-process snapshot
+  writer is one).
+- *Block exporters* (:class:`~ragperf.export.base.BlockExporter`): called
+  with every finished block (an exit hook) until ``close()``: the logger of
+  :func:`ragperf.logs.enable_logging` and OpenTelemetry's
+  :class:`ragperf.otel.Instrumentation`.
+
+``monitor.exporters`` (:class:`~ragperf.export.exporters.Exporters`) holds a
+monitor's exit hooks and its export methods.
+
+Example:
+    >>> from ragperf import PerformanceMonitor
+    >>> from ragperf.export.files import JsonFileExporter
+    >>> JsonFileExporter("metrics.json").export(PerformanceMonitor())  # doctest: +SKIP
+    'metrics.json'
+"""
