@@ -113,6 +113,11 @@ class ReportAssembly:
         self._extra_owners: dict[tuple[str, str], str] = {}
         self._issues: list[HealthIssue] = []
 
+    @property
+    def owners(self) -> dict[str, str]:
+        """``{top-level key: its writer}`` so far (``"core"`` for the core's keys)."""
+        return dict(self._owners)
+
     def section(self, owner: str) -> ReportSection:
         """The writer through which component ``owner`` contributes."""
         return ReportSection(self, owner)

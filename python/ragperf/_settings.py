@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, overload
+from typing import Any, Generic, NoReturn, Protocol, TypeVar, overload
 
 from ._validate import check_real
 
@@ -96,3 +96,6 @@ class CoreValue(Generic[T]):
 
     def __get__(self, obj: _HasCore | None, objtype: type | None = None) -> T | CoreValue[T]:
         return self if obj is None else self._convert(getattr(obj._core, self._attr))
+
+    def __set__(self, obj: _HasCore, value: NoReturn) -> NoReturn:
+        raise AttributeError(f"{self._attr} is read-only (set it in the constructor)")

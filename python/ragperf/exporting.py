@@ -26,6 +26,8 @@ from typing import Any, Mapping, Protocol, Sequence
 from . import _core
 from ._runner import MAX_INTERVAL_S, MIN_INTERVAL_S, PeriodicRunner  # noqa: F401 (bounds kept importable here)
 from ._validate import check_path, check_positive_int
+from .export.base import Exporter
+from .export.files import CsvFileExporter, JsonFileExporter
 from .stats import PerformanceStats
 
 __all__ = [
@@ -286,9 +288,14 @@ class PeriodicExporter(PeriodicRunner):
     from a daemon thread, and once more on ``stop()`` and at interpreter exit.
 
     ``fmt="json"`` writes ``monitor.export_metrics_json(path)``, ``"csv"``
-    :func:`export_metrics_csv`. Every write is atomic. A failed write is
+    :func:`export_metrics_csv`; ``exporter=`` runs any
+    :class:`ragperf.export.base.Exporter` instead (e.g.
+    :class:`~ragperf.export.prometheus_text.PrometheusTextExporter`; ``path``
+    then defaults to the exporter's). Every write is atomic. A failed write is
     logged (logger ``ragperf``, WARNING, with the path) and counted in
-    ``errors`` / ``last_error``; the thread keeps going.
+    ``errors`` / ``last_error``; the thread keeps going. It is an
+    :class:`~ragperf.export.base.Exporter` itself: ``export()`` writes now,
+    ``close()`` is ``stop()``.
 
     After ``os.fork()`` the child has no exporter thread: its exporters report
     ``running == False``, do not write at the child's exit, and ``stop()`` is a
@@ -304,8 +311,18 @@ class PeriodicExporter(PeriodicRunner):
     """
 
     def __init__(
-        self, monitor: _Monitor, path: Any, interval_s: float = 300.0, *, fmt: str = "json"
+        self,
+        monitor: _Monitor,
+        path: Any = None,
+        interval_s: float = 300.0,
+        *,
+        fmt: str = "json",
+        exporter: Exporter | None = None,
     ) -> None:
+        if exporter is not None and not isinstance(exporter, Exporter):
+            raise TypeError(f"exporter must have export(monitor) and close(), got {exporter!r}")
+        if path is None and exporter is not None:
+            path = getattr(exporter, "path", None)
         self._path = check_path(path)
         super().__init__(interval_s, thread_name=f"ragperf-export:{self._path}", stop_at_exit=True)
         if not isinstance(fmt, str):
@@ -315,6 +332,10 @@ class PeriodicExporter(PeriodicRunner):
         _check_monitor(monitor, "export_metrics_json" if fmt == "json" else "get_all_stats")
         self._monitor = monitor
         self._fmt = fmt
+        self._exporter: Exporter = (
+            exporter if exporter is not None
+            else JsonFileExporter(self._path) if fmt == "json" else CsvFileExporter(self._path)
+        )
         self._exports = 0
         self._errors = 0
         self._last_error: BaseException | None = None
@@ -355,13 +376,25 @@ class PeriodicExporter(PeriodicRunner):
     def _final(self) -> None:
         self._write()
 
-    def _write(self) -> None:
+    def export(self, monitor: Any = None) -> str:
+        """Writes now (of ``monitor``, default the exporter's own), counted
+        like a periodic write; returns the path. Never raises.
+
+        Example:
+            >>> exporter.export()  # doctest: +SKIP
+            'metrics.json'
+        """
+        self._write(self._monitor if monitor is None else monitor)
+        return self._path
+
+    def close(self) -> None:
+        """:meth:`stop` with its last write (idempotent)."""
+        self.stop(flush=True)
+
+    def _write(self, monitor: Any = None) -> None:
         with self._write_lock:
             try:
-                if self._fmt == "json":
-                    self._monitor.export_metrics_json(self._path)
-                else:
-                    export_metrics_csv(self._monitor, self._path)
+                self._exporter.export(self._monitor if monitor is None else monitor)
             except Exception as exc:  # never kill the thread
                 self._errors += 1
                 self._last_error = exc

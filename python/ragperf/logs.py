@@ -298,6 +298,21 @@ class OperationLogger:
         self.level: int = level
         self.structured: bool = structured
 
+    def close(self) -> None:
+        """Uninstalls this logger from every monitor :func:`enable_logging`
+        installed it on (the close of ragperf's exporter interface: an
+        OperationLogger is a :class:`ragperf.export.base.BlockExporter`).
+        Idempotent.
+
+        Example:
+            >>> enable_logging(monitor).close()  # doctest: +SKIP
+        """
+        with _installed_lock:
+            for monitor, hook in list(_installed.items()):
+                if hook is self:
+                    del _installed[monitor]
+                    monitor._remove_exit_hook(self)
+
     def __call__(self, op: object) -> None:
         """Logs one finished block (``op``: the finished OperationTracker).
 

@@ -279,6 +279,15 @@ class Instrumentation:
             self._pending.clear()
         return True
 
+    def close(self) -> None:
+        """:meth:`uninstrument` (the close of ragperf's exporter interface;
+        this handle is a :class:`ragperf.export.base.BlockExporter`)."""
+        self.uninstrument()
+
+    def __call__(self, op: Any) -> None:
+        """Exports one finished block (what the monitor's exit hook does)."""
+        self._on_exit(op)
+
     # ------------------------------------------------------------ hook
 
     def _on_exit(self, op: Any) -> None:

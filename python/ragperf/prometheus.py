@@ -509,6 +509,10 @@ class MetricsServer:
         except KeyError:  # already unregistered by the caller
             pass
 
+    def close(self) -> None:
+        """:meth:`stop` (the close of ragperf's exporter interface)."""
+        self.stop()
+
     def __enter__(self) -> MetricsServer:
         return self
 
