@@ -154,8 +154,11 @@ class PerformanceMonitor:
         self.regressions = Regressions(source, self.clock)
         self.caches, self.latency = Caches(self._core), LatencyTargets(self._core)
         self.resources = Resources(self._core)
-        self._components: tuple[tuple[str, Component], ...] = tuple(
-            (name, c) for name, c in vars(self).items() if isinstance(c, Component)
+        self._components: tuple[tuple[str, Component], ...] = (
+            ("queues", self.queues), ("models", self.models), ("memory_snapshots", self.memory_snapshots),
+            ("traces", self.traces), ("dimensions", self.dimensions), ("exporters", self.exporters),
+            ("overhead", self.overhead), ("alerts", self.alerts), ("regressions", self.regressions),
+            ("caches", self.caches), ("latency", self.latency), ("resources", self.resources), ("clock", self.clock),
         )
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
