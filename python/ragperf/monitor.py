@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING, Any, Awaitable, Callable, Mapping, TypeVar, cast, overload
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, TypeVar, cast, overload
 
 from . import _core
 from ._component import Component, ReportAssembly, compose_health, delegate, name_delegates
@@ -14,7 +14,7 @@ from ._dimensions import Dimensions
 from ._features import Caches, LatencyTargets, MemorySnapshots, Models, Traces
 from ._decorate import timed_decorator
 from ._settings import CoreSetting, CoreValue, check_setting
-from ._validate import check_positive_int, check_real, check_window_minutes, operation_name
+from ._validate import check_positive_int, check_window_minutes, operation_name
 from ._multiproc_writer import maybe_enable_from_env
 from .export.exporters import Exporters
 from .export.files import write_report_json
