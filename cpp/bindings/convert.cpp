@@ -4,6 +4,8 @@
 
 #include <pybind11/stl.h>
 
+#include "ragperf/stats_fields.h"
+
 namespace py = pybind11;
 
 namespace ragperf::bindings {
@@ -19,66 +21,31 @@ py::object OptionalStr(bool known, const std::string& value) {
 
 }  // namespace
 
+// Every field of the table (ragperf/stats_fields.h) under its member name;
+// an unknown value (StatIsKnown) is None.
 py::dict StatsToDict(const OperationStats& s) {
   py::dict d;
   d["name"] = s.name;
-  d["total"] = s.total;
-  d["successful"] = s.successful;
-  d["failed"] = s.failed;
-  d["error_rate"] = s.error_rate;
-  d["sum_s"] = s.sum_s;
-  d["min_s"] = s.min_s;
-  d["max_s"] = s.max_s;
-  d["avg_s"] = s.avg_s;
-  d["p50_s"] = s.p50_s;
-  d["p90_s"] = s.p90_s;
-  d["p95_s"] = s.p95_s;
-  d["p99_s"] = s.p99_s;
-  d["total_tokens"] = s.total_tokens;
-  d["prompt_tokens"] = s.prompt_tokens;
-  d["completion_tokens"] = s.completion_tokens;
-  d["avg_tokens"] = s.avg_tokens;
-  d["tokens_per_second"] = s.tokens_per_second;
-  d["memory_samples"] = s.memory_samples;
-  d["total_memory_delta_mb"] = s.total_memory_delta_mb;
-  d["avg_memory_delta_mb"] = s.avg_memory_delta_mb;
-  d["gpu_memory_samples"] = s.gpu_memory_samples;
-  d["total_gpu_memory_delta_mb"] = s.total_gpu_memory_delta_mb;
-  d["avg_gpu_memory_delta_mb"] = s.avg_gpu_memory_delta_mb;
-  d["first_timestamp_s"] = s.first_timestamp_s;
-  d["last_timestamp_s"] = s.last_timestamp_s;
-  d["window_s"] = s.window_s;
-  py::dict errors;
-  for (const auto& [type, count] : s.errors_by_type) errors[py::str(type)] = count;
-  d["errors_by_type"] = errors;
-  d["requests_per_second"] = s.requests_per_second;
-  d["streams"] = s.streams;
-  d["ttft_avg_s"] = OptionalFloat(s.streams > 0, s.ttft_avg_s);
-  d["ttft_p50_s"] = OptionalFloat(s.streams > 0, s.ttft_p50_s);
-  d["ttft_p95_s"] = OptionalFloat(s.streams > 0, s.ttft_p95_s);
-  d["ttft_p99_s"] = OptionalFloat(s.streams > 0, s.ttft_p99_s);
-  const bool has_itl = s.inter_token_samples > 0;
-  d["inter_token_samples"] = s.inter_token_samples;
-  d["itl_avg_s"] = OptionalFloat(has_itl, s.itl_avg_s);
-  d["itl_p50_s"] = OptionalFloat(has_itl, s.itl_p50_s);
-  d["itl_p95_s"] = OptionalFloat(has_itl, s.itl_p95_s);
-  d["itl_p99_s"] = OptionalFloat(has_itl, s.itl_p99_s);
-  d["output_tokens_per_second"] =
-      OptionalFloat(s.streams > 0, s.output_tokens_per_second);
-  d["cost_usd"] = OptionalFloat(s.has_cost, s.cost_usd);
-  d["priced_operations"] = s.priced_operations;
-  d["unpriced_operations"] = s.unpriced_operations;
-  d["cache_hits"] = s.cache_hits;
-  d["cache_misses"] = s.cache_misses;
-  d["cancelled"] = s.cancelled;
-  d["cold_start_s"] = OptionalFloat(s.has_cold_start, s.cold_start_s);
-  d["cold_start_timestamp_s"] =
-      OptionalFloat(s.has_cold_start, s.cold_start_timestamp_s);
-  d["latency_good_below_s"] = s.latency_good_below_s;
-  d["latency_investigate_above_s"] = s.latency_investigate_above_s;
-  d["latency_good"] = s.latency_good;
-  d["latency_acceptable"] = s.latency_acceptable;
-  d["latency_investigate"] = s.latency_investigate;
+  for (const StatField& f : StatFields()) {
+    if (*f.member == '\0') continue;  // derived, not a member
+    py::object value;
+    if (!StatIsKnown(f, s)) {
+      value = py::none();
+    } else if (f.type == StatType::kCount) {
+      value = py::int_(s.*f.count_member);
+    } else if (f.type == StatType::kInt) {
+      value = py::int_(s.*f.int_member);
+    } else if (f.type == StatType::kDouble) {
+      value = py::float_(s.*f.double_member);
+    } else {  // kErrorsByType
+      py::dict errors;
+      for (const auto& [type, count] : s.errors_by_type) {
+        errors[py::str(type)] = count;
+      }
+      value = errors;
+    }
+    d[f.member] = value;
+  }
   return d;
 }
 

@@ -19,11 +19,49 @@
 #include "ragperf/operation_cap.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/resource_sampler.h"
+#include "ragperf/stats_fields.h"
 #include "registers.h"
 
 namespace py = pybind11;
 
 namespace ragperf::bindings {
+namespace {
+
+const char* TypeName(StatType type) {
+  switch (type) {
+    case StatType::kCount:
+    case StatType::kInt:
+      return "int";
+    case StatType::kDouble:
+      return "float";
+    case StatType::kErrorsByType:
+      return "map";
+    case StatType::kHitRate:
+      return "derived";
+  }
+  return "";
+}
+
+py::object NoneIfEmpty(const char* text) {
+  return *text == '\0' ? py::object(py::none()) : py::object(py::str(text));
+}
+
+// The field table of the operation statistics (ragperf/stats_fields.h), one
+// tuple per field: (core_key, attribute, report_path, unit, type, optional,
+// known_if), None where a field has no such name. ragperf.model.stats_fields
+// reads it.
+py::tuple StatsFields() {
+  py::list out;
+  for (const StatField& f : StatFields()) {
+    out.append(py::make_tuple(NoneIfEmpty(f.member), NoneIfEmpty(f.attribute),
+                              NoneIfEmpty(f.report_path), f.unit,
+                              TypeName(f.type), f.known != StatKnown::kAlways,
+                              NoneIfEmpty(StatKnownIf(f.known))));
+  }
+  return py::tuple(out);
+}
+
+}  // namespace
 
 static_assert(kOverflowOperation == DimensionStats::kOtherValue,
               "one overflow name for operations and dimension values");
@@ -50,6 +88,8 @@ void RegisterConstants(py::module_& m) {
   m.attr("SAMPLER_MAX_INTERVAL_S") = ResourceSampler::kMaxIntervalS;
   // Names (STATE_SCHEMA_VERSION is registered with the state, register_state.cpp).
   m.attr("OVERFLOW_NAME") = std::string(kOverflowOperation);
+  // The statistics of an operation, each field once (stats_fields.h).
+  m.attr("STATS_FIELDS") = StatsFields();
 }
 
 }  // namespace ragperf::bindings

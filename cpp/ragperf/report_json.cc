@@ -12,6 +12,7 @@
 #include "absl/strings/escaping.h"
 #include "ragperf/json_writer.h"
 #include "ragperf/performance_monitor.h"
+#include "ragperf/stats_fields.h"
 
 namespace ragperf {
 namespace {
@@ -38,97 +39,9 @@ void WriteCacheCounts(uint64_t hits, uint64_t misses, JsonWriter& w) {
   w.EndObject();
 }
 
-// "key": {"samples", "total_delta_mb", "avg_delta_mb"}
-void WriteDeltas(absl::string_view key, uint64_t samples, double total,
-                 double avg, JsonWriter& w) {
-  w.Key(key).BeginObject();
-  w.Key("samples").UInt(samples);
-  w.Key("total_delta_mb").Double(total);
-  w.Key("avg_delta_mb").Double(avg);
-  w.EndObject();
-}
-
-// "avg", "p50", "p95", "p99" inside the object being written.
-void WriteSummary(double avg, double p50, double p95, double p99,
-                  JsonWriter& w) {
-  w.Key("avg").Double(avg);
-  w.Key("p50").Double(p50);
-  w.Key("p95").Double(p95);
-  w.Key("p99").Double(p99);
-}
-
 void WriteErrorCounts(const OperationStats& op, JsonWriter& w) {
   w.Key("errors_by_type").BeginObject();
   for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
-  w.EndObject();
-}
-
-void WriteOperation(const OperationStats& op, JsonWriter& w) {
-  w.BeginObject();
-  w.Key("total").UInt(op.total);
-  w.Key("successful").UInt(op.successful);
-  w.Key("failed").UInt(op.failed);
-  w.Key("cancelled").UInt(op.cancelled);
-  w.Key("error_rate").Double(op.error_rate);
-  w.Key("duration").BeginObject();
-  w.Key("min").Double(op.min_s);
-  w.Key("max").Double(op.max_s);
-  w.Key("avg").Double(op.avg_s);
-  w.Key("p50").Double(op.p50_s);
-  w.Key("p95").Double(op.p95_s);
-  w.Key("p99").Double(op.p99_s);
-  w.Key("p90").Double(op.p90_s);
-  w.Key("total_s").Double(op.sum_s);
-  w.EndObject();
-  w.Key("tokens").BeginObject();
-  w.Key("total").Int(op.total_tokens);
-  w.Key("avg").Double(op.avg_tokens);
-  w.Key("prompt").Int(op.prompt_tokens);
-  w.Key("completion").Int(op.completion_tokens);
-  w.Key("per_second").Double(op.tokens_per_second);
-  w.EndObject();
-  WriteDeltas("memory", op.memory_samples, op.total_memory_delta_mb,
-              op.avg_memory_delta_mb, w);
-  WriteDeltas("gpu_memory", op.gpu_memory_samples,
-              op.total_gpu_memory_delta_mb, op.avg_gpu_memory_delta_mb, w);
-  WriteErrorCounts(op, w);
-  w.Key("first_timestamp_unix_s").Double(op.first_timestamp_s);
-  w.Key("last_timestamp_unix_s").Double(op.last_timestamp_s);
-  w.Key("requests_per_second").Double(op.requests_per_second);
-  w.Key("cost_usd");
-  OptionalDouble(op.has_cost, op.cost_usd, w);
-  w.Key("priced_operations").UInt(op.priced_operations);
-  w.Key("unpriced_operations").UInt(op.unpriced_operations);
-  if (op.cache_hits + op.cache_misses > 0) {
-    w.Key("cache");
-    WriteCacheCounts(op.cache_hits, op.cache_misses, w);
-  }
-  if (op.streams > 0 || op.inter_token_samples > 0) {
-    w.Key("streaming").BeginObject();
-    w.Key("streams").UInt(op.streams);
-    w.Key("time_to_first_token_s").BeginObject();
-    WriteSummary(op.ttft_avg_s, op.ttft_p50_s, op.ttft_p95_s, op.ttft_p99_s, w);
-    w.EndObject();
-    w.Key("inter_token_latency_s").BeginObject();
-    w.Key("samples").UInt(op.inter_token_samples);
-    WriteSummary(op.itl_avg_s, op.itl_p50_s, op.itl_p95_s, op.itl_p99_s, w);
-    w.EndObject();
-    w.Key("output_tokens_per_second").Double(op.output_tokens_per_second);
-    w.EndObject();
-  }
-  if (op.has_cold_start) {
-    w.Key("cold_start").BeginObject();
-    w.Key("duration_s").Double(op.cold_start_s);
-    w.Key("timestamp_unix_s").Double(op.cold_start_timestamp_s);
-    w.EndObject();
-  }
-  w.Key("latency_classes").BeginObject();
-  w.Key("good").UInt(op.latency_good);
-  w.Key("acceptable").UInt(op.latency_acceptable);
-  w.Key("investigate").UInt(op.latency_investigate);
-  w.Key("good_below_s").Double(op.latency_good_below_s);
-  w.Key("investigate_above_s").Double(op.latency_investigate_above_s);
-  w.EndObject();
   w.EndObject();
 }
 
@@ -360,7 +273,7 @@ std::string PerformanceMonitor::ReportToJson(const Report& report,
   w.Key("operations").BeginObject();
   for (const OperationStats& op : report.operations) {
     w.Key(op.name);
-    WriteOperation(op, w);
+    WriteOperationJson(op, w);  // from the field table (stats_fields)
   }
   w.EndObject();
   w.Key("timestamp_unix_s").Double(report.timestamp_unix_s);
