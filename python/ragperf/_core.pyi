@@ -35,6 +35,9 @@ SAMPLER_MAX_INTERVAL_S: float
 # The operation (and dimension value) that stands for names past the caps
 # (STATE_SCHEMA_VERSION above is registered with the state bindings):
 OVERFLOW_NAME: str
+# The statistics of an operation, each field once (cpp/ragperf/stats_fields.h):
+# (core_key, attribute, report_path, unit, type, optional, known_if) per field.
+STATS_FIELDS: tuple[tuple[str | None, str | None, str | None, str, str, bool, str | None], ...]
 
 def estimate_tokens(text: str) -> int: ...
 def estimate_tokens_batch(texts: Sequence[str]) -> int: ...

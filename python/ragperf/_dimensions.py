@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._component import Component, ReportSection
 from ._core import OVERFLOW_NAME
 from ._validate import check_name, check_positive_int, check_window_minutes, operation_name
+from .model.stats_fields import report_subset
 from .stats import PerformanceStats
 
 if TYPE_CHECKING:
@@ -240,18 +241,22 @@ class Dimensions(Component):
         return out
 
 
+#: The statistics of a dimension value in the report, nested as in an
+#: operation's entry (the field table gives each one's place).
+_SUMMARY_ATTRIBUTES = (
+    "total_operations",
+    "failed_operations",
+    "error_rate",
+    "avg_duration",
+    "p50_duration",
+    "p95_duration",
+    "p99_duration",
+    "max_duration",
+    "total_tokens",
+    "tokens_per_second",
+    "cost_usd",
+)
+
+
 def _summary(s: PerformanceStats) -> dict[str, Any]:
-    return {
-        "total": s.total_operations,
-        "failed": s.failed_operations,
-        "error_rate": s.error_rate,
-        "duration": {
-            "avg": s.avg_duration,
-            "p50": s.p50_duration,
-            "p95": s.p95_duration,
-            "p99": s.p99_duration,
-            "max": s.max_duration,
-        },
-        "tokens": {"total": s.total_tokens, "per_second": s.tokens_per_second},
-        "cost_usd": s.cost_usd,
-    }
+    return report_subset(s, _SUMMARY_ATTRIBUTES)

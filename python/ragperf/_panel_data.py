@@ -24,6 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .model.report_view import Headline, headline
+from .model.report_view import operation_entries as _operations
+from .model.report_view import operation_stats as _stats
+from .model.stats_fields import csv_row
 from .overhead import overhead_summary as monitoring_caption
 
 __all__ = [
@@ -72,90 +76,12 @@ def _ms(seconds: Any) -> float | None:
     return None if seconds is None else float(seconds) * 1e3
 
 
-def _operations(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """``(name, entry)`` pairs sorted by name; a non-object entry raises
-    ValueError naming it."""
-    ops = report.get("operations")
-    if not isinstance(ops, Mapping):
-        raise ValueError(f"report['operations'] must be an object, got {type(ops).__name__}")
-    pairs = []
-    for name, entry in ops.items():
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"operation {name!r}: expected an object, got {type(entry).__name__}")
-        pairs.append((str(name), entry))
-    pairs.sort(key=lambda p: p[0])
-    return pairs
-
-
 def _time(timestamp_s: Any) -> datetime | None:
     """Unix seconds as a local naive datetime (the report's ``timestamp``
     convention); None for a missing or non-finite value."""
     if not isinstance(timestamp_s, (int, float)) or not math.isfinite(timestamp_s):
         return None
     return datetime.fromtimestamp(float(timestamp_s))
-
-
-# ------------------------------------------------------------- headline
-
-
-@dataclass(frozen=True)
-class Headline:
-    """The panel's headline numbers.
-
-    ``tokens_per_second`` is all tokens divided by the summed duration of the
-    operations that recorded tokens (None when none did); ``cost_usd`` is
-    None when no operation had a known price.
-
-    Example:
-        >>> h = headline(monitor.generate_report())  # doctest: +SKIP
-        >>> h.status, h.total_operations             # doctest: +SKIP
-        ('healthy', 42)
-    """
-
-    status: str
-    issues: list[str] = field(default_factory=list)
-    memory_mb: float | None = None
-    total_operations: int = 0
-    total_failed: int = 0
-    error_rate: float = 0.0
-    tokens_per_second: float | None = None
-    cost_usd: float | None = None
-    timestamp: str = ""
-
-
-def headline(report: Mapping[str, Any]) -> Headline:
-    """The headline numbers of a report: health status and issues, current
-    RSS (MB), total and failed operations, error rate, tokens/s and cost.
-
-    Example:
-        >>> headline({"operations": {}, "total_operations": 0}).status
-        'unknown'
-    """
-    ops = _operations(report)
-    health = report.get("health") or {}
-    memory = report.get("memory") or {}
-    total = int(report.get("total_operations", 0))
-    failed = int(report.get("total_failed", sum(int(e.get("failed", 0)) for _, e in ops)))
-    tokens = 0
-    token_seconds = 0.0
-    for _, entry in ops:
-        op_tokens = int((entry.get("tokens") or {}).get("total", 0))
-        if op_tokens > 0:
-            tokens += op_tokens
-            token_seconds += float((entry.get("duration") or {}).get("total_s", 0.0))
-    cost = report.get("cost_usd")
-    rss = memory.get("current_rss_mb", health.get("memory_mb"))
-    return Headline(
-        status=str(health.get("status", "unknown")),
-        issues=[str(i) for i in health.get("issues", [])],
-        memory_mb=None if rss is None else float(rss),
-        total_operations=total,
-        total_failed=failed,
-        error_rate=failed / total if total else 0.0,
-        tokens_per_second=tokens / token_seconds if tokens and token_seconds > 0 else None,
-        cost_usd=None if cost is None else float(cost),
-        timestamp=str(report.get("timestamp", "")),
-    )
 
 
 def format_mb(mb: float | None) -> str:
@@ -212,22 +138,19 @@ def operation_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         ...     "tokens": {"per_second": 0.0}}}})[0]["p95 ms"]
         200.0
     """
-    rows = []
-    for name, entry in _operations(report):
-        duration = entry.get("duration") or {}
-        rows.append(
-            {
-                "operation": name,
-                "count": int(entry.get("total", 0)),
-                "p50 ms": _ms(duration.get("p50")),
-                "p95 ms": _ms(duration.get("p95")),
-                "p99 ms": _ms(duration.get("p99")),
-                "tokens/s": float((entry.get("tokens") or {}).get("per_second", 0.0)),
-                "errors": int(entry.get("failed", 0)),
-                "error %": float(entry.get("error_rate", 0.0)) * 100,
-            }
-        )
-    return rows
+    return [
+        {
+            "operation": s.operation_type,
+            "count": s.total_operations,
+            "p50 ms": s.p50_duration_ms,
+            "p95 ms": s.p95_duration_ms,
+            "p99 ms": s.p99_duration_ms,
+            "tokens/s": s.tokens_per_second,
+            "errors": s.failed_operations,
+            "error %": s.error_rate * 100,
+        }
+        for s in _stats(report)
+    ]
 
 
 def percentile_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -239,14 +162,11 @@ def percentile_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         ...     "p95": 0.002, "p99": 0.003}}}})[2]
         {'operation': 'x', 'percentile': 'p99', 'ms': 3.0}
     """
-    rows = []
-    for name, entry in _operations(report):
-        duration = entry.get("duration") or {}
-        for p in _PERCENTILES:
-            ms = _ms(duration.get(p))
-            if ms is not None:
-                rows.append({"operation": name, "percentile": p, "ms": ms})
-    return rows
+    return [
+        {"operation": s.operation_type, "percentile": p, "ms": float(getattr(s, f"{p}_duration_ms"))}
+        for s in _stats(report)
+        for p in _PERCENTILES
+    ]
 
 
 def report_stats_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -259,48 +179,7 @@ def report_stats_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         >>> report_stats_rows(monitor.generate_report())[0]["p95_duration_ms"]  # doctest: +SKIP
         12.5
     """
-    rows = []
-    for name, e in _operations(report):
-        d = e.get("duration") or {}
-        t = e.get("tokens") or {}
-        cache = e.get("cache") or {}
-        streaming = e.get("streaming") or {}
-        ttft = streaming.get("time_to_first_token_s") or {}
-        classes = e.get("latency_classes") or {}
-        streamed = bool(streaming.get("streams"))
-        rows.append(
-            {
-                "operation": name,
-                "total_operations": e.get("total"),
-                "successful_operations": e.get("successful"),
-                "failed_operations": e.get("failed"),
-                "error_rate": e.get("error_rate"),
-                "min_duration_ms": _ms(d.get("min")),
-                "avg_duration_ms": _ms(d.get("avg")),
-                "p50_duration_ms": _ms(d.get("p50")),
-                "p90_duration_ms": _ms(d.get("p90")),
-                "p95_duration_ms": _ms(d.get("p95")),
-                "p99_duration_ms": _ms(d.get("p99")),
-                "max_duration_ms": _ms(d.get("max")),
-                "total_tokens": t.get("total"),
-                "prompt_tokens": t.get("prompt"),
-                "completion_tokens": t.get("completion"),
-                "tokens_per_second": t.get("per_second"),
-                "requests_per_second": e.get("requests_per_second"),
-                "cost_usd": e.get("cost_usd"),
-                "cache_hits": cache.get("hits", 0),
-                "cache_misses": cache.get("misses", 0),
-                "streams": streaming.get("streams", 0),
-                "time_to_first_token_p50_ms": _ms(ttft.get("p50")) if streamed else None,
-                "time_to_first_token_p95_ms": _ms(ttft.get("p95")) if streamed else None,
-                "output_tokens_per_second": streaming.get("output_tokens_per_second") if streamed else None,
-                "latency_good": classes.get("good"),
-                "latency_acceptable": classes.get("acceptable"),
-                "latency_investigate": classes.get("investigate"),
-                "cancelled_operations": e.get("cancelled", 0),
-            }
-        )
-    return rows
+    return [csv_row(s) for s in _stats(report)]
 
 
 def stats_csv_text(report: Mapping[str, Any]) -> str:
@@ -501,7 +380,7 @@ def history_point(report: Mapping[str, Any]) -> dict[str, Any]:
         "timestamp_s": report.get("timestamp_unix_s"),
         "rss_mb": None if rss is None else float(rss),
         "total_operations": int(report.get("total_operations", 0)),
-        "p95_ms": {name: _ms((e.get("duration") or {}).get("p95")) for name, e in _operations(report)},
+        "p95_ms": {s.operation_type: s.p95_duration_ms for s in _stats(report)},
     }
 
 

@@ -57,12 +57,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from . import __version__
 from .compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
-from .persistence import StateError, check_schema_version
+from .model.report_file import StateError
+from .model.report_file import load_report as _load_report
 from .report import format_report
 
 __all__ = [
@@ -298,46 +299,15 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
-            raw = f.read()
+        return _load_report(name, required=REPORT_KEYS)
     except FileNotFoundError:
         raise CliError(f"cannot read {name}: file not found", EXIT_USAGE) from None
     except IsADirectoryError:
         raise CliError(f"cannot read {name}: is a directory", EXIT_USAGE) from None
     except OSError as e:
         raise CliError(f"cannot read {name}: {e.strerror or e}", EXIT_USAGE) from None
-    if not raw.strip():
-        raise CliError(f"{name} is not valid JSON: the file is empty", EXIT_CORRUPT)
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        ends_early = e.pos >= len(e.doc.rstrip()) or e.msg.startswith("Unterminated")
-        hint = "; the file ends early (truncated?)" if ends_early else ""
-        raise CliError(
-            f"{name} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}){hint}",
-            EXIT_CORRUPT,
-        ) from None
-    except (UnicodeDecodeError, RecursionError) as e:
-        raise CliError(f"{name} is not valid JSON ({type(e).__name__})", EXIT_CORRUPT) from None
-    if not isinstance(data, dict):
-        raise CliError(
-            f"{name} is not a ragperf metrics file: expected a JSON object, "
-            f"got {type(data).__name__}",
-            EXIT_CORRUPT,
-        )
-    try:  # before the shape checks: a newer file may have another shape
-        check_schema_version(data, name)
-    except StateError as e:
+    except StateError as e:  # ReportFileError, SchemaVersionError: the message names the file
         raise CliError(str(e), EXIT_CORRUPT) from None
-    missing = [key for key in REPORT_KEYS if key not in data]
-    if missing:
-        raise CliError(
-            f"{name} is not a ragperf metrics file: missing key(s) {', '.join(map(repr, missing))}",
-            EXIT_CORRUPT,
-        )
-    if not isinstance(data["operations"], Mapping):
-        raise CliError(f"{name} is not a ragperf metrics file: 'operations' is not an object", EXIT_CORRUPT)
-    return data
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -42,15 +42,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from .persistence import SchemaVersionError, StateError, check_schema_version
+from .model.comparison import Comparison, MetricDelta, OperationDelta
+from .model.report_file import ReportFileError, check_report, load_report
+from .model.stats_fields import field
 
 __all__ = [
     "ERROR_RATE_FLOOR",
@@ -83,7 +83,6 @@ _HIGHER_IS_WORSE: Final = {
 }
 
 ReportSource = Mapping[str, Any] | str | os.PathLike[str]
-Status = Literal["compared", "added", "removed", "skipped"]
 
 
 def parse_threshold(text: str | float) -> float:
@@ -125,261 +124,27 @@ def parse_threshold(text: str | float) -> float:
     return value
 
 
-@dataclass(frozen=True)
-class MetricDelta:
-    """One metric of one operation, before and after.
-
-    ``before`` / ``after`` are in the unit the ``metric`` name says (``_ms``
-    milliseconds, ``error_rate`` a fraction 0..1, ``tokens_per_second``,
-    ``cost_usd_per_call`` US dollars); ``None`` when a report lacks it.
-    ``change`` is ``after - before`` and ``relative_change`` is ``change /
-    before`` (``None`` when either side is missing or ``before`` is 0).
-
-    Example:
-        >>> d = MetricDelta("llm_inference", "p95_ms", 100.0, 130.0, 30.0, 0.3, regression=True)
-        >>> d.regression, f"{d.relative_change:+.0%}"
-        (True, '+30%')
-    """
-
-    operation: str
-    metric: str
-    before: float | None
-    after: float | None
-    change: float | None
-    relative_change: float | None
-    regression: bool = False
-    improved: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The delta as a JSON-serialisable dict.
-
-        Example:
-            >>> MetricDelta("x", "p50_ms", 1.0, 1.0, 0.0, 0.0).to_dict()["regression"]
-            False
-        """
-        return {
-            "metric": self.metric,
-            "before": self.before,
-            "after": self.after,
-            "change": self.change,
-            "relative_change": self.relative_change,
-            "regression": self.regression,
-            "improved": self.improved,
-        }
-
-
-@dataclass(frozen=True)
-class OperationDelta:
-    """The comparison of one operation.
-
-    ``status`` is ``"compared"``, ``"added"`` (only in the after report),
-    ``"removed"`` (only in before) or ``"skipped"`` (fewer than ``min_count``
-    records on a side: the changes are listed but not judged). ``metrics`` is
-    empty for added and removed operations.
-
-    Example:
-        >>> op = OperationDelta("reranking", "added", None, 12)
-        >>> op.status, op.has_regressions
-        ('added', False)
-    """
-
-    operation: str
-    status: Status
-    before_count: int | None
-    after_count: int | None
-    metrics: tuple[MetricDelta, ...] = ()
-
-    @property
-    def regressions(self) -> list[MetricDelta]:
-        """The metrics of this operation that regressed.
-
-        Example:
-            >>> OperationDelta("x", "removed", 3, None).regressions
-            []
-        """
-        return [m for m in self.metrics if m.regression]
-
-    @property
-    def has_regressions(self) -> bool:
-        """Whether any metric of this operation regressed.
-
-        Example:
-            >>> OperationDelta("x", "removed", 3, None).has_regressions
-            False
-        """
-        return any(m.regression for m in self.metrics)
-
-    def metric(self, name: str) -> MetricDelta:
-        """The delta of one metric by name (one of :data:`METRICS`).
-
-        Raises KeyError for a name not compared.
-
-        Example:
-            >>> c = compare_reports(before_report, after_report)   # doctest: +SKIP
-            >>> c.operation("llm_inference").metric("p95_ms").after # doctest: +SKIP
-            2010.0
-        """
-        for m in self.metrics:
-            if m.metric == name:
-                return m
-        raise KeyError(f"operation {self.operation!r} has no compared metric {name!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The operation's comparison as a JSON-serialisable dict.
-
-        Example:
-            >>> OperationDelta("x", "added", None, 5).to_dict()["after_count"]
-            5
-        """
-        return {
-            "operation": self.operation,
-            "status": self.status,
-            "before_count": self.before_count,
-            "after_count": self.after_count,
-            "regression": self.has_regressions,
-            "metrics": {m.metric: m.to_dict() for m in self.metrics},
-        }
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The result of :func:`compare_reports`: one :class:`OperationDelta` per
-    operation present in either report (before's order, then added ones).
-
-    Example:
-        >>> c = compare_reports(before_report, after_report, threshold=0.2)  # doctest: +SKIP
-        >>> c.has_regressions, [r.metric for r in c.regressions]            # doctest: +SKIP
-        (True, ['p95_ms', 'p99_ms'])
-        >>> json.dumps(c.to_dict())                                          # doctest: +SKIP
-    """
-
-    operations: list[OperationDelta]
-    threshold: float
-    min_count: int = 1
-    before_name: str = "before"
-    after_name: str = "after"
-    _index: dict[str, OperationDelta] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {op.operation: op for op in self.operations})
-
-    @property
-    def regressions(self) -> list[MetricDelta]:
-        """Every regressed metric, over all operations (each names its operation).
-
-        Example:
-            >>> [(r.operation, r.metric) for r in c.regressions]  # doctest: +SKIP
-            [('llm_inference', 'p95_ms')]
-        """
-        return [m for op in self.operations for m in op.metrics if m.regression]
-
-    @property
-    def has_regressions(self) -> bool:
-        """Whether any metric of any operation regressed beyond the threshold.
-
-        Example:
-            >>> compare_reports(report, report).has_regressions  # doctest: +SKIP
-            False
-        """
-        return any(op.has_regressions for op in self.operations)
-
-    @property
-    def added(self) -> list[str]:
-        """Operations only in the after report.
-
-        Example:
-            >>> c.added  # doctest: +SKIP
-            ['reranking']
-        """
-        return [op.operation for op in self.operations if op.status == "added"]
-
-    @property
-    def removed(self) -> list[str]:
-        """Operations only in the before report.
-
-        Example:
-            >>> c.removed  # doctest: +SKIP
-            []
-        """
-        return [op.operation for op in self.operations if op.status == "removed"]
-
-    def operation(self, name: str) -> OperationDelta:
-        """The comparison of one operation by name; KeyError if in neither report.
-
-        Example:
-            >>> c.operation("llm_inference").status  # doctest: +SKIP
-            'compared'
-        """
-        try:
-            return self._index[name]
-        except KeyError:
-            raise KeyError(f"operation {name!r} is in neither report") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The comparison as a JSON-serialisable dict (what ``ragperf compare --json`` prints).
-
-        Example:
-            >>> sorted(c.to_dict())  # doctest: +SKIP
-            ['after', 'before', 'has_regressions', 'min_count', 'operations', 'regressions', 'threshold']
-        """
-        return {
-            "before": self.before_name,
-            "after": self.after_name,
-            "threshold": self.threshold,
-            "min_count": self.min_count,
-            "has_regressions": self.has_regressions,
-            "regressions": [{"operation": r.operation, **r.to_dict()} for r in self.regressions],
-            "operations": [op.to_dict() for op in self.operations],
-        }
-
-
 # ---------------------------------------------------------------- loading
 
 
-class ReportFormatError(ValueError):
-    """A report that is not valid JSON or not a ragperf metrics report.
-
-    ``source`` names the file (or ``"before"`` / ``"after"`` for a dict) and
-    ``detail`` says what is wrong; ``str()`` combines them.
-
-    Example:
-        >>> e = ReportFormatError("a.json", "operation 'x' lacks key 'total'")
-        >>> str(e)
-        "a.json is not a ragperf metrics file: operation 'x' lacks key 'total'"
-    """
-
-    def __init__(self, source: str, detail: str, *, invalid_json: bool = False) -> None:
-        self.source = source
-        self.detail = detail
-        self.invalid_json = invalid_json
-        what = "is not valid JSON" if invalid_json else "is not a ragperf metrics file"
-        super().__init__(f"{source} {what}: {detail}")
+#: A report that is not valid JSON or not a ragperf metrics report: the one
+#: error of the report loader (:class:`ragperf.model.report_file.ReportFileError`,
+#: a ValueError); ``source`` names the file (or ``"before"`` / ``"after"``
+#: for a dict), ``detail`` says what is wrong.
+ReportFormatError = ReportFileError
 
 
 def _load(source: ReportSource, default_name: str) -> tuple[Mapping[str, Any], str]:
     if isinstance(source, Mapping):
-        report, name = source, default_name
+        report, name = check_report(source, default_name), default_name
     elif isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        with open(name, "rb") as f:
-            raw = f.read()
-        try:
-            report = json.loads(raw)
-        except (ValueError, RecursionError) as e:
-            raise ReportFormatError(name, str(e) or type(e).__name__, invalid_json=True) from None
+        report = load_report(name)
     else:
         raise TypeError(
             f"{default_name} must be a report dict or a path to a metrics JSON, "
             f"got {type(source).__name__}"
         )
-    if not isinstance(report, Mapping):
-        raise ReportFormatError(name, f"expected a JSON object, got {type(report).__name__}")
-    try:  # first: a newer file may have a different shape
-        check_schema_version(report, name)
-    except SchemaVersionError:
-        raise
-    except StateError as e:  # a malformed version: not a ragperf report
-        raise ReportFormatError(name, str(e).removeprefix(f"{name}: ")) from None
     if not isinstance(report.get("operations"), Mapping):
         raise ReportFormatError(name, "no 'operations' object")
     return report, name
@@ -394,8 +159,30 @@ def _number(value: Any, where: str) -> float:
     return number
 
 
-def _optional(entry: Mapping[str, Any], key: str, where: str) -> float | None:
-    value = entry.get(key)
+#: The latency metrics and the statistics they read (the field table gives
+#: each one's place in a report entry).
+_LATENCY: Final = {"p50_ms": "p50_duration", "p95_ms": "p95_duration", "p99_ms": "p99_duration"}
+
+
+def _at(entry: Mapping[str, Any], attribute: str, where: str, required: bool) -> float | None:
+    """The number of a statistic in a report entry, at its report path;
+    None for an optional one that is missing or null."""
+    *parents, key = str(field(attribute).report_path).split(".")
+    node = entry
+    for p in parents:
+        child = node.get(p)
+        if child is None and not required:
+            return None
+        if not isinstance(child, Mapping):
+            if required:
+                raise ValueError(f"{where} lacks the {p!r} object")
+            raise ValueError(f"{where}[{p!r}] must be an object, got {type(child).__name__}")
+        node, where = child, f"{where}[{p!r}]"
+    if required:
+        if key not in node:
+            raise ValueError(f"{where} lacks key {key!r}")
+        return _number(node[key], f"{where}[{key!r}]")
+    value = node.get(key)
     return None if value is None else _number(value, f"{where}[{key!r}]")
 
 
@@ -403,34 +190,18 @@ def _extract(entry: Any, where: str) -> tuple[int, dict[str, float | None]]:
     """(record count, metric values) of one report operation entry."""
     if not isinstance(entry, Mapping):
         raise ValueError(f"{where} must be an object, got {type(entry).__name__}")
-    if "total" not in entry:
-        raise ValueError(f"{where} lacks key 'total'")
-    total = int(_number(entry["total"], f"{where}['total']"))
-    duration = entry.get("duration")
-    if not isinstance(duration, Mapping):
-        raise ValueError(f"{where} lacks the 'duration' object")
+    total = int(_at(entry, "total_operations", where, True) or 0)
     values: dict[str, float | None] = {}
-    for q in ("p50", "p95", "p99"):
-        if q not in duration:
-            raise ValueError(f"{where}['duration'] lacks key {q!r}")
-        values[f"{q}_ms"] = _number(duration[q], f"{where}['duration'][{q!r}]") * 1e3
-
-    error_rate = _optional(entry, "error_rate", where)
+    for metric, attribute in _LATENCY.items():
+        values[metric] = float(_at(entry, attribute, where, True) or 0.0) * 1e3
+    error_rate = _at(entry, "error_rate", where, False)
     if error_rate is None:
-        failed = _optional(entry, "failed", where)
+        failed = _at(entry, "failed_operations", where, False)
         if failed is not None and total > 0:
             error_rate = failed / total
     values["error_rate"] = error_rate
-
-    tokens = entry.get("tokens")
-    per_second = None
-    if isinstance(tokens, Mapping):
-        per_second = _optional(tokens, "per_second", f"{where}['tokens']")
-    elif tokens is not None:
-        raise ValueError(f"{where}['tokens'] must be an object, got {type(tokens).__name__}")
-    values["tokens_per_second"] = per_second
-
-    cost = _optional(entry, "cost_usd", where)
+    values["tokens_per_second"] = _at(entry, "tokens_per_second", where, False)
+    cost = _at(entry, "cost_usd", where, False)
     values["cost_usd_per_call"] = cost / total if cost is not None and total > 0 else None
     return total, values
 

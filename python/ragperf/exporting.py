@@ -28,6 +28,7 @@ from ._runner import MAX_INTERVAL_S, MIN_INTERVAL_S, PeriodicRunner  # noqa: F40
 from ._validate import check_path, check_positive_int
 from .export.base import Exporter
 from .export.files import CsvFileExporter, JsonFileExporter
+from .model import stats_fields as _stats_fields
 from .stats import PerformanceStats
 
 __all__ = [
@@ -58,37 +59,9 @@ class _Monitor(Protocol):
 
 # --------------------------------------------------------------------- CSV
 
-STATS_COLUMNS: tuple[str, ...] = (
-    "operation",
-    "total_operations",
-    "successful_operations",
-    "failed_operations",
-    "error_rate",
-    "min_duration_ms",
-    "avg_duration_ms",
-    "p50_duration_ms",
-    "p90_duration_ms",
-    "p95_duration_ms",
-    "p99_duration_ms",
-    "max_duration_ms",
-    "total_tokens",
-    "prompt_tokens",
-    "completion_tokens",
-    "tokens_per_second",
-    "requests_per_second",
-    "cost_usd",
-    "cache_hits",
-    "cache_misses",
-    "streams",
-    "time_to_first_token_p50_ms",
-    "time_to_first_token_p95_ms",
-    "output_tokens_per_second",
-    "latency_good",
-    "latency_acceptable",
-    "latency_investigate",
-    "cancelled_operations",
-)
-"""Columns of :func:`export_metrics_csv`, in order."""
+STATS_COLUMNS: tuple[str, ...] = _stats_fields.STATS_COLUMNS
+"""Columns of :func:`export_metrics_csv`, in order (derived from the
+statistics' field table, :mod:`ragperf.model.stats_fields`)."""
 
 OPERATION_COLUMNS: tuple[str, ...] = (
     "operation",
@@ -139,40 +112,7 @@ def stats_rows(monitor: _Monitor) -> list[dict[str, Any]]:
         ['embedding_generation', 'llm_inference']
     """
     _check_monitor(monitor, "get_all_stats")
-    rows = []
-    for s in monitor.get_all_stats().values():
-        rows.append(
-            {
-                "operation": s.operation_type,
-                "total_operations": s.total_operations,
-                "successful_operations": s.successful_operations,
-                "failed_operations": s.failed_operations,
-                "error_rate": s.error_rate,
-                "min_duration_ms": _ms(s.min_duration),
-                "avg_duration_ms": _ms(s.avg_duration),
-                "p50_duration_ms": _ms(s.p50_duration),
-                "p90_duration_ms": _ms(s.p90_duration),
-                "p95_duration_ms": _ms(s.p95_duration),
-                "p99_duration_ms": _ms(s.p99_duration),
-                "max_duration_ms": _ms(s.max_duration),
-                "total_tokens": s.total_tokens,
-                "prompt_tokens": s.prompt_tokens,
-                "completion_tokens": s.completion_tokens,
-                "tokens_per_second": s.tokens_per_second,
-                "requests_per_second": s.requests_per_second,
-                "cost_usd": s.cost_usd,
-                "cache_hits": s.cache_hits,
-                "cache_misses": s.cache_misses,
-                "streams": s.streams,
-                "time_to_first_token_p50_ms": _ms(s.time_to_first_token_p50_s),
-                "time_to_first_token_p95_ms": _ms(s.time_to_first_token_p95_s),
-                "output_tokens_per_second": s.output_tokens_per_second,
-                "latency_good": s.latency_good,
-                "latency_acceptable": s.latency_acceptable,
-                "latency_investigate": s.latency_investigate,
-                "cancelled_operations": s.cancelled_operations,
-            }
-        )
+    rows = [_stats_fields.csv_row(s) for s in monitor.get_all_stats().values()]
     rows.sort(key=lambda r: str(r["operation"]))
     return rows
 

@@ -52,7 +52,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -74,7 +73,7 @@ from ._multiproc_writer import (  # the writing side, re-exported under its publ
 from ._validate import check_real
 from .exporting import PeriodicExporter
 from .monitor import PerformanceMonitor, get_performance_monitor
-from .persistence import SchemaVersionError
+from .model.report_file import ReportFileError, SchemaVersionError, load_report
 
 __all__ = [
     "ENV_DIR",
@@ -289,21 +288,17 @@ def merge_snapshots(
             continue
         if not include_dead and snap.alive is False:
             continue
-        try:
-            with open(snap.path, encoding="utf-8") as f:
-                text = f.read()
-        except FileNotFoundError:
-            continue
         error: ValueError
         cause: Exception
         try:
-            report = json.loads(text)
-            if not isinstance(report, dict):
-                raise ValueError(f"expected a JSON object, got {type(report).__name__}")
-            merged.merge_from(report)
+            merged.merge_from(load_report(snap.path))
+            continue
+        except FileNotFoundError:  # removed between listing and reading
             continue
         except SchemaVersionError as exc:  # written by a newer ragperf: not corrupt
             error, cause = SchemaVersionError(snap.path, exc.found, exc.supported, where=exc.where), exc
+        except ReportFileError as exc:
+            error, cause = ValueError(f"corrupt ragperf snapshot {exc}"), exc
         except (ValueError, TypeError, KeyError) as exc:
             detail = str(exc).removeprefix("<report dict>: ")
             error, cause = ValueError(f"corrupt ragperf snapshot {snap.path}: {detail}"), exc

@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import _core
+from .model.report_file import (
+    STATE_SCHEMA_VERSION,
+    SchemaVersionError,
+    StateError,
+    check_schema_version,
+    load_report,
+)
+from .model.report_file import check_version as _check_version
 
 __all__ = [
     "STATE_SCHEMA_VERSION",
@@ -37,94 +43,13 @@ __all__ = [
     "merge_state",
 ]
 
-#: The newest export schema this version reads and writes: the top-level
-#: ``schema_version`` of an export and its ``state.schema_version``. Defined
-#: once, in the C++ core (``kStateSchemaVersion``).
-STATE_SCHEMA_VERSION: int = _core.STATE_SCHEMA_VERSION
-
-
-class StateError(ValueError):
-    """A snapshot that cannot be merged; the message names the file."""
-
-
-class SchemaVersionError(StateError):
-    """A saved export written with a newer schema than this ragperf reads.
-
-    Raised by every loader (``PerformanceMonitor.load``, ``merge_from``,
-    ``merge_snapshots``, ``compare_reports``, ``ragperf report`` and
-    ``ragperf compare``) through :func:`check_schema_version`. ``source``
-    names the file, ``found`` is the file's version and ``supported`` the
-    newest this ragperf reads.
-
-    Example:
-        >>> e = SchemaVersionError("m.json", 2, 1)
-        >>> str(e)  # doctest: +ELLIPSIS
-        'm.json: schema_version 2 is newer than this ragperf (...) reads (1); upgrade ragperf'
-    """
-
-    def __init__(self, source: str, found: int, supported: int, *, where: str = "") -> None:
-        self.source = source
-        self.found = found
-        self.supported = supported
-        self.where = where
-        super().__init__(
-            f"{source}: {where}schema_version {found} is newer than this ragperf "
-            f"({_core.__version__}) reads ({supported}); upgrade ragperf"
-        )
-
-
-def check_schema_version(data: Mapping[str, Any], name: str, *, required: bool = False) -> None:
-    """Refuses an export (a parsed JSON object) whose top-level
-    ``schema_version`` is newer than :data:`STATE_SCHEMA_VERSION`, with a
-    :class:`SchemaVersionError` naming ``name`` (the file) and both versions;
-    a version that is not a positive int raises :class:`StateError`. A
-    missing one passes unless ``required``: reports of the seed schema and
-    ``generate_report()`` dicts carry none.
-
-    Example:
-        >>> check_schema_version({"schema_version": 1, "operations": {}}, "m.json")
-        >>> check_schema_version({"schema_version": 9}, "m.json")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ragperf.persistence.SchemaVersionError: m.json: schema_version 9 is newer than ...
-    """
-    _check_version(data, name, "", required)
-
-
-def _check_version(data: Mapping[str, Any], name: str, where: str, required: bool) -> None:
-    if "schema_version" not in data:
-        if required:
-            raise StateError(f"{name}: {where}has no integer schema_version")
-        return
-    version = data["schema_version"]
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise StateError(f"{name}: {where}schema_version must be an integer, got {version!r}")
-    if version > STATE_SCHEMA_VERSION:
-        raise SchemaVersionError(name, version, STATE_SCHEMA_VERSION, where=where)
-    if version < 1:
-        raise StateError(f"{name}: invalid {where}schema_version {version}")
-
-
 def _load(source: Any) -> tuple[Mapping[str, Any], str]:
     if isinstance(source, Mapping):
         return source, "<report dict>"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path or a report dict, got {source!r}")
     path = os.fspath(source)
-    with open(path, "rb") as f:  # OSError names the path
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StateError(f"{path}: not UTF-8 text ({exc})") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(f"{path}: not valid JSON ({exc})") from exc
-    except RecursionError as exc:  # hostile nesting, e.g. 100,000 '['
-        raise StateError(f"{path}: JSON nested too deeply") from exc
-    if not isinstance(data, Mapping):
-        raise StateError(f"{path}: not a ragperf export (a JSON object was expected)")
-    return data, path
+    return load_report(path), path  # OSError names the path; ReportFileError is a StateError
 
 
 def read_state(source: Any) -> tuple[Mapping[str, Any], str]:

@@ -80,12 +80,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         f"ragperf.prometheus needs prometheus_client ({e}): pip install 'ragperf[prometheus]'"
     ) from e
 
+from .model.stats_fields import DURATION_QUANTILES
 from .monitor import PerformanceMonitor, get_performance_monitor
 
 __all__ = ["QUANTILES", "MetricsServer", "MonitorLike", "RagperfCollector", "start_http_server"]
 
-#: The quantiles of ``ragperf_operation_duration_seconds``.
-QUANTILES: Final = (0.5, 0.9, 0.95, 0.99)
+#: The quantiles of ``ragperf_operation_duration_seconds``: the duration
+#: percentiles of the statistics' field table.
+QUANTILES: Final = tuple(q for q, _ in DURATION_QUANTILES)
 
 _MB: Final = 1024.0 * 1024.0
 
@@ -331,13 +333,7 @@ class RagperfCollector(Collector):
         cost = cast(CounterMetricFamily, f["cost"])
         for stats in monitor.get_all_stats().values():
             op = str(stats.operation_type)
-            if stats.total_operations > 0:
-                values = (stats.p50_duration, stats.p90_duration, stats.p95_duration, stats.p99_duration)
-                for q, value in zip(QUANTILES, values):
-                    duration.add_sample(
-                        duration.name, {"operation": op, "quantile": str(q)}, float(value)
-                    )
-            duration.add_metric([op], stats.total_operations, float(stats.total_duration))
+            _add_duration(duration, {"operation": op}, stats)
             failed.add_metric([op], float(stats.failed_operations))
             for error_type, count in sorted(stats.errors_by_type.items()):
                 errors.add_metric([op, str(error_type)], float(count))
@@ -369,6 +365,15 @@ class RagperfCollector(Collector):
 _DIMENSION_LABELS: Final = ["operation", "dimension", "value"]
 
 
+def _add_duration(family: SummaryMetricFamily, labels: dict[str, str], s: _StatsLike) -> None:
+    """The duration summary of one statistics object: its quantiles (the
+    field table's duration percentiles) when it has records, count and sum."""
+    if s.total_operations > 0:
+        for q, attribute in DURATION_QUANTILES:
+            family.add_sample(family.name, {**labels, "quantile": str(q)}, float(getattr(s, attribute)))
+    family.add_metric(list(labels.values()), s.total_operations, float(s.total_duration))
+
+
 def _add_dimensions(monitor: Any, f: dict[str, Metric]) -> None:
     """Samples per (operation, dimension, value) of a monitor with
     dimensions (any object without ``get_dimensions`` has none)."""
@@ -381,15 +386,7 @@ def _add_dimensions(monitor: Any, f: dict[str, Metric]) -> None:
             op = str(op_key)
             for value, s in monitor.get_breakdown(op, by=dimension).items():
                 labels = [op, dimension, value]
-                if s.total_operations > 0:
-                    quantiles = (s.p50_duration, s.p90_duration, s.p95_duration, s.p99_duration)
-                    for q, v in zip(QUANTILES, quantiles):
-                        duration.add_sample(
-                            duration.name,
-                            dict(zip(_DIMENSION_LABELS, labels), quantile=str(q)),
-                            float(v),
-                        )
-                duration.add_metric(labels, s.total_operations, float(s.total_duration))
+                _add_duration(duration, dict(zip(_DIMENSION_LABELS, labels)), s)
                 cast(CounterMetricFamily, f["dimension_failed"]).add_metric(labels, float(s.failed_operations))
                 cast(CounterMetricFamily, f["dimension_tokens"]).add_metric(labels, float(s.total_tokens))
                 if s.cost_usd is not None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from .model.stats_fields import values_from_core, values_from_report
+
 __all__ = ["PerformanceStats"]
 
 
@@ -102,55 +104,25 @@ class PerformanceStats:
     ) -> PerformanceStats:
         return cls(
             operation_type=operation_type,
-            total_operations=int(d["total"]),
-            successful_operations=int(d["successful"]),
-            failed_operations=int(d["failed"]),
-            min_duration=float(d["min_s"]),
-            max_duration=float(d["max_s"]),
-            avg_duration=float(d["avg_s"]),
-            p50_duration=float(d["p50_s"]),
-            p95_duration=float(d["p95_s"]),
-            p99_duration=float(d["p99_s"]),
-            total_tokens=int(d["total_tokens"]),
-            avg_tokens=float(d["avg_tokens"]),
-            total_memory_delta_mb=float(d["total_memory_delta_mb"]),
-            avg_memory_delta_mb=float(d["avg_memory_delta_mb"]),
-            tokens_per_second=float(d["tokens_per_second"]),
-            p90_duration=float(d["p90_s"]),
-            total_duration=float(d["sum_s"]),
-            prompt_tokens=int(d["prompt_tokens"]),
-            completion_tokens=int(d["completion_tokens"]),
-            error_rate=float(d["error_rate"]),
-            errors_by_type=dict(d["errors_by_type"]),
             window_minutes=window_minutes,
-            total_gpu_memory_delta_mb=float(d["total_gpu_memory_delta_mb"]),
-            avg_gpu_memory_delta_mb=float(d["avg_gpu_memory_delta_mb"]),
-            requests_per_second=float(d["requests_per_second"]),
-            streams=int(d["streams"]),
-            time_to_first_token_avg_s=d["ttft_avg_s"],
-            time_to_first_token_p50_s=d["ttft_p50_s"],
-            time_to_first_token_p95_s=d["ttft_p95_s"],
-            time_to_first_token_p99_s=d["ttft_p99_s"],
-            inter_token_samples=int(d["inter_token_samples"]),
-            inter_token_latency_avg_s=d["itl_avg_s"],
-            inter_token_latency_p50_s=d["itl_p50_s"],
-            inter_token_latency_p95_s=d["itl_p95_s"],
-            inter_token_latency_p99_s=d["itl_p99_s"],
-            output_tokens_per_second=d["output_tokens_per_second"],
-            cost_usd=d["cost_usd"],
-            priced_operations=int(d["priced_operations"]),
-            unpriced_operations=int(d["unpriced_operations"]),
-            cache_hits=int(d["cache_hits"]),
-            cache_misses=int(d["cache_misses"]),
-            cold_start_duration=d["cold_start_s"],
-            latency_good=int(d["latency_good"]),
-            latency_acceptable=int(d["latency_acceptable"]),
-            latency_investigate=int(d["latency_investigate"]),
-            latency_good_below_s=float(d["latency_good_below_s"]),
-            latency_investigate_above_s=float(d["latency_investigate_above_s"]),
             exclude_cold_start=exclude_cold_start,
-            cancelled_operations=int(d.get("cancelled", 0)),
+            **values_from_core(d),
         )
+
+    @classmethod
+    def from_report(cls, name: str, entry: Mapping[str, Any]) -> PerformanceStats:
+        """The statistics of one ``operations[<name>]`` entry of a report
+        (``generate_report()`` or a metrics JSON file), read through the
+        one field table (:mod:`ragperf.model.stats_fields`). A missing value
+        keeps its default (0, or None where unknown); a value that is not a
+        number raises ValueError or TypeError.
+
+        Example:
+            >>> s = PerformanceStats.from_report("x", {"total": 4, "duration": {"p95": 0.5}})
+            >>> s.total_operations, s.p95_duration_ms, s.cost_usd
+            (4, 500.0, None)
+        """
+        return cls(operation_type=str(name), **values_from_report(entry))
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-serialisable dict.
