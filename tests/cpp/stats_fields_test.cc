@@ -20,7 +20,9 @@ std::string Json(const OperationStats& op) {
 TEST(StatsFieldsTest, EveryNameStandsOnce) {
   std::set<std::string> members, attributes, paths;
   for (const StatField& f : StatFields()) {
-    if (*f.member != '\0') EXPECT_TRUE(members.insert(f.member).second) << f.member;
+    if (*f.member != '\0') {
+      EXPECT_TRUE(members.insert(f.member).second) << f.member;
+    }
     if (*f.attribute != '\0') {
       EXPECT_TRUE(attributes.insert(f.attribute).second) << f.attribute;
     }
@@ -48,8 +50,12 @@ TEST(StatsFieldsTest, StatDoubleReadsTheMember) {
   s.cache_misses = 3;
   for (const StatField& f : StatFields()) {
     const std::string member = f.member;
-    if (member == "p95_s") EXPECT_EQ(StatDouble(f, s), 0.25);
-    if (member == "total") EXPECT_EQ(StatDouble(f, s), 7.0);
+    if (member == "p95_s") {
+      EXPECT_EQ(StatDouble(f, s), 0.25);
+    }
+    if (member == "total") {
+      EXPECT_EQ(StatDouble(f, s), 7.0);
+    }
     if (std::string(f.report_path) == "cache.hit_rate") {
       EXPECT_EQ(StatDouble(f, s), 0.25);
     }
@@ -60,14 +66,14 @@ TEST(StatsFieldsTest, ReportEntryOfAnEmptyOperation) {
   OperationStats op;
   EXPECT_EQ(
       Json(op),
-      R"({"total":0,"successful":0,"failed":0,"cancelled":0,"error_rate":0,)"
-      R"("duration":{"min":0,"max":0,"avg":0,"p50":0,"p95":0,"p99":0,"p90":0,"total_s":0},)"
-      R"("tokens":{"total":0,"avg":0,"prompt":0,"completion":0,"per_second":0},)"
-      R"("memory":{"samples":0,"total_delta_mb":0,"avg_delta_mb":0},)"
-      R"("gpu_memory":{"samples":0,"total_delta_mb":0,"avg_delta_mb":0},)"
-      R"("errors_by_type":{},"first_timestamp_unix_s":0,"last_timestamp_unix_s":0,)"
-      R"("requests_per_second":0,"cost_usd":null,"priced_operations":0,"unpriced_operations":0,)"
-      R"("latency_classes":{"good":0,"acceptable":0,"investigate":0,"good_below_s":0,"investigate_above_s":0}})");
+      R"({"total":0,"successful":0,"failed":0,"cancelled":0,"error_rate":0.0,)"
+      R"("duration":{"min":0.0,"max":0.0,"avg":0.0,"p50":0.0,"p95":0.0,"p99":0.0,"p90":0.0,"total_s":0.0},)"
+      R"("tokens":{"total":0,"avg":0.0,"prompt":0,"completion":0,"per_second":0.0},)"
+      R"("memory":{"samples":0,"total_delta_mb":0.0,"avg_delta_mb":0.0},)"
+      R"("gpu_memory":{"samples":0,"total_delta_mb":0.0,"avg_delta_mb":0.0},)"
+      R"("errors_by_type":{},"first_timestamp_unix_s":0.0,"last_timestamp_unix_s":0.0,)"
+      R"("requests_per_second":0.0,"cost_usd":null,"priced_operations":0,"unpriced_operations":0,)"
+      R"("latency_classes":{"good":0,"acceptable":0,"investigate":0,"good_below_s":0.0,"investigate_above_s":0.0}})");
 }
 
 TEST(StatsFieldsTest, OptionalSectionsAppearWithTheirValues) {
@@ -86,12 +92,12 @@ TEST(StatsFieldsTest, OptionalSectionsAppearWithTheirValues) {
   EXPECT_NE(json.find(R"("cost_usd":0.5,)"), std::string::npos);
   EXPECT_NE(json.find(R"("cache":{"hits":3,"misses":1,"hit_rate":0.75})"),
             std::string::npos);
-  EXPECT_NE(json.find(R"("streaming":{"streams":0,"time_to_first_token_s":{"avg":0,"p50":0,"p95":0,"p99":0},)"
-                      R"("inter_token_latency_s":{"samples":2,"avg":0,"p50":0.01,"p95":0,"p99":0},)"
-                      R"("output_tokens_per_second":0})"),
+  EXPECT_NE(json.find(R"("streaming":{"streams":0,"time_to_first_token_s":{"avg":0.0,"p50":0.0,"p95":0.0,"p99":0.0},)"
+                      R"("inter_token_latency_s":{"samples":2,"avg":0.0,"p50":0.01,"p95":0.0,"p99":0.0},)"
+                      R"("output_tokens_per_second":0.0})"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find(R"("cold_start":{"duration_s":1.5,"timestamp_unix_s":0})"),
+  EXPECT_NE(json.find(R"("cold_start":{"duration_s":1.5,"timestamp_unix_s":0.0})"),
             std::string::npos);
   EXPECT_EQ(json.find("window_s"), std::string::npos);
 }
