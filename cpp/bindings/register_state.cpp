@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ragperf/performance_monitor.h"
+#include "ragperf/stats_fields.h"
 #include "registers.h"
 #include "status.h"
 
@@ -51,44 +52,39 @@ OperationStats StateFrom(const std::string& name, const py::dict& d,
   const std::string where = "operation '" + name + "'";
   OperationStats s;
   s.name = name;
-  s.total = Field<uint64_t>(d, "total", where);
-  s.failed = Field<uint64_t>(d, "failed", where);
+  for (const StateField& sf : StateFields()) {  // from the field table
+    const StatField& f = *sf.field;
+    if (sf.may_be_absent && !d.contains(f.member)) continue;
+    if (f.known == StatKnown::kColdStart) {  // all or nothing, by cold_start_s
+      if (sf.null_when_unknown) {
+        if (d[f.member].is_none()) continue;
+        s.has_cold_start = true;
+      } else if (!s.has_cold_start) {
+        continue;
+      }
+    }
+    switch (f.type) {
+      case StatType::kCount:
+        s.*f.count_member = Field<uint64_t>(d, f.member, where);
+        break;
+      case StatType::kInt:
+        s.*f.int_member = Field<int64_t>(d, f.member, where);
+        break;
+      case StatType::kDouble:
+        s.*f.double_member = Field<double>(d, f.member, where);
+        break;
+      case StatType::kErrorsByType:
+        for (const auto& [type, n] : Field<py::dict>(d, f.member, where)) {
+          s.errors_by_type.emplace_back(type.cast<std::string>(),
+                                        n.cast<uint64_t>());
+        }
+        break;
+      case StatType::kHitRate:  // derived, never in a state
+        break;
+    }
+  }
   if (s.failed > s.total) {
     throw py::value_error(where + ": failed > total");
-  }
-  s.sum_s = Field<double>(d, "sum_s", where);
-  s.min_s = Field<double>(d, "min_s", where);
-  s.max_s = Field<double>(d, "max_s", where);
-  s.total_tokens = Field<int64_t>(d, "total_tokens", where);
-  s.prompt_tokens = Field<int64_t>(d, "prompt_tokens", where);
-  s.completion_tokens = Field<int64_t>(d, "completion_tokens", where);
-  s.memory_samples = Field<uint64_t>(d, "memory_samples", where);
-  s.total_memory_delta_mb = Field<double>(d, "total_memory_delta_mb", where);
-  s.gpu_memory_samples = Field<uint64_t>(d, "gpu_memory_samples", where);
-  s.total_gpu_memory_delta_mb =
-      Field<double>(d, "total_gpu_memory_delta_mb", where);
-  s.first_timestamp_s = Field<double>(d, "first_timestamp_s", where);
-  s.last_timestamp_s = Field<double>(d, "last_timestamp_s", where);
-  s.priced_operations = Field<uint64_t>(d, "priced_operations", where);
-  s.unpriced_operations = Field<uint64_t>(d, "unpriced_operations", where);
-  s.cost_usd = Field<double>(d, "cost_usd", where);
-  s.cache_hits = Field<uint64_t>(d, "cache_hits", where);
-  s.cache_misses = Field<uint64_t>(d, "cache_misses", where);
-  // Absent from snapshots written before cancellations were counted.
-  if (d.contains("cancelled")) s.cancelled = Field<uint64_t>(d, "cancelled", where);
-  s.streams = Field<uint64_t>(d, "streams", where);
-  s.stream_output_tokens = Field<int64_t>(d, "stream_output_tokens", where);
-  s.stream_generation_s = Field<double>(d, "stream_generation_s", where);
-  const py::object cold = d.contains("cold_start_s") ? py::object(d["cold_start_s"])
-                                                      : py::object(py::none());
-  if (!cold.is_none()) {
-    s.has_cold_start = true;
-    s.cold_start_s = Field<double>(d, "cold_start_s", where);
-    s.cold_start_timestamp_s = Field<double>(d, "cold_start_timestamp_s", where);
-  }
-  for (const auto& [type, n] :
-       Field<py::dict>(d, "errors_by_type", where)) {
-    s.errors_by_type.emplace_back(type.cast<std::string>(), n.cast<uint64_t>());
   }
   s.sketch = SketchFrom(sketch, where + " sketch");
   s.ttft_sketch = SketchFrom(ttft, where + " ttft_sketch");

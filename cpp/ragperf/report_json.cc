@@ -39,12 +39,6 @@ void WriteCacheCounts(uint64_t hits, uint64_t misses, JsonWriter& w) {
   w.EndObject();
 }
 
-void WriteErrorCounts(const OperationStats& op, JsonWriter& w) {
-  w.Key("errors_by_type").BeginObject();
-  for (const auto& [type, count] : op.errors_by_type) w.Key(type).UInt(count);
-  w.EndObject();
-}
-
 // The models the responses named (e.g. a dated snapshot of the requested
 // model), sorted.
 void WriteResponseModels(const ModelTotals& m, JsonWriter& w) {
@@ -194,33 +188,7 @@ void WriteState(const Report& report, JsonWriter& w) {
   w.Key("operations").BeginObject();
   for (const OperationStats& op : report.operations) {
     w.Key(op.name).BeginObject();
-    w.Key("total").UInt(op.total);
-    w.Key("failed").UInt(op.failed);
-    w.Key("cancelled").UInt(op.cancelled);
-    w.Key("sum_s").Double(op.sum_s);
-    w.Key("min_s").Double(op.min_s);
-    w.Key("max_s").Double(op.max_s);
-    w.Key("total_tokens").Int(op.total_tokens);
-    w.Key("prompt_tokens").Int(op.prompt_tokens);
-    w.Key("completion_tokens").Int(op.completion_tokens);
-    w.Key("memory_samples").UInt(op.memory_samples);
-    w.Key("total_memory_delta_mb").Double(op.total_memory_delta_mb);
-    w.Key("gpu_memory_samples").UInt(op.gpu_memory_samples);
-    w.Key("total_gpu_memory_delta_mb").Double(op.total_gpu_memory_delta_mb);
-    w.Key("first_timestamp_s").Double(op.first_timestamp_s);
-    w.Key("last_timestamp_s").Double(op.last_timestamp_s);
-    w.Key("priced_operations").UInt(op.priced_operations);
-    w.Key("unpriced_operations").UInt(op.unpriced_operations);
-    w.Key("cost_usd").Double(op.cost_usd);
-    w.Key("cache_hits").UInt(op.cache_hits);
-    w.Key("cache_misses").UInt(op.cache_misses);
-    w.Key("streams").UInt(op.streams);
-    w.Key("stream_output_tokens").Int(op.stream_output_tokens);
-    w.Key("stream_generation_s").Double(op.stream_generation_s);
-    w.Key("cold_start_s");
-    OptionalDouble(op.has_cold_start, op.cold_start_s, w);
-    w.Key("cold_start_timestamp_s").Double(op.cold_start_timestamp_s);
-    WriteErrorCounts(op, w);
+    WriteOperationStateFields(op, w);  // from the field table (stats_fields)
     WriteSketch("sketch", op.sketch, w);
     WriteSketch("ttft_sketch", op.ttft_sketch, w);
     WriteSketch("itl_sketch", op.itl_sketch, w);

@@ -89,7 +89,10 @@ constexpr StatField kFields[] = {
     Count("latency_investigate", "latency_investigate", "latency_classes.investigate", "count", &S::latency_investigate),
     Real("latency_good_below_s", "latency_good_below_s", "latency_classes.good_below_s", "s", &S::latency_good_below_s),
     Real("latency_investigate_above_s", "latency_investigate_above_s", "latency_classes.investigate_above_s", "s", &S::latency_investigate_above_s),
-    Real("window_s", "", "", "s", &S::window_s),  // not in the report
+    // Not in the report: the window's span, the sums behind output_tokens_per_second.
+    Real("window_s", "", "", "s", &S::window_s),
+    Int("stream_output_tokens", "", "", "tokens", &S::stream_output_tokens),
+    Real("stream_generation_s", "", "", "s", &S::stream_generation_s),
 };
 // clang-format on
 
@@ -113,6 +116,29 @@ const Section* SectionOf(absl::string_view top) {
     if (section.name == top) return &section;
   }
   return nullptr;
+}
+
+// The saved state, in the order it is written (see StateFields()).
+constexpr const char* kStateMembers[] = {
+    "total", "failed", "cancelled", "sum_s", "min_s", "max_s", "total_tokens",
+    "prompt_tokens", "completion_tokens", "memory_samples",
+    "total_memory_delta_mb", "gpu_memory_samples", "total_gpu_memory_delta_mb",
+    "first_timestamp_s", "last_timestamp_s", "priced_operations",
+    "unpriced_operations", "cost_usd", "cache_hits", "cache_misses", "streams",
+    "stream_output_tokens", "stream_generation_s", "cold_start_s",
+    "cold_start_timestamp_s", "errors_by_type",
+};
+
+std::vector<StateField> MakeStateFields() {
+  std::vector<StateField> out;
+  for (const char* member : kStateMembers) {
+    const absl::string_view name = member;
+    // Only cold_start_s is null when unknown (its presence says whether
+    // there was a cold start); cost_usd is the plain sum.
+    out.push_back({FindStatField(name), name == "cold_start_s",
+                   name == "cancelled" || name == "cold_start_s"});
+  }
+  return out;
 }
 
 void WriteValue(const StatField& f, const OperationStats& op, bool null,
@@ -145,6 +171,27 @@ void WriteValue(const StatField& f, const OperationStats& op, bool null,
 }  // namespace
 
 absl::Span<const StatField> StatFields() { return kFields; }
+
+const StatField* FindStatField(absl::string_view member) {
+  for (const StatField& f : kFields) {
+    if (member == f.member) return &f;
+  }
+  return nullptr;
+}
+
+absl::Span<const StateField> StateFields() {
+  static const std::vector<StateField>* const fields =
+      new std::vector<StateField>(MakeStateFields());
+  return *fields;
+}
+
+void WriteOperationStateFields(const OperationStats& op, JsonWriter& w) {
+  for (const StateField& sf : StateFields()) {
+    const StatField& f = *sf.field;
+    w.Key(f.member);
+    WriteValue(f, op, sf.null_when_unknown && !StatIsKnown(f, op), w);
+  }
+}
 
 bool StatIsKnown(const StatField& f, const OperationStats& s) {
   switch (f.known) {

@@ -33,6 +33,8 @@
 
 #include <cstdint>
 
+#include "absl/strings/string_view.h"
+
 #include "absl/types/span.h"
 #include "ragperf/json_writer.h"
 #include "ragperf/response_time_tracker.h"
@@ -83,6 +85,24 @@ const char* StatKnownIf(StatKnown known);
 
 // Writes the operations[<name>] object of the report for `op`.
 void WriteOperationJson(const OperationStats& op, JsonWriter& w);
+
+// A field of an operation's saved state (the report's
+// state.operations[<name>], read back by merge_state): the counts and sums
+// the all-time statistics are rebuilt from, each a field of the table.
+struct StateField {
+  const StatField* field;
+  bool null_when_unknown;  // written null when !StatIsKnown (cold_start_s)
+  bool may_be_absent;      // snapshots of older versions lack it
+};
+
+// The state's fields, in the order they are written.
+absl::Span<const StateField> StateFields();
+
+// The table's field of a member name, nullptr for another name.
+const StatField* FindStatField(absl::string_view member);
+
+// Writes the state fields of `op` as keys of the object being written.
+void WriteOperationStateFields(const OperationStats& op, JsonWriter& w);
 
 }  // namespace ragperf
 

@@ -102,6 +102,32 @@ TEST(StatsFieldsTest, OptionalSectionsAppearWithTheirValues) {
   EXPECT_EQ(json.find("window_s"), std::string::npos);
 }
 
+TEST(StatsFieldsTest, StateFieldsAreTableFieldsInTheirOrder) {
+  OperationStats op;
+  op.total = 3;
+  op.failed = 1;
+  op.stream_output_tokens = 12;
+  op.cost_usd = 0.25;  // has_cost false: the state keeps the plain sum
+  JsonWriter w;
+  w.BeginObject();
+  WriteOperationStateFields(op, w);
+  w.EndObject();
+  EXPECT_EQ(
+      w.Take(),
+      R"({"total":3,"failed":1,"cancelled":0,"sum_s":0.0,"min_s":0.0,"max_s":0.0,)"
+      R"("total_tokens":0,"prompt_tokens":0,"completion_tokens":0,"memory_samples":0,)"
+      R"("total_memory_delta_mb":0.0,"gpu_memory_samples":0,"total_gpu_memory_delta_mb":0.0,)"
+      R"("first_timestamp_s":0.0,"last_timestamp_s":0.0,"priced_operations":0,)"
+      R"("unpriced_operations":0,"cost_usd":0.25,"cache_hits":0,"cache_misses":0,)"
+      R"("streams":0,"stream_output_tokens":12,"stream_generation_s":0.0,)"
+      R"("cold_start_s":null,"cold_start_timestamp_s":0.0,"errors_by_type":{}})");
+  for (const StateField& sf : StateFields()) {
+    ASSERT_NE(sf.field, nullptr);
+    EXPECT_EQ(FindStatField(sf.field->member), sf.field);
+  }
+  EXPECT_EQ(FindStatField("no_such_field"), nullptr);
+}
+
 TEST(StatsFieldsTest, KnownIfNamesTheCountingField) {
   EXPECT_STREQ(StatKnownIf(StatKnown::kStreams), "streams");
   EXPECT_STREQ(StatKnownIf(StatKnown::kInterToken), "inter_token_samples");
