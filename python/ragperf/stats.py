@@ -4,11 +4,38 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Final, Mapping, overload
 
 from .model.stats_fields import values_from_core, values_from_report
 
 __all__ = ["PerformanceStats"]
+
+
+class _UnitAlias:
+    """A read-only alias of a duration field in another unit, named by the
+    attribute it is assigned to: ``p95_duration_ms`` is ``p95_duration`` *
+    1e3, ``p95_duration_seconds`` is ``p95_duration``.
+
+    Example:
+        >>> PerformanceStats("x", p95_duration=0.25).p95_duration_ms
+        250.0
+    """
+
+    _SCALES: Final = {"ms": 1e3, "seconds": 1.0}
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._source, _, unit = name.rpartition("_")
+        self._scale = self._SCALES[unit]
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _UnitAlias: ...
+    @overload
+    def __get__(self, obj: PerformanceStats, owner: type | None = None) -> float: ...
+    def __get__(self, obj: PerformanceStats | None, owner: type | None = None) -> float | _UnitAlias:
+        if obj is None:
+            return self
+        value: float = getattr(obj, self._source)
+        return value * self._scale if self._scale != 1.0 else value
 
 
 @dataclass(frozen=True)
@@ -135,54 +162,19 @@ class PerformanceStats:
         d["errors_by_type"] = dict(self.errors_by_type)
         return d
 
-    # Seed-compatible spellings with the unit in the name.
-    @property
-    def min_duration_seconds(self) -> float:
-        return self.min_duration
-
-    @property
-    def max_duration_seconds(self) -> float:
-        return self.max_duration
-
-    @property
-    def avg_duration_seconds(self) -> float:
-        return self.avg_duration
-
-    @property
-    def p50_duration_seconds(self) -> float:
-        return self.p50_duration
-
-    @property
-    def p95_duration_seconds(self) -> float:
-        return self.p95_duration
-
-    @property
-    def p99_duration_seconds(self) -> float:
-        return self.p99_duration
-
-    @property
-    def min_duration_ms(self) -> float:
-        return self.min_duration * 1e3
-
-    @property
-    def max_duration_ms(self) -> float:
-        return self.max_duration * 1e3
-
-    @property
-    def avg_duration_ms(self) -> float:
-        return self.avg_duration * 1e3
-
-    @property
-    def p50_duration_ms(self) -> float:
-        return self.p50_duration * 1e3
-
-    @property
-    def p95_duration_ms(self) -> float:
-        return self.p95_duration * 1e3
-
-    @property
-    def p99_duration_ms(self) -> float:
-        return self.p99_duration * 1e3
+    # Seed-compatible spellings with the unit in the name (read-only).
+    min_duration_seconds = _UnitAlias()
+    max_duration_seconds = _UnitAlias()
+    avg_duration_seconds = _UnitAlias()
+    p50_duration_seconds = _UnitAlias()
+    p95_duration_seconds = _UnitAlias()
+    p99_duration_seconds = _UnitAlias()
+    min_duration_ms = _UnitAlias()
+    max_duration_ms = _UnitAlias()
+    avg_duration_ms = _UnitAlias()
+    p50_duration_ms = _UnitAlias()
+    p95_duration_ms = _UnitAlias()
+    p99_duration_ms = _UnitAlias()
 
     @property
     def success_rate(self) -> float:
