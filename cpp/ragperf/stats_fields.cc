@@ -35,6 +35,18 @@ constexpr StatField Real(const char* member, const char* attribute,
           known,  nullptr,   nullptr, m};
 }
 
+// The errors_by_type map (error type -> count).
+constexpr StatField ErrorsByType() {
+  return {"errors_by_type", "errors_by_type", "errors_by_type", "count",
+          StatType::kErrorsByType, K::kAlways, nullptr, nullptr, nullptr};
+}
+
+// A value computed from others (StatDouble), no member of its own.
+constexpr StatField Derived(const char* attribute, const char* path,
+                            const char* unit, StatType type, K known) {
+  return {"", attribute, path, unit, type, known, nullptr, nullptr, nullptr};
+}
+
 // clang-format off
 constexpr StatField kFields[] = {
     Count("total", "total_operations", "total", "count", &S::total),
@@ -61,7 +73,7 @@ constexpr StatField kFields[] = {
     Count("gpu_memory_samples", "", "gpu_memory.samples", "count", &S::gpu_memory_samples),
     Real("total_gpu_memory_delta_mb", "total_gpu_memory_delta_mb", "gpu_memory.total_delta_mb", "mb", &S::total_gpu_memory_delta_mb),
     Real("avg_gpu_memory_delta_mb", "avg_gpu_memory_delta_mb", "gpu_memory.avg_delta_mb", "mb", &S::avg_gpu_memory_delta_mb),
-    {"errors_by_type", "errors_by_type", "errors_by_type", "count", StatType::kErrorsByType, K::kAlways, nullptr, nullptr, nullptr},
+    ErrorsByType(),
     Real("first_timestamp_s", "", "first_timestamp_unix_s", "unix_s", &S::first_timestamp_s),
     Real("last_timestamp_s", "", "last_timestamp_unix_s", "unix_s", &S::last_timestamp_s),
     Real("requests_per_second", "requests_per_second", "requests_per_second", "1/s", &S::requests_per_second),
@@ -70,7 +82,8 @@ constexpr StatField kFields[] = {
     Count("unpriced_operations", "unpriced_operations", "unpriced_operations", "count", &S::unpriced_operations),
     Count("cache_hits", "cache_hits", "cache.hits", "count", &S::cache_hits),
     Count("cache_misses", "cache_misses", "cache.misses", "count", &S::cache_misses),
-    {"", "cache_hit_rate", "cache.hit_rate", "ratio", StatType::kHitRate, K::kCacheLookups, nullptr, nullptr, nullptr},
+    // In the report's cache section only; PerformanceStats.cache_hit_rate is its property.
+    Derived("cache_hit_rate", "cache.hit_rate", "ratio", StatType::kHitRate, K::kCacheLookups),
     Count("streams", "streams", "streaming.streams", "count", &S::streams),
     Real("ttft_avg_s", "time_to_first_token_avg_s", "streaming.time_to_first_token_s.avg", "s", &S::ttft_avg_s, K::kStreams),
     Real("ttft_p50_s", "time_to_first_token_p50_s", "streaming.time_to_first_token_s.p50", "s", &S::ttft_p50_s, K::kStreams),

@@ -38,6 +38,10 @@ class _UnitAlias:
         return value * self._scale if self._scale != 1.0 else value
 
 
+def _unit_aliases(n: int) -> tuple[_UnitAlias, ...]:
+    return tuple(_UnitAlias() for _ in range(n))
+
+
 @dataclass(frozen=True)
 class PerformanceStats:
     """Statistics of one operation. Durations are in seconds.
@@ -163,18 +167,10 @@ class PerformanceStats:
         return d
 
     # Seed-compatible spellings with the unit in the name (read-only).
-    min_duration_seconds = _UnitAlias()
-    max_duration_seconds = _UnitAlias()
-    avg_duration_seconds = _UnitAlias()
-    p50_duration_seconds = _UnitAlias()
-    p95_duration_seconds = _UnitAlias()
-    p99_duration_seconds = _UnitAlias()
-    min_duration_ms = _UnitAlias()
-    max_duration_ms = _UnitAlias()
-    avg_duration_ms = _UnitAlias()
-    p50_duration_ms = _UnitAlias()
-    p95_duration_ms = _UnitAlias()
-    p99_duration_ms = _UnitAlias()
+    min_duration_seconds, max_duration_seconds, avg_duration_seconds = _unit_aliases(3)
+    p50_duration_seconds, p95_duration_seconds, p99_duration_seconds = _unit_aliases(3)
+    min_duration_ms, max_duration_ms, avg_duration_ms = _unit_aliases(3)
+    p50_duration_ms, p95_duration_ms, p99_duration_ms = _unit_aliases(3)
 
     @property
     def success_rate(self) -> float:

@@ -12,16 +12,8 @@ import pytest
 
 from ragperf import PerformanceMonitor, PerformanceStats, _core
 from ragperf.exporting import STATS_COLUMNS, stats_rows
-from ragperf.model.stats_fields import (
-    CSV_ATTRIBUTES,
-    DURATION_QUANTILES,
-    QUERY_ATTRIBUTES,
-    STATS_FIELDS,
-    csv_column,
-    field,
-    report_subset,
-    values_from_report,
-)
+from ragperf.model import stats_fields
+from ragperf.model.stats_fields import STATS_FIELDS, csv_column, field
 
 
 @pytest.fixture
@@ -71,7 +63,7 @@ def test_the_table_is_the_cores() -> None:
 def test_performance_stats_declares_exactly_the_tables_fields() -> None:
     declared = [f.name for f in dataclasses.fields(PerformanceStats)]
     table = [f.attribute for f in STATS_FIELDS if f.attribute is not None and f.type != "derived"]
-    assert sorted(declared) == sorted(table + list(QUERY_ATTRIBUTES))
+    assert sorted(declared) == sorted(table + list(stats_fields.QUERY_ATTRIBUTES))
     for f in STATS_FIELDS:
         if f.attribute is not None:
             assert hasattr(PerformanceStats("x"), f.attribute), f.attribute
@@ -137,13 +129,13 @@ def test_from_report_unknown_where_the_core_says_unknown() -> None:
 
 def test_from_report_refuses_a_value_that_is_not_a_number() -> None:
     with pytest.raises(ValueError):
-        values_from_report({"total": "many"})
+        stats_fields.values_from_report({"total": "many"})
     with pytest.raises(TypeError):
-        values_from_report({"duration": {"p95": [1]}})
+        stats_fields.values_from_report({"duration": {"p95": [1]}})
 
 
 def test_csv_columns_are_derived_from_the_attributes(monitor: PerformanceMonitor) -> None:
-    assert STATS_COLUMNS == ("operation",) + tuple(csv_column(field(a)) for a in CSV_ATTRIBUTES)
+    assert STATS_COLUMNS == ("operation",) + tuple(csv_column(field(a)) for a in stats_fields.CSV_ATTRIBUTES)
     assert csv_column(field("p95_duration")) == "p95_duration_ms"
     assert csv_column(field("time_to_first_token_p95_s")) == "time_to_first_token_p95_ms"
     assert csv_column(field("tokens_per_second")) == "tokens_per_second"
@@ -153,10 +145,10 @@ def test_csv_columns_are_derived_from_the_attributes(monitor: PerformanceMonitor
 
 
 def test_duration_quantiles_and_report_subset() -> None:
-    assert DURATION_QUANTILES == (
+    assert stats_fields.DURATION_QUANTILES == (
         (0.5, "p50_duration"), (0.9, "p90_duration"), (0.95, "p95_duration"), (0.99, "p99_duration"),
     )
     s = PerformanceStats("x", total_operations=3, p95_duration=0.2, total_tokens=9, cost_usd=None)
-    assert report_subset(s, ("total_operations", "p95_duration", "total_tokens", "cost_usd")) == {
+    assert stats_fields.report_subset(s, ("total_operations", "p95_duration", "total_tokens", "cost_usd")) == {
         "total": 3, "duration": {"p95": 0.2}, "tokens": {"total": 9}, "cost_usd": None,
     }
