@@ -5,9 +5,22 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .model.stats_fields import field, report_item, report_value
 from .overhead import overhead_summary
 
 __all__ = ["format_report"]
+
+#: The statistics of an operation's row, read through the field table in this
+#: order (the durations first: a missing 'duration' is the error named).
+_TABLE_ATTRIBUTES = (
+    "p50_duration",
+    "p95_duration",
+    "p99_duration",
+    "avg_duration",
+    "total_tokens",
+    "total_operations",
+    "failed_operations",
+)
 
 
 def _ms(seconds: Any) -> str:
@@ -74,12 +87,12 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(header)
         lines.append("-" * len(header))
         for name, op in ops.items():
-            d = op["duration"]
-            t = op["tokens"]
+            v = {a: report_item(op, a) for a in _TABLE_ATTRIBUTES}  # KeyError names a missing key
+            per_second = report_value(op, field("tokens_per_second").report_path or "")
             lines.append(
-                f"{name:<{width}}{op['total']:>8}{op['failed']:>8}{_ms(d['p50']):>11}"
-                f"{_ms(d['p95']):>11}{_ms(d['p99']):>11}{_ms(d['avg']):>11}"
-                f"{t['total']:>10} {t.get('per_second', 0.0):>10.1f}"
+                f"{name:<{width}}{v['total_operations']:>8}{v['failed_operations']:>8}"
+                f"{_ms(v['p50_duration']):>11}{_ms(v['p95_duration']):>11}{_ms(v['p99_duration']):>11}"
+                f"{_ms(v['avg_duration']):>11}{v['total_tokens']:>10} {per_second or 0.0:>10.1f}"
             )
     else:
         lines.append("")

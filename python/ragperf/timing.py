@@ -7,9 +7,14 @@ from typing import Any
 
 from . import _core
 from ._validate import check_duration, check_positive_int, operation_name
+from .model.stats_fields import report_subset
 from .operation_type import OperationType
+from .stats import PerformanceStats
 
 __all__ = ["ResponseTimeTracker"]
+
+#: The seed's get_stats() durations, keyed as in the report's "duration" object.
+_SEED_DURATIONS = ("min_duration", "max_duration", "avg_duration", "p50_duration", "p95_duration", "p99_duration")
 
 
 class ResponseTimeTracker:
@@ -49,17 +54,10 @@ class ResponseTimeTracker:
             >>> ResponseTimeTracker().get_stats("reranking")["count"]
             0
         """
-        d = self._core.get_stats(operation_name(operation))
-        return {
-            "count": int(d["total"]),
-            "min": d["min_s"],
-            "max": d["max_s"],
-            "avg": d["avg_s"],
-            "p50": d["p50_s"],
-            "p95": d["p95_s"],
-            "p99": d["p99_s"],
-            "total": d["sum_s"],
-        }
+        name = operation_name(operation)
+        s = PerformanceStats._from_core(self._core.get_stats(name), name)
+        durations = report_subset(s, _SEED_DURATIONS)["duration"]  # {"min": ..., "p99": ...}
+        return {"count": s.total_operations, **durations, "total": s.total_duration}
 
     def get_count(self, operation: OperationType | str | None = None) -> int:
         """Records of one operation, or of all.

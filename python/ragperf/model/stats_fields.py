@@ -36,6 +36,7 @@ __all__ = [
     "values_from_core",
     "values_from_report",
     "report_value",
+    "report_item",
     "report_subset",
 ]
 
@@ -202,6 +203,24 @@ def report_value(entry: Mapping[str, Any], path: str) -> Any:
         if not isinstance(value, Mapping):
             return None
         value = value.get(step)
+    return value
+
+
+def report_item(entry: Mapping[str, Any], attribute: str) -> Any:
+    """The value of a statistic in a report entry, at its report path, read
+    strictly: KeyError naming the first missing key, TypeError where a step
+    is not an object (for readers that refuse a partial entry).
+
+    Example:
+        >>> report_item({"duration": {"p95": 0.2}}, "p95_duration")
+        0.2
+        >>> report_item({"total": 1}, "p95_duration")
+        Traceback (most recent call last):
+        KeyError: 'duration'
+    """
+    value: Any = entry
+    for step in str(field(attribute).report_path).split("."):
+        value = value[step]
     return value
 
 

@@ -26,6 +26,7 @@ from ..regressions import (
     check_factor,
     find_regressions,
 )
+from ..stats import PerformanceStats
 from .clock import EvaluationClock, MonitorSource
 
 __all__ = ["Regressions"]
@@ -94,9 +95,9 @@ class Regressions(Component):
         self, minutes: int | None, now_s: float
     ) -> tuple[dict[str, BaselineEntry], str]:
         if minutes is None:
-            stats = self._source.all_stats()
+            stats = [PerformanceStats._from_core(d, str(d["name"])) for d in self._source.all_stats()]
             return (
-                {str(d["name"]): BaselineEntry(int(d["total"]), float(d["p95_s"])) for d in stats},
+                {s.operation_type: BaselineEntry(s.total_operations, s.p95_duration) for s in stats},
                 "all-time",
             )
         window = check_window_minutes(minutes)
