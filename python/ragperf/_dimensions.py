@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._component import Component, ReportSection
 from ._core import OVERFLOW_NAME
 from ._validate import check_name, check_positive_int, check_window_minutes, operation_name
-from .model.stats_fields import report_subset
+from .model.stats_fields import csv_column, csv_values, field, report_subset
 from .stats import PerformanceStats
 
 if TYPE_CHECKING:
@@ -52,20 +52,23 @@ OTHER_VALUE: Final = OVERFLOW_NAME
 #: At most this many declared dimensions (each costs one more record per block).
 MAX_DIMENSIONS: Final = 16
 
-#: Columns of :meth:`Dimensions.export_csv`, in order.
-BREAKDOWN_COLUMNS: Final = (
-    "operation",
-    "dimension",
-    "value",
+#: The statistics of a breakdown CSV row (:meth:`Dimensions.export_csv`).
+_BREAKDOWN_ATTRIBUTES: Final = (
     "total_operations",
     "failed_operations",
     "error_rate",
-    "p50_duration_ms",
-    "p95_duration_ms",
-    "p99_duration_ms",
+    "p50_duration",
+    "p95_duration",
+    "p99_duration",
     "total_tokens",
     "tokens_per_second",
     "cost_usd",
+)
+
+#: Columns of :meth:`Dimensions.export_csv`, in order (the statistics' CSV
+#: columns derived from the field table).
+BREAKDOWN_COLUMNS: Final = ("operation", "dimension", "value") + tuple(
+    csv_column(field(a)) for a in _BREAKDOWN_ATTRIBUTES
 )
 
 
@@ -175,15 +178,7 @@ class Dimensions(Component):
                         "operation": operation,
                         "dimension": dimension,
                         "value": value,
-                        "total_operations": s.total_operations,
-                        "failed_operations": s.failed_operations,
-                        "error_rate": s.error_rate,
-                        "p50_duration_ms": s.p50_duration * 1e3,
-                        "p95_duration_ms": s.p95_duration * 1e3,
-                        "p99_duration_ms": s.p99_duration * 1e3,
-                        "total_tokens": s.total_tokens,
-                        "tokens_per_second": s.tokens_per_second,
-                        "cost_usd": s.cost_usd,
+                        **csv_values(s, _BREAKDOWN_ATTRIBUTES),
                     }
                 )
         return _write_text(path, _csv_text(BREAKDOWN_COLUMNS, rows))

@@ -32,6 +32,7 @@ __all__ = [
     "DURATION_QUANTILES",
     "field",
     "csv_column",
+    "csv_values",
     "csv_row",
     "values_from_core",
     "values_from_report",
@@ -237,6 +238,23 @@ def values_from_report(entry: Mapping[str, Any]) -> dict[str, Any]:
     return _values(lambda f: None if f.report_path is None else report_value(entry, f.report_path))
 
 
+def csv_values(stats: Any, attributes: tuple[str, ...]) -> dict[str, Any]:
+    """The ``attributes`` of a PerformanceStats under their CSV columns
+    (:func:`csv_column`): seconds in milliseconds, None where unknown.
+
+    Example:
+        >>> from ragperf import PerformanceStats
+        >>> csv_values(PerformanceStats("x", p95_duration=0.25, total_tokens=3), ("p95_duration", "total_tokens"))
+        {'p95_duration_ms': 250.0, 'total_tokens': 3}
+    """
+    row: dict[str, Any] = {}
+    for attribute in attributes:
+        f = field(attribute)
+        value = getattr(stats, attribute)
+        row[csv_column(f)] = float(value) * 1e3 if f.unit == "s" and value is not None else value
+    return row
+
+
 def csv_row(stats: Any) -> dict[str, Any]:
     """The :data:`STATS_COLUMNS` row of a PerformanceStats: seconds in
     milliseconds, None where a value is unknown.
@@ -246,12 +264,7 @@ def csv_row(stats: Any) -> dict[str, Any]:
         >>> csv_row(PerformanceStats("x", p95_duration=0.25))["p95_duration_ms"]
         250.0
     """
-    row: dict[str, Any] = {"operation": stats.operation_type}
-    for attribute in CSV_ATTRIBUTES:
-        f = field(attribute)
-        value = getattr(stats, attribute)
-        row[csv_column(f)] = float(value) * 1e3 if f.unit == "s" and value is not None else value
-    return row
+    return {"operation": stats.operation_type, **csv_values(stats, CSV_ATTRIBUTES)}
 
 
 def report_subset(stats: Any, attributes: tuple[str, ...]) -> dict[str, Any]:
