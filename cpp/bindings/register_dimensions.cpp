@@ -46,6 +46,35 @@ void RegisterDimensions(py::module_& m) {
          "Statistics of `operation` for one value of a dimension; "
          "window_minutes 0 = all time.")
       .def(
+          "get_sketch",
+          [](const Monitor& self, const std::string& operation,
+             int window_minutes, double now_s, const std::string& dimension,
+             const std::string& value) {
+            absl::StatusOr<OperationStats> s;
+            {
+              GilRelease release;
+              const double now = now_s > 0 ? now_s : WallNowSeconds();
+              if (!dimension.empty()) {
+                s = self.GetDimensionStats(operation, dimension, value,
+                                           window_minutes, now);
+              } else if (window_minutes == 0) {
+                s = self.GetStats(operation);
+              } else {
+                s = self.GetWindowStats(operation, window_minutes, now);
+              }
+            }
+            std::string blob = ValueOrThrow(std::move(s)).sketch.Serialize();
+            return py::bytes(blob);
+          },
+          py::arg("operation"), py::arg("window_minutes") = 0,
+          py::arg("now_s") = 0.0, py::arg("dimension") = std::string(),
+          py::arg("value") = std::string(),
+          "The duration sketch (QuantileSketch.serialize() bytes) of "
+          "`operation`: all-time (window_minutes 0) or merged over the last "
+          "window_minutes one-minute windows as seen at now_s (0 = now); "
+          "with `dimension`, of one value of that dimension. Empty for an "
+          "unknown operation.")
+      .def(
           "dimension_values",
           [](const Monitor& self, const std::string& operation,
              const std::string& dimension) {

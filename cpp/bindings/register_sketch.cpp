@@ -83,6 +83,14 @@ Example:
             return s.Quantile(q);
           },
           py::arg("q"), "Value at quantile q in [0, 1]; NaN when empty.")
+      .def(
+          "count_at_most",
+          [](const QuantileSketch& s, double x) {
+            return static_cast<uint64_t>(s.CountAtMost(x));
+          },
+          py::arg("x"),
+          "Number of values <= x, to the sketch's resolution (values in the "
+          "bin holding x count as <= x); 0 for NaN or negative x.")
       .def_property_readonly("count", &QuantileSketch::count)
       .def_property_readonly("sum", &QuantileSketch::sum)
       .def_property_readonly("min", &QuantileSketch::min)

@@ -36,6 +36,7 @@ from .stats import PerformanceStats
 __all__ = [
     "METRICS",
     "PROCESS_METRICS",
+    "PROVIDED_METRICS",
     "AlertRule",
     "AlertEvent",
     "AlertEngine",
@@ -55,7 +56,10 @@ METRICS: dict[str, str] = {
     "output_tokens_per_second": "completion tokens per second (streams: after the first token)",
     "requests_per_second": "records per second over the window",
     "process_rss_mb": "process resident memory now (MB); not per operation",
+    "slo_burn_rate": "an SLO's fast-burn rate: the lower of its 1 h and 5 min burn rates (rules made by add_slo)",
 }
+#: Metrics whose values a provider computes (see :meth:`AlertEngine.set_provider`).
+PROVIDED_METRICS = frozenset({"slo_burn_rate"})
 #: Metrics of the whole process: their rules take no operation and no window.
 PROCESS_METRICS = frozenset({"process_rss_mb"})
 #: Metrics that are judged even with fewer than ``min_count`` records.
@@ -71,6 +75,8 @@ _SEVERITIES = ("warning", "critical")
 ALL_OPERATIONS = "*"
 
 AlertCallback = Callable[["AlertEvent"], object]
+#: Computes a provided metric for a rule at ``now_s``: ``[(operation, value, count), ...]``.
+MetricProvider = Callable[["AlertRule", float], "list[tuple[str, float | None, int | None]]"]
 
 
 def metric_value(metric: str, stats: PerformanceStats) -> float | None:
@@ -83,6 +89,8 @@ def metric_value(metric: str, stats: PerformanceStats) -> float | None:
     """
     if metric == "requests_per_second":
         return stats.requests_per_second
+    if metric in PROVIDED_METRICS:
+        return None  # computed by its provider, not from one operation's stats
     if stats.total_operations == 0:
         return None
     if metric == "error_rate":
@@ -312,6 +320,20 @@ class AlertEngine:
         self._failed_callbacks: set[str] = set()
         self.callback_errors = 0
         self.evaluations = 0
+        self._providers: dict[str, MetricProvider] = {}
+
+    def set_provider(self, metric: str, provider: MetricProvider) -> None:
+        """Lets ``provider(rule, now_s)`` compute the values of a metric of
+        :data:`PROVIDED_METRICS` for rules that watch it (e.g. the SLO
+        component's burn rates); its rules then fire and resolve like any.
+
+        Example:
+            >>> engine.set_provider("slo_burn_rate", lambda rule, now_s: [])   # doctest: +SKIP
+        """
+        if metric not in PROVIDED_METRICS:
+            raise ValueError(f"{metric!r} is not a provided metric")
+        with self._lock:
+            self._providers[metric] = provider
 
     def add(self, rule: AlertRule) -> None:
         """Registers ``rule``; ValueError when its name is taken.
@@ -375,6 +397,12 @@ class AlertEngine:
         for rule in rules:
             if rule.is_process_metric:
                 observations.append((rule, ALL_OPERATIONS, self._source.rss_mb(), None))
+                continue
+            if rule.metric in PROVIDED_METRICS:
+                provider = self._providers.get(rule.metric)
+                for op, value, count in provider(rule, now_s) if provider is not None else []:
+                    if not (count and count < rule.min_count):
+                        observations.append((rule, op, value, count))
                 continue
             if rule.operation == ALL_OPERATIONS:
                 if operations is None:

@@ -26,9 +26,11 @@ from .resources import Resources
 from .stats import PerformanceStats
 from .watch.alerts import Alerts
 from .watch.clock import EvaluationClock, MonitorSource
+from .watch.insights import Insights
 from .watch.overhead import Overhead
 from .watch.queues import Queues
 from .watch.regressions import Regressions
+from .watch.slo import Slos
 
 if TYPE_CHECKING:
     from .streaming import AsyncTrackedStream, TrackedStream, TracksOperations
@@ -154,11 +156,14 @@ class PerformanceMonitor:
         self.regressions = Regressions(source, self.clock)
         self.caches, self.latency = Caches(self._core), LatencyTargets(self._core)
         self.resources = Resources(self._core)
+        self.slos, self.insights = Slos(self._core, self.alerts, self.clock), Insights(
+            self._core, self.traces, self.caches, self.clock)
         self._components: tuple[tuple[str, Component], ...] = (
             ("queues", self.queues), ("models", self.models), ("memory_snapshots", self.memory_snapshots),
             ("traces", self.traces), ("dimensions", self.dimensions), ("exporters", self.exporters),
             ("overhead", self.overhead), ("alerts", self.alerts), ("regressions", self.regressions),
-            ("caches", self.caches), ("latency", self.latency), ("resources", self.resources), ("clock", self.clock),
+            ("caches", self.caches), ("latency", self.latency), ("resources", self.resources), ("slos", self.slos),
+            ("insights", self.insights), ("clock", self.clock),
         )
         # The C-level methods replace the documented ones below on the
         # instance, so no Python frame runs per block — unless a subclass
@@ -384,8 +389,9 @@ class PerformanceMonitor:
         ``memory``, ``operations`` with ``duration`` in seconds and ``tokens``)
         plus extra keys (``health``, ``system_memory``, per-operation
         ``error_rate``, ``errors_by_type``, ``memory`` deltas, ``p90``,
-        ``alerts``, ``regressions``, ``monitoring`` overhead; see
-        docs/alerts.md). Checks the alert rules first.
+        ``alerts``, ``regressions``, ``monitoring`` overhead, ``slos``,
+        ``insights``; see docs/alerts.md, docs/insights.md). Checks the
+        alert rules first.
 
         Example:
             >>> report = monitor.generate_report()
@@ -566,6 +572,12 @@ class PerformanceMonitor:
     stop_sampler = delegate("resources", Resources.stop)
     get_system_stats = delegate("resources", Resources.stats)
     get_resource_history = delegate("resources", Resources.history)
+    get_bottlenecks = delegate("insights", Insights.bottlenecks)
+    get_suggestions = delegate("insights", Insights.suggestions)
+    predict_latency = delegate("insights", Insights.predict_latency)
+    add_slo = delegate("slos", Slos.add)
+    remove_slo = delegate("slos", Slos.remove)
+    get_slo_status = delegate("slos", Slos.status)
 
     def __repr__(self) -> str:
         return (

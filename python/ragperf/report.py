@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from .model.stats_fields import field, report_item, report_value
 from .overhead import overhead_summary
+from .watch.bottlenecks import format_bottlenecks
 
 __all__ = ["format_report"]
 
@@ -29,8 +30,9 @@ def _ms(seconds: Any) -> str:
 
 def format_report(report: Mapping[str, Any]) -> str:
     """Formats a report as text: headline, memory, one row per operation
-    (count, failures, p50/p95/p99/avg in ms, tokens, tokens/s), health issues
-    and what monitoring costs (when the report says).
+    (count, failures, p50/p95/p99/avg in ms, tokens, tokens/s), where the
+    time goes (``insights.bottlenecks``) and suggestions, health issues and
+    what monitoring costs (when the report says).
 
     Example:
         >>> print(format_report(monitor.generate_report()))  # doctest: +SKIP
@@ -97,6 +99,15 @@ def format_report(report: Mapping[str, Any]) -> str:
     else:
         lines.append("")
         lines.append("No operations recorded yet.")
+    insights = report.get("insights", {})
+    where = format_bottlenecks(insights.get("bottlenecks", []))
+    if where:
+        lines.append("")
+        lines.extend(where)
+    if insights.get("suggestions"):
+        lines.append("")
+        lines.append("Suggestions:")
+        lines.extend(f"  - [{s['rule']}] {s['message']}" for s in insights["suggestions"])
     issues = health.get("issues", [])
     if issues:
         lines.append("")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._component import Component, HealthIssue, ReportSection
 from ..alert_evaluator import AlertEvaluator
-from ..alerts import ALL_OPERATIONS, AlertCallback, AlertEngine, AlertEvent, AlertRule
+from ..alerts import ALL_OPERATIONS, PROVIDED_METRICS, AlertCallback, AlertEngine, AlertEvent, AlertRule
 from .clock import EvaluationClock, MonitorSource
 
 __all__ = ["Alerts"]
@@ -92,6 +92,8 @@ class Alerts(Component):
                 min_count=min_count,
                 callback=callback,
             )
+        if rule.metric in PROVIDED_METRICS:
+            raise ValueError(f"{rule.metric} rules are made by add_slo(), not add_alert_rule()")
         self._engine.add(rule)
         return rule
 
