@@ -64,6 +64,7 @@ from . import __version__
 from .compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
 from .model.report_file import StateError
 from .model.report_file import load_report as _load_report
+from .watch.significance import format_significance, report_significance
 from .report import format_report
 
 __all__ = [
@@ -342,7 +343,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(comparison.to_dict(), indent=2))
     else:
         print(format_comparison(comparison))
+        _print_significance(before, after)
     return EXIT_REGRESSION if comparison.has_regressions else EXIT_OK
+
+
+def _print_significance(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The A/B significance of each operation of both reports (issue #21;
+    reports with sketches only). Informational: never changes the exit code."""
+    try:
+        results = report_significance(before, after)
+    except ValueError:  # a corrupt sketch: the comparison above stands
+        return
+    if results:
+        print("\nIs the difference significant? (Mann-Whitney U on the sketch bins, alpha 0.05)")
+        for result in results:
+            print("  " + format_significance(result))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

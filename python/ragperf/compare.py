@@ -408,3 +408,10 @@ def format_comparison(comparison: Comparison) -> str:
     else:
         lines.append(f"OK: no regression beyond {_percent(c.threshold)}")
     return "\n".join(lines)
+
+
+# A/B significance (issue #21): whole-distribution tests live in
+# ragperf.watch.significance; re-exported here, where users compare runs.
+from .watch.significance import DimensionValue, significance  # noqa: E402
+
+__all__ += ["DimensionValue", "significance"]

@@ -192,7 +192,14 @@ def load_report(path: str | os.PathLike[str], required: Sequence[str] = ()) -> d
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
-        ends_early = e.pos >= len(e.doc.rstrip()) or e.msg.startswith("Unterminated")
+        text = e.doc.rstrip()
+        # Ends early: the error is at the end, or on the last line of a text
+        # that does not close its object (a file cut inside a number, "1.3e-").
+        ends_early = (
+            e.pos >= len(text)
+            or e.msg.startswith("Unterminated")
+            or ("\n" not in text[e.pos:] and not text.endswith(("}", "]")))
+        )
         hint = "; the file ends early (truncated?)" if ends_early else ""
         detail = f"(line {e.lineno}, column {e.colno}: {e.msg}){hint}"
         raise ReportFileError(name, detail, invalid_json=True) from None

@@ -42,13 +42,17 @@ def _flatten(tree: Mapping[str, Any]) -> list[tuple[str, float, float, int, floa
     clipped to its parent's interval; nodes without a time (and their
     subtrees) or with nothing left after clipping are left out."""
     nodes: list[tuple[str, float, float, int, float]] = []
+    # Times relative to the root's start: unix times near 1.8e9 would cost
+    # the sums most of their precision.
+    base = float(tree.get("start_time_s") or 0.0)
     stack: list[tuple[Mapping[str, Any], int, float, float]] = [(tree, -1, -math.inf, math.inf)]
     while stack:
         node, parent, lo, hi = stack.pop()
         start, duration = node.get("start_time_s"), node.get("duration_s")
         if start is None or duration is None:
             continue
-        s, e = max(float(start), lo), min(float(start) + float(duration), hi)
+        s = max(float(start) - base, lo)
+        e = min(float(start) - base + float(duration), hi)
         if e < s or (parent >= 0 and e == s and float(duration) > 0):
             continue
         index = len(nodes)

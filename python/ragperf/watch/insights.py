@@ -85,6 +85,9 @@ class Insights(Component):
             >>> [s["rule"] for s in monitor.get_suggestions()]  # doctest: +SKIP
             ['dominant_stage']
         """
+        return self._suggestions(self.bottlenecks())
+
+    def _suggestions(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now_s = self._clock.now()
         full = {d["name"]: PerformanceStats._from_core(d, d["name"]) for d in self._core.get_all_stats()}
         warm = {
@@ -101,7 +104,7 @@ class Insights(Component):
             if s.completion_tokens > 0
         }
         out: list[dict[str, Any]] = []
-        out += rules.dominant_stage(self.bottlenecks())
+        out += rules.dominant_stage(rows)
         out += rules.low_cache_hit_rate(self._caches.stats())
         out += rules.cold_start((full[op], warm[op]) for op in full if op in warm)
         out += rules.tail_latency(full.values())
@@ -131,7 +134,5 @@ class Insights(Component):
 
     def contribute_report(self, section: ReportSection) -> None:
         """Writes ``insights``: ``bottlenecks`` (the top 20 rows) and ``suggestions``."""
-        section.add(
-            "insights",
-            {"bottlenecks": self.bottlenecks()[:_REPORT_ROWS], "suggestions": self.suggestions()},
-        )
+        rows = self.bottlenecks()
+        section.add("insights", {"bottlenecks": rows[:_REPORT_ROWS], "suggestions": self._suggestions(rows)})

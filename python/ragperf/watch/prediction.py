@@ -136,7 +136,8 @@ def prediction(
     """The prediction for one call of ``operation`` from its recent
     ``records`` (``get_recent_operations`` dicts): ``{"operation",
     "expected_s", "p95_s", "fit": {...}, "time_to_first_token_s"}``
-    (``p95_s`` = expected plus the fit's 95th-percentile residual;
+    (durations below 0 are reported as 0; ``p95_s`` = expected plus the
+    fit's 95th-percentile residual;
     ``time_to_first_token_s`` None unless at least :data:`MIN_SAMPLES`
     records were streams). ValueError naming the operation when there are
     too few successful records.
@@ -158,14 +159,14 @@ def prediction(
     fit = fit_latency(
         (r["duration_s"], r.get("prompt_tokens") or 0, r.get("completion_tokens") or 0) for r in ok
     )
-    expected = predict(fit, prompt, completion)
+    expected = max(0.0, predict(fit, prompt, completion))
     streams = [r for r in ok if r.get("time_to_first_token_s") is not None]
     ttft: float | None = None
     if len(streams) >= MIN_SAMPLES:
         ttft_fit = fit_latency(
             (r["time_to_first_token_s"], r.get("prompt_tokens") or 0, 0) for r in streams
         )
-        ttft = predict(ttft_fit, prompt, 0)
+        ttft = max(0.0, predict(ttft_fit, prompt, 0))
     return {
         "operation": operation,
         "prompt_tokens": prompt,

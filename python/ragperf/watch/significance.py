@@ -52,6 +52,7 @@ __all__ = [
     "DimensionValue",
     "format_significance",
     "mann_whitney",
+    "report_significance",
     "sample_from_sketch",
     "sample_from_values",
     "significance",
@@ -321,3 +322,26 @@ def format_significance(result: Mapping[str, Any]) -> str:
         f"n={result['n_a']}/{result['n_b']}, p50 {pct(result['p50_change'])}, "
         f"p95 {pct(result['p95_change'])})"
     )
+
+
+def report_significance(before: Any, after: Any, *, alpha: float = 0.05) -> list[dict[str, Any]]:
+    """:func:`significance` of every operation present in both saved
+    reports (paths or dicts) with at least :data:`MIN_RECORDS` records on
+    each side, by name; ``[]`` when a report has no sketches (``state``).
+
+    Example:
+        >>> report_significance({"operations": {}}, {"operations": {}})
+        []
+    """
+    try:
+        state_a, _ = read_state(before)
+        state_b, _ = read_state(after)
+    except StateError:
+        return []
+    out = []
+    for op in sorted(set(state_a["operations"]) & set(state_b["operations"])):
+        counts = [state["operations"][op].get("total") for state in (state_a, state_b)]
+        if not all(isinstance(c, int) and c >= MIN_RECORDS for c in counts):
+            continue
+        out.append(significance(before, after, op, alpha=alpha))
+    return out

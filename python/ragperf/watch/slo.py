@@ -108,7 +108,7 @@ class Slos(Component):
         ``latency_s`` seconds. It alerts (``severity``; ``on_alert(event)``
         on firing and on resolving) while the burn rate is >= 14.4 over the
         last hour and the last 5 minutes, judged with at least ``min_count``
-        records in the last 5 minutes. ``name`` defaults to
+        records in the last hour. ``name`` defaults to
         ``"slo:<operation>"`` (the alert rule's name). Returns the SLO's
         description; ValueError for a taken name or a bad value.
 
@@ -209,7 +209,7 @@ class Slos(Component):
         short_n, short_bad = self._window(slo, SHORT_WINDOW_MINUTES, now_s)
         rates = (burn_rate(long_n, long_bad, slo["objective"]), burn_rate(short_n, short_bad, slo["objective"]))
         value = None if rates[0] is None or rates[1] is None else min(rates[0], rates[1])
-        return [(slo["operation"], value, short_n)]
+        return [(slo["operation"], value, long_n)]
 
     def _all_status(self, now_s: float) -> list[dict[str, Any]]:
         with self._lock:
