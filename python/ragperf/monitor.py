@@ -157,7 +157,7 @@ class PerformanceMonitor:
         self.caches, self.latency = Caches(self._core), LatencyTargets(self._core)
         self.resources = Resources(self._core)
         self.slos, self.insights = Slos(self._core, self.alerts, self.clock), Insights(
-            self._core, self.traces, self.caches, self.clock)
+            self._core, hot, self.caches, self.clock)
         self._components: tuple[tuple[str, Component], ...] = (
             ("queues", self.queues), ("models", self.models), ("memory_snapshots", self.memory_snapshots),
             ("traces", self.traces), ("dimensions", self.dimensions), ("exporters", self.exporters),

@@ -257,7 +257,7 @@ def test_output_tokens_drop(monitor: PerformanceMonitor) -> None:
         monitor.record("llm_inference", 2.0, completion_tokens=100, timestamp_s=now - 100 + 2 * i)
     s = rules_of(monitor)["output_tokens_drop"]
     assert s["evidence"]["earlier_tokens_per_s"] == 100.0
-    assert s["evidence"]["recent_tokens_per_s"] == 50.0
+    assert s["evidence"]["recent_tokens_per_s"] == pytest.approx((20 * 95 + 40 * 100) / (20 + 40 * 2.0))
 
 
 # ------------------------------------------------------------ prediction

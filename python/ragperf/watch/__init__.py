@@ -11,6 +11,12 @@ and health issues through :class:`ragperf._component.Component`:
   monitoring costs; ``monitoring``.
 - :class:`~ragperf.watch.queues.Queues` (``monitor.queues``): queue
   monitors; ``queues``.
+- :class:`~ragperf.watch.slo.Slos` (``monitor.slos``): SLOs, burn rates
+  and their fast-burn alerts (through the alert engine); ``slos``.
+- :class:`~ragperf.watch.insights.Insights` (``monitor.insights``): where
+  the time goes (bottlenecks), suggestions, latency prediction;
+  ``insights``. :mod:`ragperf.watch.significance` is the A/B test of
+  ``ragperf.compare.significance``.
 - :class:`~ragperf.watch.clock.EvaluationClock` (``monitor.clock``): the
   "now" of alert checks and regression detection.
 

@@ -34,7 +34,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["bottlenecks", "exclusive_times", "format_bottlenecks"]
+__all__ = ["TraceTimes", "bottlenecks", "bottlenecks_of", "exclusive_times", "format_bottlenecks", "trace_times"]
+
+#: One trace as :func:`bottlenecks` needs it: (root operation, end time
+#: (unix s), duration (s), ``[(operation, exclusive_s, duration_s), ...]``).
+TraceTimes = tuple[str, float, float, list[tuple[str, float, float]]]
 
 
 def _flatten(tree: Mapping[str, Any]) -> list[tuple[str, float, float, int, float]]:
@@ -143,19 +147,46 @@ def bottlenecks(
         >>> bottlenecks([])
         []
     """
+    summaries = (trace_times(tree) for tree in trees)
+    return bottlenecks_of((t for t in summaries if t is not None), root, since_s=since_s, min_children=min_children)
+
+
+def trace_times(tree: Mapping[str, Any]) -> TraceTimes | None:
+    """What :func:`bottlenecks` needs of one trace tree: ``(root operation,
+    end time, duration, exclusive_times(tree))``; None for a tree without
+    times. A finished tree never changes, so callers may keep this.
+
+    Example:
+        >>> trace_times({"operation": "q", "start_time_s": 1.0, "duration_s": 2.0, "children": []})
+        ('q', 3.0, 2.0, [('q', 2.0, 2.0)])
+    """
+    start, duration = tree.get("start_time_s"), tree.get("duration_s")
+    if start is None or duration is None:
+        return None
+    return (str(tree.get("operation")), float(start) + float(duration), float(duration), exclusive_times(tree))
+
+
+def bottlenecks_of(
+    summaries: Iterable[TraceTimes],
+    root: str | None = None,
+    *,
+    since_s: float | None = None,
+    min_children: int = 0,
+) -> list[dict[str, Any]]:
+    """:func:`bottlenecks` from :func:`trace_times` of the trees.
+
+    Example:
+        >>> bottlenecks_of([("q", 3.0, 2.0, [("q", 0.5, 2.0), ("llm", 1.5, 1.5)])])[0]["share"]
+        0.75
+    """
     per_root: dict[str, dict[str, Any]] = {}
-    for tree in trees:
-        name = str(tree.get("operation"))
+    for name, end_s, duration, times in summaries:
         if root is not None and name != root:
             continue
-        start, duration = tree.get("start_time_s"), tree.get("duration_s")
-        if start is None or duration is None:
+        if since_s is not None and end_s < since_s:
             continue
-        if since_s is not None and float(start) + float(duration) < since_s:
-            continue
-        times = exclusive_times(tree)
         entry = per_root.setdefault(name, {"total": 0.0, "roots": 0, "children": 0, "ops": {}})
-        entry["total"] += float(duration)
+        entry["total"] += duration
         entry["roots"] += 1
         entry["children"] += len(times) - 1
         for op, self_s, op_duration in times:

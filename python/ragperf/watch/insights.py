@@ -13,23 +13,23 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .._component import Component, ReportSection
+from .._core import HotPath
 from .._core import Monitor as CoreMonitor
-from .._features import Caches, Traces
+from .._features import Caches
 from .._validate import check_window_minutes, operation_name
 from ..stats import PerformanceStats
-from ..traces import operation_dict
+from ..traces import operation_dict, trace_tree
 from . import suggestions as rules
-from .bottlenecks import bottlenecks
+from .bottlenecks import TraceTimes, bottlenecks_of, trace_times
 from .clock import EvaluationClock
 from .prediction import prediction
 
 __all__ = ["Insights"]
 
-#: Roots kept by the trace ring (the most bottlenecks can look at).
-_TRACES = 100
 #: Report: at most this many bottleneck rows.
 _REPORT_ROWS = 20
 
@@ -43,9 +43,11 @@ class Insights(Component):
         []
     """
 
-    def __init__(self, core: CoreMonitor, traces: Traces, caches: Caches, clock: EvaluationClock) -> None:
+    def __init__(self, core: CoreMonitor, hot: HotPath, caches: Caches, clock: EvaluationClock) -> None:
         self._core = core
-        self._traces = traces
+        self._hot = hot
+        self._lock = threading.Lock()
+        self._cache: dict[int, TraceTimes | None] = {}
         self._caches = caches
         self._clock = clock
 
@@ -72,7 +74,29 @@ class Insights(Component):
         since = None
         if window_minutes is not None:
             since = self._clock.now() - 60.0 * check_window_minutes(window_minutes)
-        return bottlenecks(self._traces.recent(_TRACES), name, since_s=since)
+        return bottlenecks_of(self._trace_times(), name, since_s=since)
+
+    def _trace_times(self) -> list[TraceTimes]:
+        """:func:`trace_times` of the finished roots in the ring, each
+        computed once (a finished tree never changes)."""
+        out: list[TraceTimes] = []
+        cache: dict[int, TraceTimes | None] = {}
+        with self._lock:
+            known = self._cache
+        for root in self._hot.recent_roots():
+            key = root.span_id
+            if key is None:
+                continue
+            if key in known:
+                times = known[key]
+            else:
+                times = trace_times(trace_tree(root))
+            cache[key] = times
+            if times is not None:
+                out.append(times)
+        with self._lock:
+            self._cache = cache  # only the roots still in the ring
+        return out
 
     def suggestions(self) -> list[dict[str, Any]]:
         """Suggestions with evidence from the documented rules of
@@ -98,8 +122,8 @@ class Insights(Component):
             op: PerformanceStats._from_core(self._core.get_window_stats(op, 5, now_s), op, window_minutes=5)
             for op in full
         }
-        records = {
-            op: [operation_dict(op, r) for r in self._core.get_recent(op, self._core.max_history)]
+        hour = {
+            op: PerformanceStats._from_core(self._core.get_window_stats(op, 60, now_s), op, window_minutes=60)
             for op, s in full.items()
             if s.completion_tokens > 0
         }
@@ -110,7 +134,7 @@ class Insights(Component):
         out += rules.tail_latency(full.values())
         out += rules.error_burst((full[op], recent[op]) for op in full)
         out += rules.memory_growth(full.values())
-        out += rules.output_tokens_drop(records, now_s)
+        out += rules.output_tokens_drop((hour[op], recent[op]) for op in hour)
         return out
 
     def predict_latency(
@@ -136,3 +160,8 @@ class Insights(Component):
         """Writes ``insights``: ``bottlenecks`` (the top 20 rows) and ``suggestions``."""
         rows = self.bottlenecks()
         section.add("insights", {"bottlenecks": rows[:_REPORT_ROWS], "suggestions": self._suggestions(rows)})
+
+    def clear(self) -> None:
+        """Forgets the computed trace times (the traces are cleared too)."""
+        with self._lock:
+            self._cache = {}

@@ -17,9 +17,9 @@ rule                     fires when
                          (0 before when fewer than 20 older records)
 ``memory_growth``        an operation's blocks kept >= 50 MB in total, >= 0.5 MB
                          per call on average, over >= 20 records
-``output_tokens_drop``   the median output tokens/s of the last 5 minutes is
-                         below 70% of the earlier records' (>= 10 records each;
-                         streams: tokens after the first token)
+``output_tokens_drop``   output tokens/s (completion tokens / duration) of the
+                         last 5 minutes is below 70% of the rest of the last
+                         hour's (>= 10 records each; one-minute windows)
 =======================  ==========================================================
 
 Each rule is a function of plain data, so it can be tested on planted
@@ -33,7 +33,7 @@ Example:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from ..stats import PerformanceStats
@@ -57,7 +57,7 @@ RULES: Final = {
     "tail_latency": "p99/p50 >= 5 and >= 3x the median p99/p50 of peer operations (>= 50 records each)",
     "error_burst": ">= 5 failures and >= 10% errors in the last 5 minutes, >= 3x the rate before",
     "memory_growth": "blocks kept >= 50 MB in total and >= 0.5 MB per call (>= 20 records)",
-    "output_tokens_drop": "median output tokens/s of the last 5 minutes < 70% of the earlier records'",
+    "output_tokens_drop": "output tokens/s of the last 5 minutes < 70% of the rest of the last hour's",
 }
 
 Suggestion = dict[str, Any]
@@ -251,37 +251,33 @@ def memory_growth(stats: Iterable[PerformanceStats], min_count: int = 20) -> lis
     return out
 
 
-def _output_rate(record: Mapping[str, Any]) -> float | None:
-    completion = record.get("completion_tokens") or 0
-    duration = float(record.get("duration_s") or 0.0)
-    ttft = record.get("time_to_first_token_s")
-    span = duration - float(ttft) if ttft is not None else duration
-    if completion <= 0 or span <= 0 or not record.get("success"):
-        return None
-    return float(completion) / span
-
-
 def output_tokens_drop(
-    records: Mapping[str, Sequence[Mapping[str, Any]]], now_s: float, min_count: int = 10
+    pairs: Iterable[tuple[PerformanceStats, PerformanceStats]], min_count: int = 10
 ) -> list[Suggestion]:
-    """Operations whose output tokens/s fell: ``records`` maps an operation
-    to its recent records (``get_recent_operations`` dicts).
+    """Operations whose output tokens/s fell: pairs of (last-60-minutes
+    stats, last-5-minutes stats) from the one-minute windows. The rate is
+    completion tokens / duration of the records; "before" is the hour minus
+    the last 5 minutes.
 
     Example:
-        >>> recs = [{"timestamp_s": t, "duration_s": 1.0, "completion_tokens": 100 if t < 700 else 40,
-        ...          "success": True} for t in range(0, 1000, 25)]
-        >>> output_tokens_drop({"llm": recs}, now_s=1000)[0]["evidence"]["recent_tokens_per_s"]
+        >>> hour = PerformanceStats("llm", total_operations=60, completion_tokens=5000, total_duration=60.0)
+        >>> last = PerformanceStats("llm", total_operations=10, completion_tokens=400, total_duration=10.0)
+        >>> output_tokens_drop([(hour, last)])[0]["evidence"]["recent_tokens_per_s"]
         40.0
     """
     out = []
-    cutoff = now_s - 300
-    for op, recs in sorted(records.items()):
-        before = [r for rec in recs if rec["timestamp_s"] < cutoff and (r := _output_rate(rec)) is not None]
-        recent = [r for rec in recs if rec["timestamp_s"] >= cutoff and (r := _output_rate(rec)) is not None]
-        if len(before) < min_count or len(recent) < min_count:
+    for hour, recent in pairs:
+        before_n = hour.total_operations - recent.total_operations
+        before_tokens = hour.completion_tokens - recent.completion_tokens
+        before_s = hour.total_duration - recent.total_duration
+        if recent.total_operations < min_count or before_n < min_count:
             continue
-        old, new = statistics.median(before), statistics.median(recent)
+        if recent.total_duration <= 0 or before_s <= 0 or before_tokens <= 0:
+            continue
+        old = before_tokens / before_s
+        new = recent.completion_tokens / recent.total_duration
         if new < 0.7 * old:
+            op = hour.operation_type
             out.append(
                 _suggestion(
                     "output_tokens_drop",
@@ -290,8 +286,8 @@ def output_tokens_drop(
                     f"({new / old - 1:+.0%}): a slower model, a loaded server or throttling",
                     recent_tokens_per_s=new,
                     earlier_tokens_per_s=old,
-                    recent_records=len(recent),
-                    earlier_records=len(before),
+                    recent_records=recent.total_operations,
+                    earlier_records=before_n,
                 )
             )
     return out
