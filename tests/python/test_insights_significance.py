@@ -150,3 +150,19 @@ def test_cli_compare_prints_significance(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "Is the difference significant? (Mann-Whitney U on the sketch bins, alpha 0.05)" in out
     assert "llm_inference: b slower (Mann-Whitney U p=" in out and "n=500/500" in out
+
+
+def test_core_sketch_reads() -> None:
+    from ragperf import _core
+
+    m = PerformanceMonitor()
+    for d in (0.1, 0.2, 0.3, 1.5):
+        m.record("op", d)
+    sketch = _core.QuantileSketch.deserialize(m._core.get_sketch("op"))
+    assert sketch.count == 4
+    assert sketch.count_at_most(0.25) == 2 and sketch.count_at_most(10.0) == 4
+    assert sketch.count_at_most(-1.0) == 0 and sketch.count_at_most(float("nan")) == 0
+    assert _core.QuantileSketch.deserialize(m._core.get_sketch("op", 5)).count == 4
+    assert _core.QuantileSketch.deserialize(m._core.get_sketch("unknown")).count == 0
+    with pytest.raises(ValueError):
+        m._core.get_sketch("op", 61)
