@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["percentiles", "over_time"]
+__all__ = ["percentiles", "over_time", "where_time_goes"]
 
 _ORDER = ["p50", "p95", "p99"]
 
@@ -71,4 +71,36 @@ def over_time(
         y=alt.Y(f"{value}:Q", title=f"{value} (symlog)" if symlog else value, scale=scale),
         color=f"{series}:N",
         tooltip=["time:T", series, alt.Tooltip(f"{value}:Q", format=",.3f")],
+    )
+
+
+def where_time_goes(rows: Sequence[dict[str, Any]]) -> Any:
+    """One horizontal bar per root operation, stacked by stage: each
+    stage's share (%) of the root's time by exclusive time, from
+    ``_panel_data.bottleneck_rows``; None when there are no rows.
+
+    Example:
+        >>> where_time_goes([]) is None
+        True
+    """
+    if not rows:
+        return None
+    import altair as alt
+
+    return (
+        alt.Chart(_frame(rows))
+        .mark_bar()
+        .encode(
+            y=alt.Y("root:N", title=None),
+            x=alt.X("share %:Q", title="share of the root's time (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("stage:N", title="stage"),
+            order=alt.Order("share %:Q", sort="descending"),
+            tooltip=[
+                "root",
+                "stage",
+                alt.Tooltip("share %:Q", format=".1f"),
+                alt.Tooltip("ms per root:Q", format=",.2f"),
+                alt.Tooltip("calls:Q", format=".1f"),
+            ],
+        )
     )

@@ -54,6 +54,7 @@ __all__ = [
     "format_rate",
     "format_cost",
     "watch_rows",
+    "bottleneck_rows",
     "monitoring_caption",
 ]
 
@@ -328,6 +329,31 @@ def watch_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
         for r in report.get("regressions") or []
     ]
+    return rows
+
+
+def bottleneck_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Display rows of "where the time goes" (the report's
+    ``insights.bottlenecks``): ``root``, ``stage`` (``"<root> (self)"`` for
+    the root's own time), ``share %``, ``ms per root``, ``calls``, largest
+    share first per root. Empty for a report without insights.
+
+    Example:
+        >>> bottleneck_rows({"insights": {"bottlenecks": [{"root": "q", "operation": "llm",
+        ...     "share": 0.7, "avg_self_time_s": 0.07, "calls_per_root": 1.0, "is_root": False}]}})[0]["share %"]
+        70.0
+    """
+    rows: list[dict[str, Any]] = [
+        {
+            "root": str(b.get("root")),
+            "stage": f"{b.get('operation')} (self)" if b.get("is_root") else str(b.get("operation")),
+            "share %": 100.0 * float(b.get("share", 0.0)),
+            "ms per root": 1e3 * float(b.get("avg_self_time_s", 0.0)),
+            "calls": float(b.get("calls_per_root", 0.0)),
+        }
+        for b in (report.get("insights") or {}).get("bottlenecks") or []
+    ]
+    rows.sort(key=lambda r: (r["root"], -r["share %"]))
     return rows
 
 

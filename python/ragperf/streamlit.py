@@ -236,6 +236,7 @@ def _draw(
     watched = data.watch_rows(source.report)
     if watched:  # only when alerts fire or operations regressed: keeps the layout otherwise
         _table(st, "Alerts and regressions", watched, "")
+    _where_time_goes(st, source.report)
     cost = data.monitoring_caption(source.report)
     if cost:
         st.caption(cost)
@@ -244,6 +245,20 @@ def _draw(
     if source.recent_operations and not source.live:
         st.caption("From the file's recent traces (tracked blocks only).")
     _table(st, "Recent errors", data.error_rows(source.recent_errors), "No errors.")
+
+
+def _where_time_goes(st: Any, report: Mapping[str, Any]) -> None:
+    """Each root's time split by stage (only when the report has traces
+    with nested blocks: keeps the layout otherwise)."""
+    rows = data.bottleneck_rows(report)
+    if not rows:
+        return
+    from . import _panel_charts as charts
+
+    st.markdown("#### Where the time goes")
+    st.altair_chart(charts.where_time_goes(rows))
+    st.caption("Share of each root operation's time by stage (exclusive time from the recent traces; "
+               "concurrent stages split the time they share). See docs/insights.md.")
 
 
 def _table(st: Any, heading: str, rows: list[dict[str, Any]], empty: str) -> None:
@@ -266,7 +281,9 @@ def _formats(st: Any) -> dict[str, Any]:
 
 
 def _headline(st: Any, head: data.Headline) -> None:
-    columns = st.columns(6)
+    # Two rows of three: six tiles in one row cut their values ("heal…",
+    # "191.…") at the common 1280-1440 px widths.
+    columns = [*st.columns(3), *st.columns(3)]
     values = (
         ("Health", head.status),
         ("Memory (RSS)", data.format_mb(head.memory_mb)),

@@ -221,3 +221,18 @@ def test_memory_rows_merge_three_sources() -> None:
 )
 def test_formats(value: str, text: str) -> None:
     assert value == text
+
+
+def test_bottleneck_rows_are_the_reports_insights(monitor: PerformanceMonitor) -> None:
+    report = monitor.generate_report()
+    rows = data.bottleneck_rows(report)
+    want = report["insights"]["bottlenecks"]
+    assert len(rows) == len(want) == 2  # query_processing: llm_inference and its own time
+    by_stage = {r["stage"]: r for r in rows}
+    for b in want:
+        stage = f"{b['operation']} (self)" if b["is_root"] else b["operation"]
+        assert by_stage[stage]["root"] == b["root"] == "query_processing"
+        assert by_stage[stage]["share %"] == pytest.approx(100 * b["share"])
+        assert by_stage[stage]["ms per root"] == pytest.approx(1e3 * b["avg_self_time_s"])
+    assert sum(r["share %"] for r in rows) == pytest.approx(100.0)
+    assert data.bottleneck_rows({"operations": {}}) == []

@@ -103,6 +103,25 @@ def test_live_panel_shows_the_monitors_values() -> None:
     )
     labels = [b.label for b in at.download_button]
     assert labels == ["Download JSON", "Download CSV", "Download operations CSV"]
+    # the nested query_processing block: "where the time goes" is drawn
+    assert "#### Where the time goes" in [m.value for m in at.markdown]
+    assert any("exclusive time" in c.value for c in at.caption)
+
+
+def test_no_nested_blocks_no_where_the_time_goes_chart() -> None:
+    monitor = PerformanceMonitor()
+    monitor.record("llm_inference", 0.5)
+    at = AppTest.from_function(live_app, args=(monitor, None), default_timeout=TIMEOUT_S).run()
+    assert not at.exception
+    assert "#### Where the time goes" not in [m.value for m in at.markdown]
+
+
+def test_headline_tiles_are_two_rows_of_three() -> None:
+    # Six tiles in one row cut their values at 1280-1440 px ("heal…").
+    at = AppTest.from_function(live_app, args=(known_monitor(), None), default_timeout=TIMEOUT_S).run()
+    tiles = [column for column in at.columns if len(column.get("metric")) == 1]
+    assert len(at.metric) == 6 and len(tiles) == 6
+    assert [column.weight for column in tiles] == pytest.approx([1 / 3] * 6)  # a third of the width each
 
 
 def test_reset_clears_the_monitor() -> None:
