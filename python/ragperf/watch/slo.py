@@ -49,7 +49,7 @@ from .. import _core
 from .._component import Component, ReportSection
 from .._core import Monitor as CoreMonitor
 from .._validate import check_name, check_positive_int, check_real, operation_name
-from ..alerts import AlertCallback, AlertRule
+from ..alerts import AlertCallback, AlertEvent, AlertRule
 from .alerts import Alerts
 from .clock import EvaluationClock
 
@@ -180,7 +180,7 @@ class Slos(Component):
             slow = int(sketch.count) - int(sketch.count_at_most(slo["latency_s"]))
         return total, min(total, failed + slow)
 
-    def _status(self, slo: dict[str, Any], now_s: float, active: dict[str, Any]) -> dict[str, Any]:
+    def _status(self, slo: dict[str, Any], now_s: float, active: dict[str, AlertEvent]) -> dict[str, Any]:
         goal = slo["objective"]
         long_n, long_bad = self._window(slo, LONG_WINDOW_MINUTES, now_s)
         short_n, short_bad = self._window(slo, SHORT_WINDOW_MINUTES, now_s)
