@@ -54,9 +54,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import runpy
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -90,6 +93,10 @@ EXIT_REGRESSION: Final = 1
 
 #: Where ``ragperf dashboard`` listens unless ``--port`` says otherwise (Streamlit's default).
 DEFAULT_DASHBOARD_PORT: Final = 8501
+
+#: The demo program that ``ragperf demo`` runs, and the name it runs under.
+DEMO_MODULE: Final = "ragperf.demo"
+DEMO_PROG: Final = "ragperf demo"
 
 #: Keys every metrics JSON written by ``export_metrics_json`` has at its top level.
 REPORT_KEYS: Final = ("operations", "total_operations")
@@ -227,20 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
-    demo = sub.add_parser(
+    # Listed here for `ragperf --help`; `ragperf demo ...` itself is dispatched
+    # by main() before parsing, to the demo program (python -m ragperf.demo),
+    # which owns its options: the library never imports the demo.
+    sub.add_parser(
         "demo",
         help="run the bundled instrumented RAG demo (needs numpy: ragperf[demo])",
-        description="Answer questions over a bundled handbook with a small RAG pipeline\n"
-        "instrumented by ragperf, print the performance report and write the metrics\n"
-        "JSON. Needs numpy (pip install 'ragperf[demo]').",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
-    # The same options as `python -m ragperf.demo` (embedder, LLM endpoint,
-    # CSV); demo.command imports no numpy, so --help stays fast.
-    from .demo.command import add_demo_arguments
-
-    add_demo_arguments(demo, repeat_type=_positive_int)
 
     dashboard = sub.add_parser(
         "dashboard",
@@ -360,16 +361,26 @@ def _print_significance(before: dict[str, Any], after: dict[str, Any]) -> None:
             print("  " + format_significance(result))
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_demo(argv: Sequence[str]) -> int:
+    """Run the demo program (``python -m ragperf.demo``) in this process with
+    ``argv``, named ``ragperf demo`` in its usage and messages; its exit code."""
+    if importlib.util.find_spec("numpy") is None:  # the demo's one dependency
+        raise CliError("the demo needs numpy: pip install 'ragperf[demo]'", EXIT_ERROR)
+    saved_argv = sys.argv
+    sys.argv = [DEMO_PROG, *argv]
     try:
-        from .demo import pipeline  # noqa: F401 -- late: needs numpy, and --help stays fast
-    except ImportError as e:
-        raise CliError(
-            f"the demo needs {e.name or 'numpy'}: pip install 'ragperf[demo]'", EXIT_ERROR
-        ) from None
-    from .demo.command import run_from_args
-
-    return run_from_args(args)
+        with warnings.catch_warnings():
+            # runpy warns when ragperf.demo.__main__ was imported as a module
+            # before (it only defines main(): running it again is harmless).
+            warnings.filterwarnings("ignore", "'ragperf.demo.__main__' found in sys.modules", RuntimeWarning)
+            runpy.run_module(
+                DEMO_MODULE, run_name="__main__", alter_sys=True, init_globals={"RAGPERF_PROG": DEMO_PROG}
+            )
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_ERROR)
+    finally:
+        sys.argv = saved_argv
+    return EXIT_OK
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -409,7 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         0
     """
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["demo"]:
+            return _cmd_demo(argv[1:])
         try:
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help/--version (0) and usage errors (2) print, then exit
@@ -420,8 +434,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "compare":
             return _cmd_compare(args)
-        if args.command == "demo":
-            return _cmd_demo(args)
         if args.command == "dashboard":
             return _cmd_dashboard(args)
         parser.print_help(sys.stderr)

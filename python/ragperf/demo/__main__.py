@@ -9,15 +9,21 @@ import sys
 from collections.abc import Sequence
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Runs the demo with ``argv`` (default: the command line); returns the exit code.
+
+    ``prog`` is the program name in usage and error messages (default
+    ``python -m ragperf.demo``).
 
     Example: ``python -m ragperf.demo --embedder hashing --repeat 20 --metrics /tmp/m.json``
     """
     from .command import main as command_main
 
-    return command_main(argv)
+    return command_main(argv, prog=prog)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `ragperf demo` runs this module as a program (runpy.run_module) and
+    # passes the name it runs under in the global RAGPERF_PROG.
+    _prog = globals().get("RAGPERF_PROG")
+    sys.exit(main(prog=_prog if isinstance(_prog, str) else None))

@@ -33,18 +33,27 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from .pipeline import Embedder, Generator
+    from .chunking import Embedder
+    from .generation import Generator
 
-__all__ = ["EMBEDDERS", "add_demo_arguments", "build_parser", "main", "run_from_args"]
+__all__ = ["DEFAULT_PROG", "EMBEDDERS", "add_demo_arguments", "build_parser", "main", "run_from_args"]
 
 EMBEDDERS: Final = ("minilm", "hashing")
 """Values of ``--embedder``: the real sentence-embedding model, or the dependency-free hashing one."""
 
 
+def _whole_number(value: str) -> int:
+    """``--repeat``'s type: a whole number (its range is checked by :func:`run_from_args`)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+
+
 def add_demo_arguments(
     parser: argparse.ArgumentParser,
     environ: Mapping[str, str] | None = None,
-    repeat_type: Callable[[str], int] = int,
+    repeat_type: Callable[[str], int] = _whole_number,
 ) -> None:
     """Add the demo's options to ``parser`` (defaults for the LLM come from ``environ``).
 
@@ -75,15 +84,21 @@ def add_demo_arguments(
     parser.add_argument("--quiet", action="store_true", help="print nothing")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m ragperf.demo``.
+DEFAULT_PROG: Final = "python -m ragperf.demo"
+"""The program name in usage and messages; ``ragperf demo`` passes its own."""
+
+
+def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
+    """The parser of ``python -m ragperf.demo`` (named ``prog`` in its usage).
 
     Example:
         >>> build_parser().parse_args([]).metrics
         'metrics.json'
+        >>> build_parser("ragperf demo").format_usage().split()[:3]
+        ['usage:', 'ragperf', 'demo']
     """
     parser = argparse.ArgumentParser(
-        prog="python -m ragperf.demo",
+        prog=prog,
         description="Answer questions over a bundled handbook (16 text files and a PDF) with a "
         "small RAG pipeline instrumented by ragperf; print the report, write metrics JSON and CSV.",
         epilog="exit codes: 0 ok; 1 unexpected error or LLM endpoint failure; "
@@ -100,7 +115,7 @@ class _UsageError(Exception):
 def _make_embedder(name: str) -> Embedder:
     from ragperf import get_performance_monitor
 
-    from .pipeline import HashingEmbedder
+    from .embedding import HashingEmbedder
 
     if name == "hashing":
         return HashingEmbedder()
@@ -176,14 +191,16 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Parse ``argv`` (default: the command line) and run the demo; returns the exit code.
+
+    ``prog`` names the program in usage and messages (default :data:`DEFAULT_PROG`).
 
     Example:
         >>> main(["--help"])  # doctest: +SKIP
         usage: python -m ragperf.demo [-h] [--metrics PATH] ...
     """
-    parser = build_parser()
+    parser = build_parser(DEFAULT_PROG if prog is None else prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:

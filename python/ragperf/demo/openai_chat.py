@@ -1,4 +1,4 @@
-"""A :class:`~ragperf.demo.pipeline.Generator` for any OpenAI-compatible chat endpoint.
+"""A :class:`~ragperf.demo.generation.Generator` for any OpenAI-compatible chat endpoint.
 
 Plain :mod:`urllib` (no SDK): one ``POST {base_url}/chat/completions`` with
 ``"stream": true`` and ``stream_options.include_usage``; the answer arrives as
@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from .pipeline import ScoredChunk
+    from .retrieval import ScoredChunk
 
 __all__ = ["ENV_API_KEY", "ENV_MODEL", "ENV_URL", "LLMEndpointError", "OpenAIChatGenerator"]
 
@@ -59,7 +59,7 @@ class OpenAIChatGenerator:
 
     ``base_url`` is the API root (``.../v1``); a URL that already ends in
     ``/chat/completions`` is used as it is. ``api_key`` is sent as a bearer
-    token when given. The prompt is :func:`~ragperf.demo.pipeline.build_prompt`
+    token when given. The prompt is :func:`~ragperf.demo.generation.build_prompt`
     under a short system message.
 
     Raises:
@@ -116,7 +116,7 @@ class OpenAIChatGenerator:
             >>> OpenAIChatGenerator("http://h/v1", "m").request_body("Why?", [])["stream"]
             True
         """
-        from .pipeline import build_prompt
+        from .generation import build_prompt
 
         return {
             "model": self._model,

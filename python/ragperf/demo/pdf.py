@@ -1,7 +1,7 @@
 """Text of a PDF document, read with pypdf (the demo corpus ships one PDF).
 
 Example:
-    >>> from ragperf.demo.pipeline import corpus_root
+    >>> from ragperf.demo.loading import corpus_root
     >>> text, pages = read_pdf_text(corpus_root() / "17_radio_compliance.pdf")
     >>> text.splitlines()[0], pages
     ('Radio and Regulatory Compliance Data Sheet', 1)

@@ -30,30 +30,18 @@ True
 
 from __future__ import annotations
 
-import math
 import os
-import re
-import sys
 import textwrap
-import zlib
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from importlib.resources import files
-from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from ragperf import (
-    OperationType,
-    PerformanceMonitor,
-    TokenCounter,
-    get_performance_monitor,
-)
+from ragperf import OperationType, PerformanceMonitor, TokenCounter, get_performance_monitor
 
-from .chunking import (  # re-exported: documents, chunks and the chunking step
+# The steps, one module each; their names are re-exported here.
+from .chunking import (
     Chunk,
     Chunker,
     Document,
@@ -63,14 +51,17 @@ from .chunking import (  # re-exported: documents, chunks and the chunking step
     cut_long_sentences,
     split_sentences,
 )
-
-if sys.version_info >= (3, 11):
-    from importlib.resources.abc import Traversable
-else:  # pragma: no cover - the package supports Python 3.9+
-    from importlib.abc import Traversable
+from .embedding import FloatMatrix, HashingEmbedder
+from .generation import FALLBACK_ANSWER, ExtractiveGenerator, Generator, build_prompt
+from .loading import DOCUMENT_LOADING, corpus_root, load_documents
+from .retrieval import BM25Reranker, Reranker, ScoredChunk, VectorIndex
+from .terms import SupportsFit, TermStatistics, tokenize
 
 __all__ = [
     "DEFAULT_QUESTIONS",
+    "DOCUMENT_LOADING",
+    "FALLBACK_ANSWER",
+    "INDEX_BUILDING",
     "Answer",
     "BM25Reranker",
     "Chunk",
@@ -87,6 +78,7 @@ __all__ = [
     "SupportsFit",
     "TermStatistics",
     "VectorIndex",
+    "build_prompt",
     "corpus_root",
     "chunks_from_spans",
     "cut_long_sentences",
@@ -95,12 +87,6 @@ __all__ = [
     "split_sentences",
     "tokenize",
 ]
-
-FloatMatrix = npt.NDArray[np.float32]
-"""Row-major ``(n, dim)`` float32 matrix, one L2-normalised embedding per row."""
-
-DOCUMENT_LOADING: Final = "document_loading"
-"""Operation name used for loading plain-text files (``pdf_loading`` is for PDFs)."""
 
 INDEX_BUILDING: Final = "index_building"
 """Operation name of the indexing phase: embedding batches (nested), filling the index, fitting term statistics."""
@@ -118,477 +104,6 @@ DEFAULT_QUESTIONS: Final[tuple[str, ...]] = (
 )
 """Questions about the bundled Alderbank Instruments handbook, used by :func:`run_demo`."""
 
-FALLBACK_ANSWER: Final = "I could not find an answer to that in the handbook."
-
-# --------------------------------------------------------------------------- text
-
-
-_STOPWORDS: Final[frozenset[str]] = frozenset(
-    """a about above after again against all am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers him his how i if in into
-    is it its itself just me more most my no nor not now of off on once only or other
-    our ours out over own same she should so some such than that the their theirs them
-    then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    also may must many much get got one per""".split()
-)
-
-_WORD_RE: Final = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
-
-
-def _normalise(word: str) -> str:
-    """A deliberately tiny stemmer: fold plurals, then "-ing"/"-ed", then a final "e".
-
-    Enough for "calibrate", "calibrated" and "calibrating" to share a term.
-    """
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if len(word) > 5 and word.endswith("ing"):
-        word = word[:-3]
-    elif len(word) > 5 and word.endswith("ed") and not word.endswith("eed"):
-        word = word[:-2]
-    if len(word) > 4 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case content words of ``text``: stop words dropped, plurals folded.
-
-    Shared by the hashing embedder, the BM25 reranker and the extractive
-    generator so that they agree on what a term is.
-
-    >>> tokenize("How many API requests are allowed?")
-    ['api', 'request', 'allow']
-    """
-    return [_normalise(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS]
-
-
-# ---------------------------------------------------------------------- documents
-
-
-@dataclass(frozen=True)
-class ScoredChunk:
-    """A chunk with its retrieval scores; ``score`` is the one used for ranking."""
-
-    chunk: Chunk
-    score: float
-    cosine: float
-    lexical: float = 0.0
-
-
-def corpus_root() -> Traversable:
-    """The bundled corpus directory, found through :mod:`importlib.resources`.
-
-    Works from a source checkout, an installed wheel or a zip import.
-
-    >>> any(p.name.endswith(".txt") for p in corpus_root().iterdir())
-    True
-    """
-    return files("ragperf.demo") / "corpus"
-
-
-def _parse_document(doc_id: str, raw: str) -> Document:
-    lines = raw.strip().splitlines()
-    if not lines:
-        return Document(doc_id=doc_id, title="", text="")
-    return Document(doc_id=doc_id, title=lines[0].strip(), text="\n".join(lines[1:]).strip())
-
-
-def load_documents(
-    source: Traversable | str | os.PathLike[str] | None = None,
-    *,
-    monitor: PerformanceMonitor | None = None,
-    suffix: str = ".txt",
-    include_pdf: bool = True,
-) -> list[Document]:
-    """Read every ``*.txt`` (and ``*.pdf``) file under ``source`` (default: the bundled corpus).
-
-    The first line of each file is its title, the rest its body; a PDF's text
-    is extracted with pypdf (:func:`ragperf.demo.pdf.read_pdf_text`). Files
-    are read in name order so runs are reproducible. The whole load is tracked
-    as ``"document_loading"`` with the number of files and an estimate of the
-    tokens read; each PDF is also a nested ``pdf_loading`` block with its page
-    count. ``include_pdf=False`` reads only the text files.
-
-    >>> docs = load_documents()
-    >>> docs[0].doc_id, docs[0].title
-    ('01_company_overview', 'About Alderbank Instruments')
-    >>> docs[-1].doc_id, docs[-1].title
-    ('17_radio_compliance', 'Radio and Regulatory Compliance Data Sheet')
-    """
-    mon = monitor if monitor is not None else get_performance_monitor()
-    root: Traversable = corpus_root() if source is None else _as_traversable(source)
-    wanted = (suffix, ".pdf") if include_pdf else (suffix,)
-    with mon.track_operation(DOCUMENT_LOADING, {"source": str(root)}) as op:
-        entries = sorted(
-            (p for p in root.iterdir() if p.is_file() and p.name.endswith(wanted)),
-            key=lambda p: p.name,
-        )
-        documents: list[Document] = []
-        pdfs = 0
-        for entry in entries:
-            if entry.name.endswith(".pdf") and include_pdf:
-                documents.append(_load_pdf(entry, mon))
-                pdfs += 1
-            else:
-                raw = entry.read_text(encoding="utf-8")
-                documents.append(_parse_document(entry.name[: -len(suffix)], raw))
-        op.tokens = TokenCounter.count_tokens_in_list([d.text for d in documents])
-        op.metadata["files"] = len(documents)
-        op.metadata["pdf_files"] = pdfs
-    return documents
-
-
-def _load_pdf(entry: Traversable, monitor: PerformanceMonitor) -> Document:
-    from .pdf import read_pdf_text  # late: only corpora with PDFs need pypdf
-
-    with monitor.track_operation(OperationType.PDF_LOADING, {"file": entry.name}) as op:
-        text, pages = read_pdf_text(entry)
-        op.tokens = TokenCounter.count_tokens(text)
-        op.metadata["pages"] = pages
-    return _parse_document(entry.name[: -len(".pdf")], text)
-
-
-def _as_traversable(source: Traversable | str | os.PathLike[str]) -> Traversable:
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source)
-    return source
-
-
-# ---------------------------------------------------------------------- embedding
-
-
-class HashingEmbedder:
-    """Deterministic feature-hashing embedder: no model, no download, no state.
-
-    Features are the content-word unigrams and bigrams from :func:`tokenize`.
-    Each feature is hashed with CRC-32; the low bits pick one of ``dim``
-    buckets and the top bit a sign, so colliding features tend to cancel
-    rather than pile up. Weights are sublinear term frequencies
-    ``1 + log(tf)``; rows are L2-normalised (an empty text gives a zero row).
-
-    >>> emb = HashingEmbedder()
-    >>> v = emb.embed(["rain gauge calibration", "calibrating the rain gauges", "API keys"])
-    >>> v.shape, round(float(v[0] @ v[0]), 6)
-    ((3, 512), 1.0)
-    >>> bool(v[0] @ v[1] > v[0] @ v[2])
-    True
-    """
-
-    name: Final = "hashing-crc32"
-
-    def __init__(self, dim: int = 512, *, bigrams: bool = True) -> None:
-        if dim <= 0:
-            raise ValueError("dim must be positive")
-        self.dim = dim
-        self.bigrams = bigrams
-
-    def features(self, text: str) -> list[str]:
-        """The hashed features of ``text``: unigrams, then ``"a b"`` bigrams.
-
-        >>> HashingEmbedder().features("Charging battery packs")
-        ['charg', 'battery', 'pack', 'charg battery', 'battery pack']
-        """
-        terms = tokenize(text)
-        if self.bigrams:
-            terms += [f"{a} {b}" for a, b in zip(terms, terms[1:])]
-        return terms
-
-    def embed(self, texts: list[str]) -> FloatMatrix:
-        """Embed ``texts`` into a ``(len(texts), dim)`` float32 matrix."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for feature, tf in Counter(self.features(text)).items():
-                h = zlib.crc32(feature.encode("utf-8"))
-                sign = -1.0 if h & 0x80000000 else 1.0
-                out[row, h % self.dim] += sign * (1.0 + math.log(tf))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
-        return out
-
-
-# ---------------------------------------------------------------------- retrieval
-
-
-class VectorIndex:
-    """Exact cosine-similarity search over L2-normalised vectors with numpy.
-
-    >>> index = VectorIndex()
-    >>> c = [Chunk(f"d#{i}", "d", "", i, (f"s{i}",)) for i in range(3)]
-    >>> index.add(c, np.eye(3, dtype=np.float32))
-    >>> [s.chunk.chunk_id for s in index.search(np.array([0, 1, 0], np.float32), k=2)]
-    ['d#1', 'd#0']
-    """
-
-    def __init__(self) -> None:
-        self._chunks: list[Chunk] = []
-        self._matrix: FloatMatrix | None = None
-
-    def __len__(self) -> int:
-        return len(self._chunks)
-
-    @property
-    def chunks(self) -> Sequence[Chunk]:
-        """The indexed chunks, in insertion order (row ``i`` is ``chunks[i]``)."""
-        return tuple(self._chunks)
-
-    def add(self, chunks: Sequence[Chunk], vectors: npt.NDArray[np.floating[Any]]) -> None:
-        """Append ``chunks`` with their ``(len(chunks), dim)`` embedding rows."""
-        matrix = np.asarray(vectors, dtype=np.float32)
-        if matrix.ndim != 2 or matrix.shape[0] != len(chunks):
-            raise ValueError(f"expected {len(chunks)} embedding rows, got shape {matrix.shape}")
-        if self._matrix is not None and matrix.shape[1] != self._matrix.shape[1]:
-            raise ValueError("embedding dimension differs from the existing index")
-        self._matrix = matrix if self._matrix is None else np.vstack([self._matrix, matrix])
-        self._chunks.extend(chunks)
-
-    def search(self, query: npt.NDArray[np.floating[Any]], k: int) -> list[ScoredChunk]:
-        """The ``k`` chunks with the highest cosine similarity, best first."""
-        if self._matrix is None or k <= 0:
-            return []
-        scores = self._matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
-        k = min(k, len(self._chunks))
-        top = np.argpartition(-scores, k - 1)[:k]
-        order = top[np.lexsort((top, -scores[top]))]  # by score, ties by position
-        return [
-            ScoredChunk(self._chunks[i], float(scores[i]), float(scores[i])) for i in order.tolist()
-        ]
-
-
-# ------------------------------------------------------------------ term statistics
-
-
-@runtime_checkable
-class SupportsFit(Protocol):
-    """A component that learns corpus statistics when the index is built."""
-
-    def fit(self, chunks: Sequence[Chunk]) -> None:
-        """Learn from all indexed chunks."""
-        ...
-
-
-@dataclass
-class TermStatistics:
-    """Document frequencies of :func:`tokenize` terms over a set of chunks.
-
-    >>> stats = TermStatistics.from_texts(["rain gauge", "rain shield", "api key"])
-    >>> stats.idf("rain") < stats.idf("shield") < stats.idf("unseen")
-    True
-    """
-
-    n_docs: int = 0
-    avg_len: float = 0.0
-    df: Counter[str] = field(default_factory=Counter)
-
-    @classmethod
-    def from_texts(cls, texts: Sequence[str]) -> TermStatistics:
-        """Count, for every term, how many of ``texts`` contain it."""
-        stats = cls()
-        total = 0
-        for text in texts:
-            terms = tokenize(text)
-            total += len(terms)
-            stats.df.update(set(terms))
-        stats.n_docs = len(texts)
-        stats.avg_len = total / len(texts) if texts else 0.0
-        return stats
-
-    def idf(self, term: str) -> float:
-        """BM25 inverse document frequency (always positive)."""
-        df = self.df.get(term, 0)
-        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
-
-
-# ---------------------------------------------------------------------- reranking
-
-
-class Reranker(Protocol):
-    """Reorders retrieved candidates (``reranking`` step)."""
-
-    def rerank(
-        self, query: str, candidates: Sequence[ScoredChunk], top_n: int
-    ) -> list[ScoredChunk]:
-        """Return at most ``top_n`` candidates, best first, with updated scores."""
-        ...
-
-
-class BM25Reranker:
-    """Blend of BM25 lexical relevance and the retriever's cosine score.
-
-    ``score = alpha * cosine + (1 - alpha) * bm25 / max_bm25`` over the
-    candidates. Term statistics come from :meth:`fit` (called with the whole
-    index by :class:`RAGPipeline`); without it they are taken from the
-    candidates alone.
-
-    >>> c = [Chunk(f"d{i}#0", f"d{i}", "", 0, (t,)) for i, t in enumerate(
-    ...     ["Shipping takes four days.", "Returns are accepted for 30 days."])]
-    >>> ranked = BM25Reranker().rerank("return policy", [ScoredChunk(x, 0.5, 0.5) for x in c], 1)
-    >>> ranked[0].chunk.doc_id
-    'd1'
-    """
-
-    name: Final = "bm25+cosine"
-
-    def __init__(self, *, alpha: float = 0.6, k1: float = 1.2, b: float = 0.75) -> None:
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError("alpha must be in [0, 1]")
-        self.alpha, self.k1, self.b = alpha, k1, b
-        self._stats: TermStatistics | None = None
-
-    def fit(self, chunks: Sequence[Chunk]) -> None:
-        """Learn document frequencies from every indexed chunk."""
-        self._stats = TermStatistics.from_texts([c.embedding_text for c in chunks])
-
-    def bm25(self, query_terms: Sequence[str], chunk: Chunk, stats: TermStatistics) -> float:
-        """Okapi BM25 of ``chunk`` for the (already tokenised) query."""
-        terms = tokenize(chunk.embedding_text)
-        tf = Counter(terms)
-        norm = self.k1 * (1.0 - self.b + self.b * len(terms) / max(stats.avg_len, 1.0))
-        score = 0.0
-        for term in set(query_terms):
-            f = tf.get(term, 0)
-            if f:
-                score += stats.idf(term) * f * (self.k1 + 1.0) / (f + norm)
-        return score
-
-    def rerank(
-        self, query: str, candidates: Sequence[ScoredChunk], top_n: int
-    ) -> list[ScoredChunk]:
-        """Rescore ``candidates`` and keep the best ``top_n``."""
-        if not candidates:
-            return []
-        stats = self._stats or TermStatistics.from_texts(
-            [c.chunk.embedding_text for c in candidates]
-        )
-        query_terms = tokenize(query)
-        lexical = [self.bm25(query_terms, c.chunk, stats) for c in candidates]
-        top = max(lexical)
-        rescored = [
-            replace(
-                c,
-                lexical=lex,
-                score=self.alpha * c.cosine + (1.0 - self.alpha) * (lex / top if top > 0 else 0.0),
-            )
-            for c, lex in zip(candidates, lexical)
-        ]
-        rescored.sort(key=lambda c: c.score, reverse=True)  # stable: ties keep retrieval order
-        return rescored[: max(top_n, 0)]
-
-
-# --------------------------------------------------------------------- generation
-
-
-class Generator(Protocol):
-    """Produces an answer as a stream of tokens (``llm_inference`` step).
-
-    Two optional attributes are read by :meth:`RAGPipeline.generate`:
-    ``separator`` (how pieces are joined, default ``" "`` for word tokens;
-    ``""`` for LLM deltas that carry their own spaces) and ``last_usage``
-    (a usage dict the model reported for the last answer, passed to
-    ``op.set_usage``), as :class:`~ragperf.demo.openai_chat.OpenAIChatGenerator` has.
-    """
-
-    @property
-    def model_name(self) -> str:
-        """Recorded as the ``model`` metadata of each ``llm_inference`` operation."""
-        ...
-
-    def generate(self, question: str, contexts: Sequence[ScoredChunk]) -> Iterator[str]:
-        """Yield the answer's tokens in order."""
-        ...
-
-
-class ExtractiveGenerator:
-    """Local "LLM" that answers with the best-matching sentences from the context.
-
-    Every sentence of the top ``context_chunks`` contexts is scored by the
-    IDF-weighted overlap of its terms with the question (plus a bonus for
-    shared bigrams and a small prior from the chunk's retrieval score). The
-    best sentence is always kept; up to ``max_sentences - 1`` more from the
-    same document are kept if they score at least ``relative_cutoff`` of the
-    best, so an answer never stitches unrelated documents together. It is
-    streamed as whitespace-separated word tokens.
-
-    >>> c = Chunk("d#0", "d", "", 0, ("Cats purr.", "The warranty lasts three years."))
-    >>> tokens = ExtractiveGenerator().generate("How long is the warranty?", [ScoredChunk(c, 1, 1)])
-    >>> " ".join(tokens)
-    'The warranty lasts three years.'
-    """
-
-    model_name: str = "extractive-local"
-
-    def __init__(
-        self,
-        *,
-        max_sentences: int = 2,
-        context_chunks: int = 3,
-        min_sentence_words: int = 4,
-        relative_cutoff: float = 0.75,
-    ) -> None:
-        self.max_sentences = max_sentences
-        self.context_chunks = context_chunks
-        self.min_sentence_words = min_sentence_words
-        self.relative_cutoff = relative_cutoff
-        self._stats: TermStatistics | None = None
-
-    def fit(self, chunks: Sequence[Chunk]) -> None:
-        """Learn IDF weights from every indexed chunk."""
-        self._stats = TermStatistics.from_texts([c.text for c in chunks])
-
-    def select(self, question: str, contexts: Sequence[ScoredChunk]) -> list[str]:
-        """The sentences that make up the answer, best first (may be empty)."""
-        q_terms = tokenize(question)
-        q_set = set(q_terms)
-        q_bigrams = set(zip(q_terms, q_terms[1:]))
-        used = contexts[: self.context_chunks]
-        stats = self._stats or TermStatistics.from_texts([c.chunk.text for c in used])
-
-        scored: list[tuple[float, int, str, str]] = []
-        seen: set[str] = set()
-        for context in used:
-            for sentence in context.chunk.sentences:
-                if (
-                    sentence in seen
-                    or sentence.endswith(":")  # a list's lead-in, not an answer
-                    or len(sentence.split()) < self.min_sentence_words
-                ):
-                    continue
-                seen.add(sentence)
-                s_terms = tokenize(sentence)
-                matched = q_set.intersection(s_terms)
-                if not matched:
-                    continue
-                overlap = sum(stats.idf(t) for t in matched)
-                overlap += 0.5 * sum(
-                    stats.idf(a) + stats.idf(b)
-                    for a, b in q_bigrams.intersection(zip(s_terms, s_terms[1:]))
-                )
-                score = overlap / math.sqrt(1.0 + len(s_terms)) + 0.5 * context.score
-                scored.append((score, len(scored), context.chunk.doc_id, sentence))
-        if not scored:
-            return []
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        best_score, _, best_doc, _ = scored[0]
-        keep = [
-            sentence
-            for score, _, doc_id, sentence in scored
-            if doc_id == best_doc and score >= self.relative_cutoff * best_score
-        ]
-        return keep[: self.max_sentences]
-
-    def generate(self, question: str, contexts: Sequence[ScoredChunk]) -> Iterator[str]:
-        """Stream the selected sentences word by word (or a fixed fallback)."""
-        sentences = self.select(question, contexts) or [FALLBACK_ANSWER]
-        for sentence in sentences:
-            yield from sentence.split()
-
-
-# ----------------------------------------------------------------------- pipeline
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -605,22 +120,6 @@ class Answer:
     def sources(self) -> list[str]:
         """Document ids of the contexts, best first, without duplicates."""
         return list(dict.fromkeys(c.chunk.doc_id for c in self.contexts))
-
-
-def build_prompt(question: str, contexts: Sequence[ScoredChunk]) -> str:
-    """The prompt an LLM generator would receive; used for prompt-token counts.
-
-    >>> print(build_prompt("Why?", []))
-    Answer the question using only the numbered context passages.
-    <BLANKLINE>
-    Question: Why?
-    Answer:
-    """
-    parts = ["Answer the question using only the numbered context passages.", ""]
-    for i, context in enumerate(contexts, 1):
-        parts += [f"[{i}] {context.chunk.title} ({context.chunk.doc_id})", context.chunk.text, ""]
-    parts += [f"Question: {question}", "Answer:"]
-    return "\n".join(parts)
 
 
 class RAGPipeline:

@@ -8,7 +8,8 @@ document's — once it holds ``min_words``; it is always cut before it would
 pass ``max_words``. A short tail joins the chunk before it when that fits.
 
 Example:
-    >>> from ragperf.demo.pipeline import Document, HashingEmbedder
+    >>> from ragperf.demo.chunking import Document
+    >>> from ragperf.demo.embedding import HashingEmbedder
     >>> text = ("The rain gauge tips every 0.2 mm. Clean the rain gauge funnel often. "
     ...         "Invoices are sent by email. Invoices list the plan and the price.")
     >>> chunker = SemanticChunker(HashingEmbedder(), min_words=5, max_words=40)
@@ -40,7 +41,7 @@ class SemanticChunker:
             does not hold (the message names the values).
 
     Example:
-        >>> from ragperf.demo.pipeline import HashingEmbedder
+        >>> from ragperf.demo.embedding import HashingEmbedder
         >>> SemanticChunker(HashingEmbedder(), min_words=10, max_words=5)
         Traceback (most recent call last):
         ...
@@ -72,7 +73,7 @@ class SemanticChunker:
         """Cosine similarity of each sentence with the next (``len - 1`` values).
 
         Example:
-            >>> from ragperf.demo.pipeline import HashingEmbedder
+            >>> from ragperf.demo.embedding import HashingEmbedder
             >>> sims = SemanticChunker(HashingEmbedder()).similarities(["rain gauge", "rain gauge", "api key"])
             >>> [round(s, 3) for s in sims]
             [1.0, 0.0]
