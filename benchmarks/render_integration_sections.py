@@ -1,12 +1,14 @@
 """Sections of docs/benchmarks.md for the integration hot paths:
 asgi.json (bench_asgi.py) and stream.json (bench_stream.py). Imported by
-render_docs.py, which owns the page and passes itself in as ``rd`` (its
-helpers: section_start, table, ...), so nothing here imports it back. Each
+render_docs.py, which owns the page; the helpers (section_start, table, ...)
+come from render_common.py, so nothing here imports the page back. Each
 function takes the page's ``Results`` and returns the section's lines."""
 
 from __future__ import annotations
 
 from typing import Any, Dict, List
+
+import render_common as rd
 
 ASGI_INTRO = """\
 What `RagperfMiddleware` costs a real ASGI server, measured from outside.
@@ -32,7 +34,7 @@ def _us(v: Any) -> str:
     return "—" if not isinstance(v, (int, float)) else f"{v:,.1f}"
 
 
-def section_asgi(res: Any, rd: Any) -> List[str]:
+def section_asgi(res: Any) -> List[str]:
     out, data = rd.section_start(res, "asgi", ASGI_INTRO)
     if data is None:
         return out
@@ -62,7 +64,7 @@ def section_asgi(res: Any, rd: Any) -> List[str]:
     return out
 
 
-def section_stream(res: Any, rd: Any) -> List[str]:
+def section_stream(res: Any) -> List[str]:
     out, data = rd.section_start(res, "stream", STREAM_INTRO)
     if data is None:
         return out

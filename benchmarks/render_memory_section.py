@@ -1,12 +1,14 @@
 """The "Memory per operation" section of docs/benchmarks.md, from memory.json
-(bench_memory.py). Imported by render_docs.py, which owns the page and passes
-itself in as ``rd`` (its helpers: section_start, table, ...), so nothing here
-imports it back; the section appears when the result file exists (an
-optional section)."""
+(bench_memory.py). Imported by render_docs.py, which owns the page; the
+helpers (section_start, table, ...) come from render_common.py, so nothing
+here imports the page back. The section appears when the result file exists
+(an optional section)."""
 
 from __future__ import annotations
 
 from typing import Any, List
+
+import render_common as rd
 
 MEMORY_INTRO = """\
 How much memory one operation's statistics hold, and whether it depends on
@@ -23,7 +25,7 @@ operations, 60 one-minute windows of 1,200 records each
 `max_history=100`."""
 
 
-def section_memory(res: Any, rd: Any) -> List[str]:
+def section_memory(res: Any) -> List[str]:
     out, data = rd.section_start(res, "memory", MEMORY_INTRO)
     if data is None:
         return out
