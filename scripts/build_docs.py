@@ -2,7 +2,8 @@
 
 * ``api/``: the API reference, rendered by pdoc from the *installed* package:
   pdoc imports it, so the C++ extension's docstrings are there, and it reads
-  ``ragperf/_core.pyi`` for the extension's signatures and types.
+  ``ragperf/_core.pyi`` for the extension's signatures and types. A module
+  that moved (an alias at its old path) gets a page there that links to it.
 * one HTML page per ``docs/*.md`` (``index.md`` becomes ``index.html``), with
   links between the pages rewritten from ``.md`` to ``.html``.
 
@@ -37,8 +38,57 @@ def api_modules() -> list[str]:
     names = ["ragperf", "ragperf._core"]
     for info in pkgutil.walk_packages(ragperf.__path__, "ragperf."):
         if not any(part.startswith("_") for part in info.name.split(".")):
-            names.append(info.name)
+            if moved_to(info.name) is None:
+                names.append(info.name)
     return names
+
+
+def moved_to(name: str) -> str | None:
+    """The real name of module ``name`` when ``name`` is an alias of a moved
+    module (``ragperf.alerts`` -> ``ragperf.watch.alerts``), else None.
+
+    The alias puts the real module in ``sys.modules``, so importing the old
+    name gives a module whose ``__name__`` is the new one. A module that
+    cannot be imported is not an alias (pdoc reports it).
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        return None
+    return module.__name__ if module.__name__ != name else None
+
+
+REDIRECT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="0; url={url}">
+<title>{old} - ragperf</title></head>
+<body><p><code>{old}</code> moved to <a href="{url}"><code>{new}</code></a>;
+the old name still imports it.</p></body></html>
+"""
+
+
+def write_redirects(out: Path) -> list[Path]:
+    """A page at each moved module's old place that sends the reader to the new one."""
+    import os
+    import pkgutil
+
+    import ragperf
+
+    written = []
+    for info in pkgutil.walk_packages(ragperf.__path__, "ragperf."):
+        if any(part.startswith("_") for part in info.name.split(".")):
+            continue
+        new = moved_to(info.name)
+        if new is None:
+            continue
+        page = out.joinpath(*info.name.split(".")).with_suffix(".html")
+        target = out.joinpath(*new.split(".")).with_suffix(".html")
+        url = os.path.relpath(target, page.parent)
+        page.write_text(REDIRECT.format(old=info.name, new=new, url=url), encoding="utf-8")
+        written.append(page)
+    return written
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -98,6 +148,7 @@ def render_api(out: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pdoc.pdoc(*api_modules(), output_directory=out)
+        write_redirects(out)
     problems = [str(w.message) for w in caught if "import" in str(w.message).lower()]
     if problems:
         raise RuntimeError("pdoc could not import: " + "; ".join(problems))
