@@ -363,7 +363,8 @@ def _print_significance(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 def _cmd_demo(argv: Sequence[str]) -> int:
     """Run the demo program (``python -m ragperf.demo``) in this process with
-    ``argv``, named ``ragperf demo`` in its usage and messages; its exit code."""
+    ``argv``, named ``ragperf demo`` in its usage and messages and with this
+    command's epilog (exit codes, examples) in its help; its exit code."""
     if importlib.util.find_spec("numpy") is None:  # the demo's one dependency
         raise CliError("the demo needs numpy: pip install 'ragperf[demo]'", EXIT_ERROR)
     saved_argv = sys.argv
@@ -374,7 +375,10 @@ def _cmd_demo(argv: Sequence[str]) -> int:
             # before (it only defines main(): running it again is harmless).
             warnings.filterwarnings("ignore", "'ragperf.demo.__main__' found in sys.modules", RuntimeWarning)
             runpy.run_module(
-                DEMO_MODULE, run_name="__main__", alter_sys=True, init_globals={"RAGPERF_PROG": DEMO_PROG}
+                DEMO_MODULE,
+                run_name="__main__",
+                alter_sys=True,
+                init_globals={"RAGPERF_PROG": DEMO_PROG, "RAGPERF_EPILOG": _EPILOG},
             )
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_ERROR)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -88,8 +89,11 @@ DEFAULT_PROG: Final = "python -m ragperf.demo"
 """The program name in usage and messages; ``ragperf demo`` passes its own."""
 
 
-def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
+def build_parser(prog: str = DEFAULT_PROG, epilog: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``python -m ragperf.demo`` (named ``prog`` in its usage).
+
+    ``epilog``, when given, replaces the demo's exit-code line after the
+    options and is printed as written (``ragperf demo`` passes its own).
 
     Example:
         >>> build_parser().parse_args([]).metrics
@@ -97,13 +101,24 @@ def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
         >>> build_parser("ragperf demo").format_usage().split()[:3]
         ['usage:', 'ragperf', 'demo']
     """
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Answer questions over a bundled handbook (16 text files and a PDF) with a "
-        "small RAG pipeline instrumented by ragperf; print the report, write metrics JSON and CSV.",
-        epilog="exit codes: 0 ok; 1 unexpected error or LLM endpoint failure; "
-        "2 usage error, missing model/dependency, unwritable output",
+    description = (
+        "Answer questions over a bundled handbook (16 text files and a PDF) with a "
+        "small RAG pipeline instrumented by ragperf; print the report, write metrics JSON and CSV."
     )
+    if epilog is None:
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description=description,
+            epilog="exit codes: 0 ok; 1 unexpected error or LLM endpoint failure; "
+            "2 usage error, missing model/dependency, unwritable output",
+        )
+    else:  # printed as written: wrap the description here
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description=textwrap.fill(description, 78),
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     add_demo_arguments(parser)
     return parser
 
@@ -191,16 +206,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None, epilog: str | None = None) -> int:
     """Parse ``argv`` (default: the command line) and run the demo; returns the exit code.
 
-    ``prog`` names the program in usage and messages (default :data:`DEFAULT_PROG`).
+    ``prog`` names the program in usage and messages (default :data:`DEFAULT_PROG`);
+    ``epilog`` replaces the help's exit-code line (see :func:`build_parser`).
 
     Example:
         >>> main(["--help"])  # doctest: +SKIP
         usage: python -m ragperf.demo [-h] [--metrics PATH] ...
     """
-    parser = build_parser(DEFAULT_PROG if prog is None else prog)
+    parser = build_parser(DEFAULT_PROG if prog is None else prog, epilog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
