@@ -14,7 +14,8 @@ For each entry whose module exists at its old path the script
   is now. ``import ragperf.x`` also rewrites the file's ``ragperf.x`` attribute
   chains, and a module path given as a string to ``monkeypatch.setattr``,
   ``mock.patch``, ``importlib.import_module``, ``pytest.importorskip`` or
-  ``runpy.run_module`` is rewritten too;
+  ``runpy.run_module`` is rewritten too, and so are cross-references in
+  docstrings (``:mod:`ragperf.x```, ``:class:`~ragperf.x.Name```);
 * leaves at the old path of every public module (no leading ``_``) an alias
   module, so ``import ragperf.alerts`` and ``from ragperf.alerts import X``
   keep working and ``ragperf.alerts is ragperf.watch.alerts`` (the alias puts
@@ -52,6 +53,7 @@ from relayout_imports import (  # noqa: E402  (how imports are rewritten)
     _relative,
     rewrite_markdown,
     rewrite_notebook,
+    rewrite_roles,
     rewrite_text_lines,
 )
 
@@ -65,11 +67,14 @@ MOVES: dict[str, str] = {
     "report": "model.report",
     "compare": "model.compare",
     # Components that watch the monitor's statistics.
-    "alerts": "watch.alerts",
+    # The rule and detection engines beside the components of ragperf.watch
+    # (watch/alerts.py, regressions.py, overhead.py, queues.py hold
+    # monitor.alerts, .regressions, .overhead, .queues).
+    "alerts": "watch.alert_rules",
     "alert_evaluator": "watch.alert_evaluator",
-    "regressions": "watch.regressions",
-    "overhead": "watch.overhead",
-    "queues": "watch.queues",
+    "regressions": "watch.regression_check",
+    "overhead": "watch.calibration",
+    "queues": "watch.queue_monitors",
     "traces": "watch.traces",
     # Exporters and the one periodic, fork-aware runner.
     "exporting": "export.exporting",
@@ -104,7 +109,7 @@ SUBPACKAGE_DOCS: dict[str, str] = {
     "(:mod:`ragperf.model.compare`).",
     "watch": "Components that watch the monitor's statistics: alerts and their\n"
     "evaluator, regressions against a baseline, the monitor's own overhead,\n"
-    "queues and traces.",
+    "queues and traces (used when the script creates this package).",
     "export": "Exporters and the one periodic, fork-aware runner (``_runner``): JSON and\n"
     "CSV files, periodic and multi-process export, Prometheus, OpenTelemetry,\n"
     "logs and persisted state.",
@@ -300,9 +305,10 @@ def run(root: Path, apply: bool, moves: dict[str, str] = MOVES) -> Run:
             r.errors.append(f"{path}: does not parse ({exc.msg}, line {exc.lineno}); left as it is")
             continue
         out, m = rewrite_text_lines(out, mapping, prompts_only=True)
-        if n + m:
+        out, k = rewrite_roles(out, mapping)
+        if n + m + k:
             new_text[new_path] = out
-            r.rewritten[new_path] = n + m
+            r.rewritten[new_path] = n + m + k
     for path in doc_files(root):
         text = (root / path).read_text(encoding="utf-8")
         out, n = rewrite_markdown(text, mapping)

@@ -335,3 +335,22 @@ def rewrite_notebook(text: str, mapping: dict[str, str]) -> tuple[str, int]:
         return text, 0
     indent = 1 if text.startswith("{\n \"") else None
     return json.dumps(nb, indent=indent, ensure_ascii=False) + ("\n" if text.endswith("\n") else ""), total
+
+
+_ROLE = re.compile(r"(:(?:mod|class|func|meth|attr|data|exc|obj):`~?)(" + PACKAGE + r"(?:\.\w+)+)(`)")
+
+
+def rewrite_roles(text: str, mapping: dict[str, str]) -> tuple[str, int]:
+    """Docstring cross-references (``:mod:`ragperf.x```, ``:class:`~ragperf.x.Name```)
+    to a moved module, pointed at its new path."""
+    count = 0
+
+    def role(m: re.Match[str]) -> str:
+        nonlocal count
+        new = map_module(m.group(2), mapping)
+        if new == m.group(2):
+            return m.group(0)
+        count += 1
+        return m.group(1) + new + m.group(3)
+
+    return _ROLE.sub(role, text), count

@@ -45,7 +45,8 @@ MOVES = {"alpha": "sub.alpha", "_priv": "sub._priv", "_pkgdir": "sub._pkgdir", "
 FILES = {
     "python/ragperf/__init__.py": "from .alpha import A\nfrom . import beta\n",
     "python/ragperf/alpha.py": (
-        '"""Alpha.\n\n>>> from ragperf.alpha import A\n>>> A\n1\n"""\n'
+        '"""Alpha, see :mod:`ragperf.beta` and :class:`~ragperf._priv.P`.\n\n'
+        '>>> from ragperf.alpha import A\n>>> A\n1\n"""\n'
         "from ._priv import P\nfrom .beta import (  # a comment kept\n    B,\n)\n\nA = 1\n"
     ),
     "python/ragperf/_priv.py": "P = 2\n",
@@ -144,6 +145,7 @@ def test_apply_moves_rewrites_and_aliases(repo: Path) -> None:
     assert "from ._priv import P\n" in alpha
     assert "from ..beta import (  # a comment kept\n    B,\n)\n" in alpha
     assert ">>> from ragperf.sub.alpha import A\n" in alpha  # its doctest
+    assert "see :mod:`ragperf.beta` and :class:`~ragperf.sub._priv.P`." in alpha  # cross-references
     assert read(repo, "python/ragperf/sub/_pkgdir/mod.py") == "from ...beta import B\nfrom .. import _priv\n"
     assert read(repo, "python/ragperf/__init__.py") == "from .sub.alpha import A\nfrom . import beta\n"
     assert "    from .sub.alpha import A\n" in read(repo, "python/ragperf/beta.py")
