@@ -13,8 +13,8 @@ For each entry whose module exists at its old path the script
   import is resolved from where its file was and written relative to where it
   is now. ``import ragperf.x`` also rewrites the file's ``ragperf.x`` attribute
   chains, and a module path given as a string to ``monkeypatch.setattr``,
-  ``mock.patch``, ``importlib.import_module``, ``pytest.importorskip`` or
-  ``runpy.run_module`` is rewritten too, and so are cross-references in
+  ``mock.patch``, ``importlib.import_module``, ``importlib.util.find_spec``,
+  ``pytest.importorskip`` or ``runpy.run_module`` is rewritten too, and so are cross-references in
   docstrings (``:mod:`ragperf.x```, ``:class:`~ragperf.x.Name```);
 * leaves at the old path of every public module (no leading ``_``) an alias
   module, so ``import ragperf.alerts`` and ``from ragperf.alerts import X``

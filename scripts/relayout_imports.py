@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 
 PACKAGE = "ragperf"
-STRING_PATH_CALLS = frozenset({"setattr", "delattr", "patch", "import_module", "importorskip", "run_module"})
+STRING_PATH_CALLS = frozenset(
+    {"setattr", "delattr", "patch", "import_module", "importorskip", "run_module", "find_spec"}
+)
 LINE_LIMIT = 100  # a rewritten ``from x import a, b`` longer than this is parenthesised
 
 

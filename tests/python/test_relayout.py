@@ -63,6 +63,7 @@ FILES = {
         "import importlib\n\nimport ragperf.alpha as al\nfrom ragperf import alpha\n\n\n"
         "def test(monkeypatch):\n    monkeypatch.setattr(\"ragperf.alpha.A\", 5)\n"
         "    assert importlib.import_module(\"ragperf._priv\").P == 2\n"
+        "    assert importlib.util.find_spec(\"ragperf._priv\") is not None\n"
         "    label = \"ragperf.alpha\"  # not a module path argument: left\n"
     ),
     "tests/test_keep.py": "# relayout: keep the old module paths\nimport ragperf.alpha\n",
@@ -159,6 +160,7 @@ def test_apply_moves_rewrites_and_aliases(repo: Path) -> None:
     assert "import ragperf.sub.alpha as al\nfrom ragperf.sub import alpha\n" in test
     assert 'monkeypatch.setattr("ragperf.sub.alpha.A", 5)' in test
     assert 'importlib.import_module("ragperf.sub._priv")' in test
+    assert 'importlib.util.find_spec("ragperf.sub._priv")' in test
     assert 'label = "ragperf.alpha"' in test
     assert read(repo, "tests/test_keep.py") == FILES["tests/test_keep.py"]
     # docs: a fenced block as code (chains too), prose left, doctest lines
