@@ -292,18 +292,19 @@ def test_block_exporters_close_detaches_them(monitor: PerformanceMonitor) -> Non
 
 # -------------------------------------------- one runner for background work
 
-def _module_file(name: str) -> str:
-    """Where module ``name`` is, relative to the package (found without importing it)."""
-    spec = importlib.util.find_spec(name)
+def _module_file(spec: Any) -> str:
+    """Where the module of ``spec`` (``importlib.util.find_spec``: found without
+    importing it) is, relative to the package."""
     assert spec is not None and spec.origin is not None
     return Path(spec.origin).resolve().relative_to(PACKAGE).as_posix()
 
 
-RUNNER = _module_file("ragperf._runner")
+RUNNER = _module_file(importlib.util.find_spec("ragperf._runner"))
 ALLOWED_THREADS = {
     RUNNER,  # the one periodic, fork-aware runner
-    _module_file("ragperf.prometheus"),  # the HTTP server's serve_forever thread (a server, not periodic work)
-    _module_file("ragperf.dashboard"),  # opens the browser once the panel answers
+    # the HTTP server's serve_forever thread (a server, not periodic work)
+    _module_file(importlib.util.find_spec("ragperf.prometheus")),
+    _module_file(importlib.util.find_spec("ragperf.dashboard")),  # opens the browser once the panel answers
 }
 
 
