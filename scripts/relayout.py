@@ -20,7 +20,8 @@ For each entry whose module exists at its old path the script
   module, so ``import ragperf.alerts`` and ``from ragperf.alerts import X``
   keep working and ``ragperf.alerts is ragperf.watch.alerts`` (the alias puts
   the real module in ``sys.modules``; its ``from ... import *`` is for type
-  checkers and pdoc).
+  checkers and pdoc), and gives the package a ``__getattr__`` that imports
+  those old names on first access (``import ragperf`` then ``ragperf.alerts``);
 
 It is idempotent: a module already at its new path is "done", its alias is
 rewritten only if it differs, and imports of old paths that appeared since
@@ -236,6 +237,47 @@ sys.modules[__name__] = _module
 '''
 
 
+MOVED_BEGIN = "# --- the old names of moved modules (written by scripts/relayout.py) ---"
+MOVED_END = "# --- end of the old names of moved modules ---"
+
+
+def with_moved_attributes(text: str, names: list[str]) -> str | None:
+    """The package ``__init__`` with a module ``__getattr__`` that imports
+    ``names`` (old module names) on first access; None when the file has a
+    ``__getattr__`` of its own."""
+    if MOVED_BEGIN in text and MOVED_END in text:
+        head, _, rest = text.partition(MOVED_BEGIN)
+        tail = rest.partition(MOVED_END)[2]
+        text = head.rstrip("\n") + "\n" + tail.lstrip("\n") if tail.strip() else head.rstrip("\n") + "\n"
+    elif "def __getattr__" in text:
+        return None
+    if not names:
+        return text
+    listed = "".join(f'        "{n}",\n' for n in names)
+    block = f'''{MOVED_BEGIN}
+# ``import {PACKAGE}`` then ``{PACKAGE}.{names[0]}``: a moved module's old name as an
+# attribute of the package, as before the move (it imports the alias module).
+# Hidden from type checkers, for which unknown attributes stay errors.
+from typing import TYPE_CHECKING as _TYPE_CHECKING  # noqa: E402
+
+_MOVED_MODULES = frozenset(
+    {{
+{listed}    }}
+)
+
+if not _TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name in _MOVED_MODULES:
+            import importlib
+
+            return importlib.import_module(f"{{__name__}}.{{name}}")
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+{MOVED_END}
+'''
+    return text.rstrip("\n") + "\n\n\n" + block
+
+
 def subpackage_init(name: str) -> str:
     doc = SUBPACKAGE_DOCS.get(name, f"The ``{PACKAGE}.{name}`` subpackage.")
     return f'"""{doc}\n"""\n'
@@ -342,6 +384,19 @@ def run(root: Path, apply: bool, moves: dict[str, str] = MOVES) -> Run:
         e.alias = "unchanged" if current == src else "written"
         if current != src:
             aliases[old_file] = src
+
+    # The package's __init__.py: the old names as attributes of the package
+    # (``import ragperf`` then ``ragperf.alerts``, as before the move).
+    init_path = SOURCE_ROOT / PACKAGE / "__init__.py"
+    if (root / init_path).is_file():
+        public = sorted(e.old.split(".")[-1] for e in r.entries if e.status in ("move", "done") and e.alias)
+        init_text = new_text.get(init_path, (root / init_path).read_text(encoding="utf-8"))
+        new_init = with_moved_attributes(init_text, public)
+        if new_init is None:
+            r.errors.append(f"{init_path} defines __getattr__ itself: the moved modules' old names are not added")
+        elif new_init != init_text:
+            new_text[init_path] = new_init
+            r.rewritten[init_path] = r.rewritten.get(init_path, 0) + 1
 
     if apply:
         for e in r.entries:
