@@ -167,7 +167,7 @@ class Dimensions(Component):
             >>> monitor.export_breakdown_csv("breakdown.csv")  # doctest: +SKIP
             'breakdown.csv'
         """
-        from .exporting import _csv_text, _write_text
+        from .export.csv_tables import _csv_text, _write_text
 
         rows = []
         for operation, dimension in self._core.dimension_pairs():

@@ -25,7 +25,8 @@ import threading
 from typing import Any, Final, Protocol
 
 from ._runner import after_fork_in_child, check_interval
-from .exporting import PeriodicExporter, _Monitor
+from .export.csv_tables import _Monitor
+from .exporting import PeriodicExporter
 
 __all__ = [
     "DEFAULT_INTERVAL_S",

@@ -191,7 +191,7 @@ def stats_csv_text(report: Mapping[str, Any]) -> str:
         >>> stats_csv_text(monitor.generate_report()).splitlines()[0]  # doctest: +SKIP
         'operation,total_operations,...'
     """
-    from .exporting import STATS_COLUMNS, _csv_text  # the CSV writer export_metrics_csv uses
+    from .export.csv_tables import STATS_COLUMNS, _csv_text  # the CSV writer export_metrics_csv uses
 
     return _csv_text(STATS_COLUMNS, report_stats_rows(report))
 

@@ -318,7 +318,7 @@ def _actions(st: Any, source: data.PanelSource, key: str) -> None:
          "one row per operation, as export_metrics_csv writes"),
     ]
     if source.live:
-        from .exporting import OPERATION_COLUMNS, _csv_text, operation_rows
+        from .export.csv_tables import OPERATION_COLUMNS, _csv_text, operation_rows
 
         ops_csv = _csv_text(OPERATION_COLUMNS, operation_rows(source.monitor))
         downloads.append((download_ops, "Download operations CSV", ops_csv, "operations", "csv",

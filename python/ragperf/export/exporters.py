@@ -20,7 +20,8 @@ from .._component import Component
 from .._core import HotPath
 
 if TYPE_CHECKING:
-    from ..exporting import PeriodicExporter, _Monitor
+    from ..exporting import PeriodicExporter
+    from .csv_tables import _Monitor
     from ..logs import HookedMonitor
 
 __all__ = ["ExitHook", "Exporters"]

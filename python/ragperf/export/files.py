@@ -15,6 +15,7 @@ from typing import Any, Final, Mapping
 
 from .. import _core
 from .._validate import check_path
+from .csv_tables import export_metrics_csv, export_operations_csv
 
 __all__ = ["CSV_TABLES", "CsvFileExporter", "JsonFileExporter", "write_report_json"]
 
@@ -61,7 +62,7 @@ class JsonFileExporter:
 
 class CsvFileExporter:
     """Writes one CSV table of a monitor, atomically: ``"stats"`` (one row
-    per operation, :func:`ragperf.exporting.export_metrics_csv`),
+    per operation, :func:`ragperf.export.csv_tables.export_metrics_csv`),
     ``"operations"`` (recent operations) or ``"breakdown"`` (every declared
     dimension's values).
 
@@ -78,12 +79,10 @@ class CsvFileExporter:
 
     def export(self, monitor: Any) -> str:
         """Writes the table of ``monitor``; returns the path."""
-        from .. import exporting
-
         if self.table == "stats":
-            return exporting.export_metrics_csv(monitor, self.path)
+            return export_metrics_csv(monitor, self.path)
         if self.table == "operations":
-            return exporting.export_operations_csv(monitor, self.path)
+            return export_operations_csv(monitor, self.path)
         return str(monitor.export_breakdown_csv(self.path))
 
     def close(self) -> None:
