@@ -18,6 +18,7 @@
 #include "ragperf/dimension_stats.h"
 #include "ragperf/operation_cap.h"
 #include "ragperf/performance_monitor.h"
+#include "ragperf/quantile_sketch.h"
 #include "ragperf/resource_sampler.h"
 #include "ragperf/stats_fields.h"
 #include "registers.h"
@@ -82,6 +83,11 @@ void RegisterConstants(py::module_& m) {
   m.attr("DEFAULT_MAX_RESOURCE_SAMPLES") = d.max_resource_samples;
   m.attr("DEFAULT_MAX_DIMENSION_VALUES") = d.max_dimension_values;
   m.attr("DEFAULT_MAX_OPERATIONS") = d.max_operations;
+  // The sketches' bucket layout (quantile_sketch.h): the scale of the default
+  // accuracy, the zero bucket's threshold, the serialized format version.
+  m.attr("DEFAULT_SKETCH_SCALE") = QuantileSketch::ScaleFor(d.relative_accuracy);
+  m.attr("SKETCH_ZERO_THRESHOLD") = QuantileSketch::kMinIndexable;
+  m.attr("SKETCH_FORMAT_VERSION") = QuantileSketch::kFormatVersion;
   // Limits.
   m.attr("MAX_MEMORY_MAX_AGE_US") = PerformanceMonitor::kMaxMemoryMaxAgeUs;
   m.attr("SAMPLER_MIN_INTERVAL_S") = ResourceSampler::kMinIntervalS;

@@ -26,15 +26,28 @@ void AddChecked(QuantileSketch& sketch, double value) {
   }
 }
 
+py::tuple BucketsOf(const QuantileSketch& s) {
+  std::vector<uint64_t> counts(static_cast<size_t>(s.num_bins()));
+  const int lo = s.num_bins() > 0 ? s.lowest_index() : 0;
+  for (size_t k = 0; k < counts.size(); ++k) {
+    counts[k] = s.bin_count(lo + static_cast<int>(k));
+  }
+  return py::make_tuple(s.scale(), s.zero_count(), lo, std::move(counts));
+}
+
 }  // namespace
 
 void RegisterSketch(py::module_& m) {
   py::class_<QuantileSketch>(m, "QuantileSketch", R"doc(
 Relative-error, mergeable quantile sketch (DDSketch family).
 
-Every quantile it returns is within ``relative_accuracy`` (default 0.5%) of
-the exact quantile of the values added. Merging adds bins exactly, so sketches
-from threads, windows or processes combine without losing accuracy.
+Every quantile it returns is within ``relative_accuracy`` (default 0.5416%,
+the guarantee of scale 6) of the exact quantile of the values added. Its bins
+are base-2 exponential buckets: bin ``i`` holds ``(gamma**(i-1), gamma**i]``
+with ``gamma = 2**(2**-scale)``, i.e. bucket ``i`` of a Prometheus native
+histogram of schema ``scale`` (OpenTelemetry exponential histogram bucket
+``i - 1``). Merging adds bins exactly, so sketches from threads, windows or
+processes combine without losing accuracy.
 
 Example:
     >>> s = QuantileSketch()
@@ -98,6 +111,28 @@ Example:
       .def_property_readonly("mean", &QuantileSketch::mean)
       .def_property_readonly("relative_accuracy",
                              &QuantileSketch::relative_accuracy)
+      .def_property_readonly("scale", &QuantileSketch::scale,
+                             "Bucket scale s: gamma = 2**(2**-s) (Prometheus "
+                             "schema, OpenTelemetry scale).")
+      .def_property_readonly("guaranteed_accuracy",
+                             &QuantileSketch::guaranteed_accuracy,
+                             "(gamma - 1) / (gamma + 1): the relative error "
+                             "bound met, <= relative_accuracy.")
+      .def_property_readonly("zero_count", &QuantileSketch::zero_count,
+                             "Values below 1e-9 (the zero bucket).")
+      .def("buckets", &BucketsOf, R"doc(
+The bins as exponential-histogram buckets: ``(scale, zero_count, offset,
+counts)``, where ``counts[k]`` is the count of bin ``offset + k``, holding
+``(gamma**(offset+k-1), gamma**(offset+k)]`` (Prometheus index; OpenTelemetry
+index ``offset + k - 1``). ``counts`` is empty when every value is in the zero
+bucket (below ``SKETCH_ZERO_THRESHOLD``, 1e-9); ``count`` and ``sum`` are the exact totals.
+
+Example:
+    >>> s = QuantileSketch()
+    >>> s.add(1.0); s.add(1.0); s.add(0.0)
+    >>> s.buckets()
+    (6, 1, 0, [2])
+)doc")
       .def_property_readonly("max_bins", &QuantileSketch::max_bins)
       .def_property_readonly("num_bins", &QuantileSketch::num_bins)
       .def("memory_bytes", &QuantileSketch::MemoryBytes,
@@ -122,7 +157,7 @@ Example:
       .def("__repr__", [](const QuantileSketch& s) {
         return "<QuantileSketch count=" + std::to_string(s.count()) +
                " relative_accuracy=" + std::to_string(s.relative_accuracy()) +
-               ">";
+               " scale=" + std::to_string(s.scale()) + ">";
       });
 }
 

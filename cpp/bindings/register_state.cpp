@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "gil_release.h"
 #include "ragperf/performance_monitor.h"
+#include "ragperf/quantile_sketch.h"
 #include "ragperf/stats_fields.h"
 #include "registers.h"
 #include "status.h"
@@ -37,18 +39,34 @@ T Field(const py::dict& d, const char* key, const std::string& where) {
   }
 }
 
-QuantileSketch SketchFrom(const py::bytes& data, const std::string& where) {
-  absl::StatusOr<QuantileSketch> s =
-      QuantileSketch::Deserialize(std::string(data));
+// A sketch of a saved state. One written before base-2 buckets (sketch
+// format 1) is re-binned into the monitor's layout when its accuracy is at
+// least as fine (QuantileSketch::DeserializeInto: error bound
+// (1 + a_file)(1 + g_monitor) - 1); otherwise it keeps its own accuracy and
+// the parameter check in merge_state refuses it, naming the format.
+QuantileSketch SketchFrom(const py::bytes& data, const std::string& where,
+                          const QuantileSketch& like) {
+  const std::string bytes(data);
+  absl::StatusOr<QuantileSketch> s = QuantileSketch::DeserializeInto(bytes, &like);
   if (!s.ok()) {
     throw py::value_error(where + ": " + std::string(s.status().message()));
   }
   return *std::move(s);
 }
 
+// " (sketch format 1, written by a ragperf before base-2 buckets)" for an old
+// blob, "" otherwise: appended to parameter-mismatch messages.
+std::string FormatNote(const py::bytes& data) {
+  const int version = QuantileSketch::FormatVersionOf(std::string(data));
+  if (version == QuantileSketch::kFormatVersion) return "";
+  return " (sketch format " + std::to_string(version) +
+         ", written by a ragperf before base-2 buckets; this one writes format " +
+         std::to_string(QuantileSketch::kFormatVersion) + ")";
+}
+
 OperationStats StateFrom(const std::string& name, const py::dict& d,
                          const py::bytes& sketch, const py::bytes& ttft,
-                         const py::bytes& itl) {
+                         const py::bytes& itl, const QuantileSketch& like) {
   const std::string where = "operation '" + name + "'";
   OperationStats s;
   s.name = name;
@@ -86,9 +104,9 @@ OperationStats StateFrom(const std::string& name, const py::dict& d,
   if (s.failed > s.total) {
     throw py::value_error(where + ": failed > total");
   }
-  s.sketch = SketchFrom(sketch, where + " sketch");
-  s.ttft_sketch = SketchFrom(ttft, where + " ttft_sketch");
-  s.itl_sketch = SketchFrom(itl, where + " itl_sketch");
+  s.sketch = SketchFrom(sketch, where + " sketch", like);
+  s.ttft_sketch = SketchFrom(ttft, where + " ttft_sketch", like);
+  s.itl_sketch = SketchFrom(itl, where + " itl_sketch", like);
   if (s.sketch.count() != s.total) {
     throw py::value_error(where + ": sketch holds " +
                           std::to_string(s.sketch.count()) +
@@ -120,12 +138,13 @@ void RegisterState(py::module_& m) {
         // (found by fuzz/fuzz_snapshot.py: a damaged ttft_sketch).
         const QuantileSketch reference(self.tracker().relative_accuracy());
         for (const auto& [name, fields, sketch, ttft, itl] : operations) {
-          states.push_back(StateFrom(name, fields, sketch, ttft, itl));
+          states.push_back(StateFrom(name, fields, sketch, ttft, itl, reference));
           const OperationStats& st = states.back();
-          for (const auto& [key, s] :
-               {std::pair<const char*, const QuantileSketch*>{"sketch", &st.sketch},
-                {"ttft_sketch", &st.ttft_sketch},
-                {"itl_sketch", &st.itl_sketch}}) {
+          for (const auto& [key, s, blob] :
+               {std::tuple<const char*, const QuantileSketch*, const py::bytes*>{
+                    "sketch", &st.sketch, &sketch},
+                {"ttft_sketch", &st.ttft_sketch, &ttft},
+                {"itl_sketch", &st.itl_sketch, &itl}}) {
             if (s->relative_accuracy() != reference.relative_accuracy() ||
                 s->max_bins() != reference.max_bins()) {
               throw py::value_error(
@@ -134,7 +153,7 @@ void RegisterState(py::module_& m) {
                   std::to_string(s->max_bins()) +
                   " bins, this monitor uses " +
                   std::to_string(reference.relative_accuracy()) + " and " +
-                  std::to_string(reference.max_bins()));
+                  std::to_string(reference.max_bins()) + FormatNote(*blob));
             }
           }
         }
@@ -182,6 +201,25 @@ void RegisterState(py::module_& m) {
       py::arg("operations"), py::arg("models"), py::arg("caches"),
       "Adds a saved state: [(name, fields, sketch, ttft_sketch, itl_sketch)], "
       "[(model, totals)], [(cache, hits, misses)]. Validates everything first.");
+  cls.def(
+      "sketches",
+      [](const Monitor& self) {
+        std::vector<OperationStats> all;
+        {
+          GilRelease release;
+          all = self.GetAllStats(/*exclude_cold_start=*/false);
+        }
+        py::list out;
+        for (OperationStats& s : all) {
+          out.append(py::make_tuple(s.name, std::move(s.sketch),
+                                    std::move(s.ttft_sketch),
+                                    std::move(s.itl_sketch)));
+        }
+        return out;
+      },
+      "[(operation, duration sketch, ttft sketch, itl sketch)]: copies of "
+      "each operation's all-time sketches (base-2 buckets; see "
+      "QuantileSketch.buckets), for exporters.");
 }
 
 }  // namespace ragperf::bindings

@@ -22,42 +22,14 @@
 namespace ragperf {
 namespace {
 
-// Serialized layout (all multi-byte fixed-width fields little-endian):
-//
-//   "RPQS"                magic, 4 bytes
-//   version               1 byte, kFormatVersion
-//   relative_accuracy     float64
-//   max_bins              varint
-//   count                 varint
-//   -- present only when count > 0 --
-//   zero_count            varint
-//   sum, min, max         float64 each
-//   num_bins              varint, width of the stored index range
-//   -- present only when num_bins > 0 --
-//   lowest index          zigzag varint
-//   bin counts            num_bins varints, lowest index first
-//
-// Varints are LEB128 (7 bits per byte, low group first), so the many small
-// bin counts of a typical sketch take one or two bytes each.
-constexpr char kMagic[4] = {'R', 'P', 'Q', 'S'};
-constexpr uint8_t kFormatVersion = 1;
+using sketch_internal::FormatSketchDouble;
 
 // A fresh allocation is at least this wide so that the first few values of a
 // stream do not each trigger a reallocation.
 constexpr int64_t kMinWindow = 32;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Shortest "%g"-style rendering that still identifies the value, so error
-// messages show "1.5" rather than "1.5000000000000000" but never round a bad
-// 0.99999999 to a misleading "1".
-std::string FormatDouble(double v) {
-  std::string s = absl::StrFormat("%g", v);
-  if (std::isfinite(v) && std::strtod(s.c_str(), nullptr) != v) {
-    s = absl::StrFormat("%.17g", v);
-  }
-  return s;
-}
+constexpr double kLn2 = 0.693147180559945309417232121458176568;
 
 double ClampAccuracy(double a) {
   if (std::isnan(a)) return QuantileSketch::kDefaultRelativeAccuracy;
@@ -68,103 +40,51 @@ double ClampAccuracy(double a) {
   return a;
 }
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutDouble(double d, std::string* out) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof(bits));
-  for (int i = 0; i < 8; ++i) {
-    out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-  }
-}
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
-int64_t UnZigZag(uint64_t u) {
-  return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-}
-
-// Bounds-checked cursor over untrusted bytes. Every read either succeeds
-// completely or returns false without reading past the end.
-class Reader {
- public:
-  explicit Reader(absl::string_view data) : data_(data) {}
-
-  size_t remaining() const { return data_.size(); }
-
-  bool ReadByte(uint8_t* v) {
-    if (data_.empty()) return false;
-    *v = static_cast<uint8_t>(data_[0]);
-    data_.remove_prefix(1);
-    return true;
-  }
-
-  bool ReadDouble(double* v) {
-    if (data_.size() < 8) return false;
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) {
-      bits |= uint64_t{static_cast<uint8_t>(data_[i])} << (8 * i);
-    }
-    std::memcpy(v, &bits, sizeof(bits));
-    data_.remove_prefix(8);
-    return true;
-  }
-
-  // Rejects encodings longer than 10 bytes or with bits beyond 64, so a
-  // corrupted value cannot silently wrap.
-  bool ReadVarint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t byte;
-      if (!ReadByte(&byte)) return false;
-      const uint64_t group = byte & 0x7f;
-      if (shift == 63 && group > 1) return false;
-      result |= group << shift;
-      if ((byte & 0x80) == 0) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  absl::string_view data_;
-};
-
-absl::Status Truncated(absl::string_view field) {
-  return absl::DataLossError(absl::StrFormat(
-      "serialized QuantileSketch is truncated or malformed at field '%s'",
-      field));
-}
-
 }  // namespace
+
+namespace sketch_internal {
+
+// Messages show "1.5" rather than "1.5000000000000000" but never round a bad
+// 0.99999999 to a misleading "1".
+std::string FormatSketchDouble(double v) {
+  std::string s = absl::StrFormat("%g", v);
+  if (std::isfinite(v) && std::strtod(s.c_str(), nullptr) != v) {
+    s = absl::StrFormat("%.17g", v);
+  }
+  return s;
+}
+
+}  // namespace sketch_internal
+
+int QuantileSketch::ScaleFor(double relative_accuracy) {
+  for (int s = kMinScale; s < kMaxScale; ++s) {
+    if (GuaranteeOf(s) <= relative_accuracy) return s;
+  }
+  return kMaxScale;
+}
+
+double QuantileSketch::GuaranteeOf(int scale) {
+  // gamma - 1 = expm1(ln 2 * 2^-scale), exact to the last digits even for
+  // fine scales where gamma - 1 would cancel.
+  const double g1 = std::expm1(std::ldexp(kLn2, -scale));
+  return g1 / (g1 + 2.0);
+}
 
 QuantileSketch::QuantileSketch(double relative_accuracy, int max_bins)
     : relative_accuracy_(ClampAccuracy(relative_accuracy)),
       max_bins_(std::clamp(max_bins, kMinMaxBins, kMaxMaxBins)),
-      gamma_((1.0 + relative_accuracy_) / (1.0 - relative_accuracy_)),
-      // log1p keeps full precision for small accuracies, where
-      // log((1 + a) / (1 - a)) would lose digits to cancellation.
-      log_gamma_(std::log1p(relative_accuracy_) -
-                 std::log1p(-relative_accuracy_)),
-      inv_log_gamma_(1.0 / log_gamma_),
-      log_value_shift_(std::log1p(-relative_accuracy_)) {}
+      scale_(static_cast<int8_t>(ScaleFor(relative_accuracy_))),
+      table_shift_(static_cast<int8_t>(
+          scale_ <= sketch_internal::kTableScale
+              ? sketch_internal::kTableScale - scale_
+              : -1)) {}
 
 absl::StatusOr<QuantileSketch> QuantileSketch::Create(double relative_accuracy,
                                                       int max_bins) {
   if (!(relative_accuracy >= kMinRelativeAccuracy && relative_accuracy < 1.0)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "QuantileSketch relative_accuracy must be in [%s, 1), got %s",
-        FormatDouble(kMinRelativeAccuracy), FormatDouble(relative_accuracy)));
+        FormatSketchDouble(kMinRelativeAccuracy), FormatSketchDouble(relative_accuracy)));
   }
   if (max_bins < kMinMaxBins || max_bins > kMaxMaxBins) {
     return absl::InvalidArgumentError(
@@ -177,10 +97,9 @@ absl::StatusOr<QuantileSketch> QuantileSketch::Create(double relative_accuracy,
 QuantileSketch::QuantileSketch(QuantileSketch&& other) noexcept
     : relative_accuracy_(other.relative_accuracy_),
       max_bins_(other.max_bins_),
-      gamma_(other.gamma_),
-      log_gamma_(other.log_gamma_),
-      inv_log_gamma_(other.inv_log_gamma_),
-      log_value_shift_(other.log_value_shift_),
+      scale_(other.scale_),
+      table_shift_(other.table_shift_),
+      extremes_exact_(other.extremes_exact_),
       count_(other.count_),
       zero_count_(other.zero_count_),
       sum_(other.sum_),
@@ -200,10 +119,9 @@ QuantileSketch& QuantileSketch::operator=(QuantileSketch&& other) noexcept {
   if (this == &other) return *this;
   relative_accuracy_ = other.relative_accuracy_;
   max_bins_ = other.max_bins_;
-  gamma_ = other.gamma_;
-  log_gamma_ = other.log_gamma_;
-  inv_log_gamma_ = other.inv_log_gamma_;
-  log_value_shift_ = other.log_value_shift_;
+  scale_ = other.scale_;
+  table_shift_ = other.table_shift_;
+  extremes_exact_ = other.extremes_exact_;
   count_ = other.count_;
   zero_count_ = other.zero_count_;
   sum_ = other.sum_;
@@ -226,6 +144,7 @@ void QuantileSketch::ResetCounters() {
   max_ = -std::numeric_limits<double>::infinity();
   lo_ = std::numeric_limits<int>::max();
   hi_ = std::numeric_limits<int>::min();
+  extremes_exact_ = true;
 }
 
 void QuantileSketch::Clear() {
@@ -237,7 +156,47 @@ void QuantileSketch::Clear() {
 }
 
 double QuantileSketch::ValueOf(int index) const {
-  return std::exp(static_cast<double>(index) * log_gamma_ + log_value_shift_);
+  // 2 * gamma^i / (gamma + 1) = 2^(i * 2^-s) * 2 / (gamma + 1); the first
+  // factor is finite for every indexable bin.
+  const double g1 = std::expm1(std::ldexp(kLn2, -scale_));  // gamma - 1
+  return std::exp2(std::ldexp(static_cast<double>(index), -scale_)) *
+         (2.0 / (g1 + 2.0));
+}
+
+int QuantileSketch::IndexByLog(double value) const {
+  // value = m * 2^e with m in [1, 2): the index is e * 2^s + ceil(log2(m) *
+  // 2^s). Keeping the octave out of the log means a value one ulp above a
+  // power of two still gets log2(m) > 0, i.e. the next bin, as in the table;
+  // log2(1) is exactly 0, so powers of two are upper boundaries.
+  int e;
+  const double m = 2.0 * std::frexp(value, &e);
+  const double t = std::ldexp(std::log2(m), scale_);
+  const int i = static_cast<int>(t);
+  return ((e - 1) << scale_) + i + static_cast<int>(t > static_cast<double>(i));
+}
+
+absl::StatusOr<QuantileSketch> QuantileSketch::Downscaled(
+    double relative_accuracy) const {
+  absl::StatusOr<QuantileSketch> made = Create(relative_accuracy, max_bins_);
+  if (!made.ok()) return made.status();
+  QuantileSketch out = *std::move(made);
+  if (out.scale_ > scale_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "cannot downscale a QuantileSketch of scale %d to the finer scale %d "
+        "(relative_accuracy %s)",
+        scale_, out.scale_, FormatSketchDouble(relative_accuracy)));
+  }
+  out.count_ = count_;
+  out.zero_count_ = zero_count_;
+  out.sum_ = sum_;
+  out.min_ = min_;
+  out.max_ = max_;
+  const int shift = scale_ - out.scale_;
+  for (int i = lo_; i <= hi_; ++i) {
+    const uint64_t c = bins_.Get(static_cast<size_t>(i - offset_));
+    if (c != 0) out.AddToBinSlow(-((-i) >> shift), c);
+  }
+  return out;
 }
 
 bool QuantileSketch::AddNonIndexable(double value, uint64_t count) {
@@ -329,12 +288,13 @@ void QuantileSketch::EnsureWindow(int lo, int hi) {
 }
 
 absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
-  if (gamma_ != other.gamma_ || max_bins_ != other.max_bins_) {
+  if (scale_ != other.scale_ || max_bins_ != other.max_bins_) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "cannot merge QuantileSketches with different parameters: "
-        "relative_accuracy %s vs %s, max_bins %d vs %d",
-        FormatDouble(relative_accuracy_),
-        FormatDouble(other.relative_accuracy_), max_bins_, other.max_bins_));
+        "relative_accuracy %s vs %s (scale %d vs %d), max_bins %d vs %d",
+        FormatSketchDouble(relative_accuracy_),
+        FormatSketchDouble(other.relative_accuracy_), scale_, other.scale_,
+        max_bins_, other.max_bins_));
   }
   if (other.count_ == 0) return absl::OkStatus();
   if (other.count_ > std::numeric_limits<uint64_t>::max() - count_) {
@@ -349,6 +309,7 @@ absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
 
   count_ += other.count_;
   zero_count_ += other.zero_count_;
+  extremes_exact_ = extremes_exact_ && other.extremes_exact_;
   sum_ += other.sum_;
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
@@ -379,8 +340,11 @@ double QuantileSketch::Quantile(double q) const {
   rank = rank == 0 ? 0 : rank - 1;
   rank = std::min(rank, count_ - 1);
 
+  // The extreme ranks are known exactly: sorted[0] is min() and sorted[n-1]
+  // is max() (p99 of up to 100 values is the largest value, not its bin).
+  if (extremes_exact_ && rank == count_ - 1) return max_;
   // The zero bin's representative is 0, which clamps to min().
-  if (rank < zero_count_) return min_;
+  if ((extremes_exact_ && rank == 0) || rank < zero_count_) return min_;
   uint64_t seen = zero_count_;
   for (int i = lo_; i <= hi_; ++i) {
     seen += bins_.Get(static_cast<size_t>(i - offset_));
@@ -422,6 +386,7 @@ bool QuantileSketch::Remove(double value) {
   }
   --count_;
   sum_ -= value;
+  if (value == min_ || value == max_) extremes_exact_ = false;
   if (count_ == 0) ResetCounters();
   return true;
 }
@@ -462,170 +427,6 @@ bool QuantileSketch::SameContents(const QuantileSketch& other) const {
     if (bin_at(*this, i) != bin_at(other, i)) return false;
   }
   return true;
-}
-
-std::string QuantileSketch::Serialize() const {
-  std::string out;
-  out.reserve(64 + static_cast<size_t>(num_bins()) * 2);
-  out.append(kMagic, sizeof(kMagic));
-  out.push_back(static_cast<char>(kFormatVersion));
-  PutDouble(relative_accuracy_, &out);
-  PutVarint(static_cast<uint64_t>(max_bins_), &out);
-  PutVarint(count_, &out);
-  if (count_ == 0) return out;
-  PutVarint(zero_count_, &out);
-  PutDouble(sum_, &out);
-  PutDouble(min_, &out);
-  PutDouble(max_, &out);
-  const int n = num_bins();
-  PutVarint(static_cast<uint64_t>(n), &out);
-  if (n == 0) return out;
-  PutVarint(ZigZag(lo_), &out);
-  for (int i = lo_; i <= hi_; ++i) {
-    PutVarint(bins_.Get(static_cast<size_t>(i - offset_)), &out);
-  }
-  return out;
-}
-
-absl::StatusOr<QuantileSketch> QuantileSketch::Deserialize(
-    absl::string_view bytes) {
-  if (bytes.size() < sizeof(kMagic) ||
-      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    return absl::InvalidArgumentError(
-        "not a serialized QuantileSketch (bad magic, expected \"RPQS\")");
-  }
-  Reader in(bytes.substr(sizeof(kMagic)));
-  uint8_t version;
-  if (!in.ReadByte(&version)) return Truncated("version");
-  if (version != kFormatVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("unsupported QuantileSketch format version %d "
-                        "(this build reads version %d)",
-                        version, kFormatVersion));
-  }
-
-  double accuracy;
-  uint64_t max_bins;
-  uint64_t count;
-  if (!in.ReadDouble(&accuracy)) return Truncated("relative_accuracy");
-  if (!in.ReadVarint(&max_bins)) return Truncated("max_bins");
-  // Range-check before narrowing to int so a huge value cannot wrap into range.
-  if (max_bins > static_cast<uint64_t>(kMaxMaxBins)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "serialized QuantileSketch has max_bins %d, above the limit %d",
-        max_bins, kMaxMaxBins));
-  }
-  absl::StatusOr<QuantileSketch> created =
-      Create(accuracy, static_cast<int>(max_bins));
-  if (!created.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("serialized QuantileSketch has invalid parameters: ",
-                     created.status().message()));
-  }
-  QuantileSketch sketch = *std::move(created);
-
-  if (!in.ReadVarint(&count)) return Truncated("count");
-  if (count == 0) {
-    if (in.remaining() != 0) {
-      return absl::DataLossError(absl::StrFormat(
-          "serialized QuantileSketch has %d trailing bytes", in.remaining()));
-    }
-    return sketch;
-  }
-
-  uint64_t zero_count;
-  double sum, min, max;
-  uint64_t num_bins;
-  if (!in.ReadVarint(&zero_count)) return Truncated("zero_count");
-  if (!in.ReadDouble(&sum)) return Truncated("sum");
-  if (!in.ReadDouble(&min)) return Truncated("min");
-  if (!in.ReadDouble(&max)) return Truncated("max");
-  if (!in.ReadVarint(&num_bins)) return Truncated("num_bins");
-
-  if (!(std::isfinite(sum) && sum >= 0.0)) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch has invalid sum %s", FormatDouble(sum)));
-  }
-  if (!(min >= 0.0 && min <= max && max <= kMaxIndexable)) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch has invalid min/max %s/%s (need 0 <= min "
-        "<= max <= %g)",
-        FormatDouble(min), FormatDouble(max), kMaxIndexable));
-  }
-  if (num_bins > max_bins) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch declares %d bins, more than max_bins %d",
-        num_bins, max_bins));
-  }
-  // Each count takes at least one byte; checking this before allocating means
-  // a short blob cannot make us reserve max_bins words.
-  if (num_bins > in.remaining()) return Truncated("bins");
-
-  uint64_t bin_total = 0;
-  std::vector<uint64_t> bins;
-  int64_t lowest = 0;
-  if (num_bins > 0) {
-    uint64_t zz;
-    if (!in.ReadVarint(&zz)) return Truncated("lowest index");
-    lowest = UnZigZag(zz);
-    const int64_t min_index = sketch.IndexOf(kMinIndexable);
-    const int64_t max_index = sketch.IndexOf(kMaxIndexable);
-    if (lowest < min_index ||
-        lowest > max_index - static_cast<int64_t>(num_bins) + 1) {
-      return absl::DataLossError(absl::StrFormat(
-          "serialized QuantileSketch bin range [%d, %d] is outside the "
-          "indexable range [%d, %d]",
-          lowest, lowest + static_cast<int64_t>(num_bins) - 1, min_index,
-          max_index));
-    }
-    bins.resize(static_cast<size_t>(num_bins));
-    for (uint64_t& b : bins) {
-      if (!in.ReadVarint(&b)) return Truncated("bins");
-      if (b > std::numeric_limits<uint64_t>::max() - bin_total) {
-        return absl::DataLossError(
-            "serialized QuantileSketch bin counts overflow uint64");
-      }
-      bin_total += b;
-    }
-  }
-  if (in.remaining() != 0) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch has %d trailing bytes", in.remaining()));
-  }
-  if (zero_count > count || count - zero_count != bin_total) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch is inconsistent: count %d != zero_count %d "
-        "+ bin total %d",
-        count, zero_count, bin_total));
-  }
-  // Add() puts exactly the values below kMinIndexable in the zero bin, so
-  // the extremes must agree with which stores are non-empty.
-  if ((zero_count > 0) != (min < kMinIndexable) ||
-      (bin_total > 0) != (max >= kMinIndexable)) {
-    return absl::DataLossError(absl::StrFormat(
-        "serialized QuantileSketch is inconsistent: min %s / max %s do not "
-        "match zero_count %d and bin total %d",
-        FormatDouble(min), FormatDouble(max), zero_count, bin_total));
-  }
-
-  sketch.count_ = count;
-  sketch.zero_count_ = zero_count;
-  sketch.sum_ = sum;
-  sketch.min_ = min;
-  sketch.max_ = max;
-  if (bin_total > 0) {
-    // Trim zero bins at either end so lo_/hi_ are non-empty bins, as they are
-    // for a sketch built by Add(); collapsing relies on hi_ being the top.
-    size_t first = 0;
-    while (bins[first] == 0) ++first;
-    size_t last = bins.size() - 1;
-    while (bins[last] == 0) --last;
-    sketch.bins_.Assign(bins.data() + first, last - first + 1);
-    sketch.offset_ = static_cast<int>(lowest + static_cast<int64_t>(first));
-    sketch.lo_ = sketch.offset_;
-    sketch.hi_ = static_cast<int>(lowest + static_cast<int64_t>(last));
-  }
-  return sketch;
 }
 
 }  // namespace ragperf

@@ -8,7 +8,7 @@
 // accuracy `a`, every estimate `e` of a true quantile value `v` satisfies
 // `|e - v| <= a * v`. It belongs to the DDSketch family: values are mapped to
 // logarithmically sized bins, so a latency of 1 ms and one of 100 s are both
-// reported to within 0.5% (at the default accuracy) using the same few KiB.
+// reported to within 0.54% (at the default accuracy) using the same few KiB.
 //
 // Sketches with the same parameters merge *exactly* (bin-by-bin addition):
 // merging per-thread or per-interval shards gives the same bins as one sketch
@@ -17,11 +17,11 @@
 //
 // Example:
 //
-//   ragperf::QuantileSketch sketch;          // 0.5% accuracy, <= 2048 bins
+//   ragperf::QuantileSketch sketch;          // scale 6 (0.54%), <= 2048 bins
 //   for (double seconds : durations) {
 //     if (!sketch.Add(seconds)) { /* NaN, negative or infinite: rejected */ }
 //   }
-//   double p99 = sketch.Quantile(0.99);       // within 0.5% of the true p99
+//   double p99 = sketch.Quantile(0.99);       // within 0.54% of the true p99
 //
 //   ragperf::QuantileSketch other;
 //   ...
@@ -30,11 +30,32 @@
 //   absl::StatusOr<ragperf::QuantileSketch> back =
 //       ragperf::QuantileSketch::Deserialize(blob);
 //
-// Mapping. With gamma = (1 + a) / (1 - a), a value x lands in bin
-// i = ceil(log(x) / log(gamma)), i.e. bin i holds (gamma^(i-1), gamma^i]. The
-// bin is reported as 2 * gamma^i / (gamma + 1), which is within relative error
-// `a` of every value in the bin. Estimates are also clamped to [min(), max()],
-// which can only move them closer to the truth.
+// Mapping: base-2 exponential buckets. The sketch has an integer *scale* s
+// (chosen from the accuracy, see below) and gamma = 2^(2^-s): bin i holds the
+// values in (gamma^(i-1), gamma^i], so every power of two is a bin boundary
+// and each octave is split into 2^s bins. Bin i IS bucket i of a Prometheus
+// native histogram of schema s, and bucket i - 1 of an OpenTelemetry
+// exponential histogram of scale s (OTel's bucket j holds
+// (gamma^j, gamma^(j+1)]), so exporters hand the bins over unchanged. The bin
+// is reported as 2 * gamma^i / (gamma + 1), within relative error
+// (gamma - 1) / (gamma + 1) of every value in it (guaranteed_accuracy());
+// estimates are also clamped to [min(), max()], which can only move them
+// closer to the truth.
+//
+// Scale. A sketch asked for relative accuracy `a` uses the coarsest scale
+// whose guarantee meets it: the smallest s in [kMinScale, kMaxScale] with
+// (gamma - 1) / (gamma + 1) <= a (ScaleFor()). s = 6 guarantees 0.542%
+// (64 bins an octave), s = 7 0.271%, s = 5 1.08%. The default accuracy,
+// kDefaultRelativeAccuracy = 0.005416, is s = 6's guarantee: a 0.5% default
+// would need s = 7 and twice the bins (memory, and half the value range that
+// max_bins covers). relative_accuracy() still reports what was asked for.
+//
+// Index computation is a table lookup, not a log: the exponent bits give the
+// octave, the top 9 mantissa bits a slot of a 512-entry table at scale 8, and
+// one comparison against the scale-8 boundary 2^(j/256) fixes the bin; a
+// coarser scale s divides that index by 2^(8-s), rounding up (bins nest
+// exactly across scales). Scales above 8 (accuracies below 0.135%) use
+// ceil(log2(x) * 2^s).
 //
 // Inputs. The contract is a finite value >= 0 (a duration). Values below
 // `kMinIndexable` (including 0) are counted in a separate zero bin, reported as
@@ -50,8 +71,8 @@
 // lowest kept bin: high quantiles (the ones latency work cares about) keep the
 // full guarantee, and only quantiles that fall into the collapsed bin lose
 // accuracy (they are over-estimated). This only happens when the non-zero data
-// spans more than max_bins * ln(gamma) / ln(10) decades: at the defaults
-// (a = 0.005, 2048 bins) that is about 8.9 decades, e.g. 1 us to ~13 min.
+// spans more than max_bins / 2^s octaves: at the defaults (s = 6, 2048 bins)
+// that is 32 octaves, about 9.6 decades, e.g. 1 us to ~70 min.
 // The collapsed state depends only on the multiset of values added, not on the
 // order, so merging stays exact even after collapsing.
 //
@@ -63,9 +84,11 @@
 #define RAGPERF_QUANTILE_SKETCH_H_
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -78,20 +101,93 @@
 
 namespace ragperf {
 
+// The bucket-boundary tables behind QuantileSketch::IndexOf (scale 8), built
+// at compile time so that no sketch can run before they are initialised.
+namespace sketch_internal {
+
+inline constexpr int kTableScale = 8;
+inline constexpr int kTableBins = 1 << kTableScale;   // bins per octave
+inline constexpr int kSlotBits = kTableScale + 1;     // 512 linear slots
+inline constexpr int kSlots = 1 << kSlotBits;
+
+// 2^x for x in [0, 1], to within an ulp or so (Taylor series of e^(x ln 2)).
+constexpr double Exp2Unit(double x) {
+  const double y = x * 0.693147180559945309417232121458176568;
+  double term = 1.0;
+  double sum = 1.0;
+  for (int k = 1; k < 30; ++k) {
+    term *= y / k;
+    sum += term;
+  }
+  return sum;
+}
+
+struct BoundaryTables {
+  // bound[j] = 2^(j / 256): the upper boundary of sub-bin j of an octave.
+  std::array<double, kTableBins + 1> bound{};
+  // For the mantissa slot [1 + k/512, 1 + (k+1)/512): the smallest j with
+  // bound[j] >= 1 + k/512. Boundaries are more than 1/512 apart, so a slot
+  // holds at most one and the sub-bin is first[k] or first[k] + 1.
+  std::array<uint16_t, kSlots> first{};
+};
+
+constexpr BoundaryTables MakeBoundaryTables() {
+  BoundaryTables t;
+  for (int j = 0; j <= kTableBins; ++j) {
+    t.bound[j] = j == 0 ? 1.0
+                 : j == kTableBins
+                     ? 2.0
+                     : Exp2Unit(static_cast<double>(j) / kTableBins);
+  }
+  int j = 0;
+  for (int k = 0; k < kSlots; ++k) {
+    const double lo = 1.0 + static_cast<double>(k) / kSlots;
+    while (t.bound[j] < lo) ++j;
+    t.first[k] = static_cast<uint16_t>(j);
+  }
+  return t;
+}
+
+inline constexpr BoundaryTables kTables = MakeBoundaryTables();
+
+// Shortest "%g"-style rendering that still identifies the value (messages).
+std::string FormatSketchDouble(double v);
+
+}  // namespace sketch_internal
+
 class QuantileSketch {
  public:
-  static constexpr double kDefaultRelativeAccuracy = 0.005;  // 0.5%
+  // Scale 6's guarantee, (2^(1/64) - 1) / (2^(1/64) + 1) = 0.0054152,
+  // rounded up so that ScaleFor(kDefaultRelativeAccuracy) == kDefaultScale.
+  static constexpr double kDefaultRelativeAccuracy = 0.005416;  // ~0.54%
+  static constexpr int kDefaultScale = 6;
   static constexpr int kDefaultMaxBins = 2048;
-  // Values below this go to the zero bin.
+  // Values below this go to the zero bin (a Prometheus/OTel zero bucket of
+  // threshold kMinIndexable).
   static constexpr double kMinIndexable = 1e-9;
   // Values above this are rejected (keeps bin indices small and every
   // representative value finite).
   static constexpr double kMaxIndexable = 1e300;
-  // Accepted parameter ranges. Accuracy is bounded below because finer
-  // accuracies exceed what a double-precision log can resolve into bin indices.
+  // Accepted parameter ranges. Accuracies below 1e-6 would need scales past
+  // kMaxScale (OpenTelemetry's maximum).
   static constexpr double kMinRelativeAccuracy = 1e-6;
   static constexpr int kMinMaxBins = 16;
   static constexpr int kMaxMaxBins = 1 << 16;
+  static constexpr int kMinScale = 0;
+  static constexpr int kMaxScale = 20;
+  // Serialize()'s format version. Version 1 (ragperf before base-2 buckets:
+  // gamma = (1 + a) / (1 - a)) is still read, re-binned (see Deserialize()).
+  static constexpr int kFormatVersion = 2;
+
+  // The coarsest scale in [kMinScale, kMaxScale] whose guarantee
+  // GuaranteeOf(scale) is <= relative_accuracy (kMaxScale if none is).
+  //
+  //   QuantileSketch::ScaleFor(0.01);   // 6: guarantees 0.54%
+  //   QuantileSketch::ScaleFor(0.005);  // 7: guarantees 0.27%
+  static int ScaleFor(double relative_accuracy);
+  // (gamma - 1) / (gamma + 1) with gamma = 2^(2^-scale): the relative error
+  // bound of a sketch of that scale.
+  static double GuaranteeOf(int scale);
 
   // Precondition: kMinRelativeAccuracy <= relative_accuracy < 1 and
   // kMinMaxBins <= max_bins <= kMaxMaxBins. Out-of-range arguments are clamped
@@ -123,17 +219,30 @@ class QuantileSketch {
   bool Add(double value, uint64_t count);
 
   // Adds `other`'s contents to this sketch, exactly. Returns InvalidArgument,
-  // leaving this sketch unchanged, unless both sketches have the same gamma
-  // (relative accuracy) and max_bins; OutOfRange if the total count would
+  // leaving this sketch unchanged, unless both sketches have the same scale
+  // (hence identical bins) and max_bins; OutOfRange if the total count would
   // overflow. `other` may be `*this` (doubles every count).
   absl::Status Merge(const QuantileSketch& other);
 
+  // This sketch's contents in the bins of the coarser (or equal) scale of
+  // `relative_accuracy`, with that accuracy and the same max_bins: bin i
+  // goes to bin ceil(i / 2^(scale() - new scale)), which holds exactly the
+  // same values (bins nest across scales), so no error is added beyond the
+  // new scale's own. InvalidArgument when ScaleFor(relative_accuracy) is
+  // finer than scale().
+  //
+  //   QuantileSketch fine(0.001);                       // scale 9
+  //   auto coarse = fine.Downscaled(0.005416);          // scale 6
+  absl::StatusOr<QuantileSketch> Downscaled(double relative_accuracy) const;
+
   // Returns an estimate of the q-quantile, q in [0, 1]: the nearest-rank
   // value sorted[ceil(q * count()) - 1] (never interpolated; p99 of fewer
-  // than 100 values is the maximum), within relative error `relative_accuracy()` unless it
-  // falls in the zero bin or a collapsed bin (see above). q == 0 returns
-  // exactly min() and q == 1 exactly max(). Returns NaN when the sketch is
-  // empty or q is NaN or outside [0, 1]. O(num_bins()).
+  // than 100 values is the maximum), within relative error
+  // `guaranteed_accuracy()` (<= relative_accuracy()) unless it falls in the
+  // zero bin or a collapsed bin (see above). q == 0 returns exactly min() and
+  // q == 1 exactly max(); so do the other quantiles whose rank is the first
+  // or last value (p99 of <= 100 values), unless Remove() took out an extreme. Returns NaN when the sketch is empty or q is NaN or
+  // outside [0, 1]. O(num_bins()).
   double Quantile(double q) const;
 
   // Number of values <= `x`, to the sketch's resolution: values in the bin
@@ -162,13 +271,30 @@ class QuantileSketch {
   double mean() const;
   bool empty() const { return count_ == 0; }
 
+  // The accuracy asked for (construction, Create(), Deserialize()).
   double relative_accuracy() const { return relative_accuracy_; }
+  // The bin layout: gamma = 2^(2^-scale()) (Prometheus schema, OTel scale).
+  int scale() const { return scale_; }
+  // GuaranteeOf(scale()): the error bound actually met, <= relative_accuracy().
+  double guaranteed_accuracy() const { return GuaranteeOf(scale_); }
   int max_bins() const { return max_bins_; }
   // Width of the occupied index range: highest minus lowest non-empty bin index
   // plus one, 0 when no value above kMinIndexable was added. This is the
   // quantity bounded by max_bins(); the allocation may be somewhat larger
   // (growth slack), see MemoryBytes().
   int num_bins() const { return lo_ <= hi_ ? hi_ - lo_ + 1 : 0; }
+  // Lowest occupied bin index (meaningful when num_bins() > 0) and the count
+  // of bin `index` (0 outside the occupied range). Bin i holds
+  // (gamma^(i-1), gamma^i]: exporters read the bins as
+  //
+  //   for (int i = s.lowest_index(); i < s.lowest_index() + s.num_bins(); ++i)
+  //     bucket(i, s.bin_count(i));   // Prometheus index i, OTel index i - 1
+  int lowest_index() const { return lo_; }
+  uint64_t bin_count(int index) const {
+    return index < lo_ || index > hi_
+               ? 0
+               : bins_.Get(static_cast<size_t>(index - offset_));
+  }
   // Bytes held: sizeof(*this) plus the bin array's allocation (counters are
   // 1 to 8 bytes wide, as wide as the largest count needs; see BinCounts).
   size_t MemoryBytes() const;
@@ -183,9 +309,9 @@ class QuantileSketch {
   // stream). Intended for tests that check merges are exact.
   bool SameContents(const QuantileSketch& other) const;
 
-  // Compact little-endian binary encoding; see the .cc for the layout. Starts
-  // with the magic "RPQS" and a format version byte, stores only the occupied
-  // bin range, and varint-encodes counts.
+  // Compact little-endian binary encoding; see quantile_sketch_serial.cc for
+  // the layout. Starts with the magic "RPQS" and kFormatVersion, stores only
+  // the occupied bin range, and varint-encodes counts.
   std::string Serialize() const;
 
   // Parses `Serialize()` output. Returns InvalidArgument for a wrong magic,
@@ -193,7 +319,28 @@ class QuantileSketch {
   // truncated, trailing or inconsistent data (e.g. count != zero_count + sum of
   // bins, min > max). Safe on hostile input: never crashes and allocates at
   // most max_bins (<= kMaxMaxBins) bins, and no more than the input can hold.
+  //
+  // Format 1 (written before base-2 buckets, with gamma1 = (1 + a) / (1 - a))
+  // is re-binned into a sketch of the same accuracy a: each old bin's
+  // representative, clamped to [min, max], goes into its base-2 bin. Count,
+  // zero count, sum, min and max stay exact; a quantile of the result is
+  // within (1 + a)(1 + g) - 1 of the truth, g = guaranteed_accuracy() (about
+  // a + g: 0.77% for a = 0.5%, which maps to scale 7). FormatVersionOf()
+  // tells such blobs apart.
   static absl::StatusOr<QuantileSketch> Deserialize(absl::string_view bytes);
+
+  // Deserialize(), except that a format-1 blob whose accuracy is at least as
+  // fine as `like`'s (a <= like->relative_accuracy()) and whose max_bins is
+  // the same is re-binned straight into `like`'s relative_accuracy and
+  // max_bins (one re-binning; error bound (1 + a)(1 + g) - 1 with g =
+  // like->guaranteed_accuracy(): 1.05% for a = 0.5% into the default). Used to
+  // merge states saved by an older ragperf into a monitor. `like` may be null.
+  static absl::StatusOr<QuantileSketch> DeserializeInto(
+      absl::string_view bytes, const QuantileSketch* like);
+
+  // The format version byte of a Serialize() blob, 0 if it is too short or
+  // lacks the magic. Deserialize() reads versions 1 and kFormatVersion.
+  static int FormatVersionOf(absl::string_view bytes);
 
  public:
   // True when Add(value) would place `value` in a bin (not the zero bin, not
@@ -201,8 +348,8 @@ class QuantileSketch {
   static bool IsIndexable(double value) {
     return value >= kMinIndexable && value <= kMaxIndexable;
   }
-  // The bin index of an indexable `value`. Sketches of equal accuracy agree,
-  // so a caller feeding several of them computes the log once:
+  // The bin index of an indexable `value`. Sketches of equal scale agree, so
+  // a caller feeding several of them computes the index once:
   //
   //   if (QuantileSketch::IsIndexable(v)) {
   //     const int i = all_time.IndexFor(v);
@@ -211,7 +358,7 @@ class QuantileSketch {
   //   }
   int IndexFor(double value) const { return IndexOf(value); }
   // Add(value) for an indexable `value` whose IndexFor() is `index`
-  // (computed on this sketch or one of the same accuracy).
+  // (computed on this sketch or one of the same scale).
   void AddAt(double value, int index) {
     ++count_;
     sum_ += value;
@@ -225,15 +372,28 @@ class QuantileSketch {
   }
 
  private:
-  // Index of the bin holding `value`; requires kMinIndexable <= value <=
-  // kMaxIndexable. Truncate-then-adjust is a branch-free ceil that does not
-  // depend on SSE4.1's roundsd being available.
+  // Index of the bin holding `value`, i.e. ceil(log2(value) * 2^scale);
+  // requires kMinIndexable <= value <= kMaxIndexable (a positive normal
+  // double). See "Index computation" above.
   int IndexOf(double value) const {
-    const double t = std::log(value) * inv_log_gamma_;
-    const int i = static_cast<int>(t);
-    return i + static_cast<int>(t > static_cast<double>(i));
+    if (ABSL_PREDICT_FALSE(table_shift_ < 0)) return IndexByLog(value);
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof(bits));
+    const int exponent = static_cast<int>(bits >> 52) - 1023;
+    const uint64_t mantissa = bits & ((uint64_t{1} << 52) - 1);
+    const auto& t = sketch_internal::kTables;
+    int j = t.first[mantissa >> (52 - sketch_internal::kSlotBits)];
+    double m;  // the mantissa as a double in [1, 2)
+    const uint64_t m_bits = mantissa | (uint64_t{1023} << 52);
+    std::memcpy(&m, &m_bits, sizeof(m));
+    j += static_cast<int>(m > t.bound[j]);
+    const int fine = exponent * sketch_internal::kTableBins + j;
+    // ceil(fine / 2^shift): an arithmetic right shift rounds towards -inf.
+    return -((-fine) >> table_shift_);
   }
-  // Representative value of bin `index`.
+  // ceil(log2(value) * 2^scale_), for scales finer than the table's.
+  int IndexByLog(double value) const;
+  // Representative value of bin `index`: 2 * gamma^index / (gamma + 1).
   double ValueOf(int index) const;
 
   // Out-of-line halves of Add(): the zero bin and rejected values, and bin
@@ -252,13 +412,13 @@ class QuantileSketch {
 
   double relative_accuracy_;
   int max_bins_;
-  double gamma_;
-  double log_gamma_;
-  double inv_log_gamma_;
-  // log(1 - a), since 2 * gamma^i / (gamma + 1) == (1 - a) * gamma^i. ValueOf()
-  // computes exp(i * log_gamma_ + log_value_shift_), which stays finite for
-  // every indexable value; pow(gamma, i) alone can overflow for large gamma.
-  double log_value_shift_;
+  int8_t scale_;
+  // kTableScale - scale_, or -1 when scale_ is finer than the table.
+  int8_t table_shift_;
+  // False once Remove() took out a value equal to min_ or max_: they may then
+  // no longer be values the sketch holds, so Quantile() stops returning them
+  // for the first and last ranks.
+  bool extremes_exact_ = true;
 
   uint64_t count_ = 0;
   uint64_t zero_count_ = 0;
@@ -277,7 +437,7 @@ class QuantileSketch {
   int hi_ = std::numeric_limits<int>::min();
 };
 
-// Inline because it is the hot path: one log, a few compares and an
+// Inline because it is the hot path: a table lookup, a few compares and an
 // increment when the value falls inside the occupied range.
 inline bool QuantileSketch::Add(double value) {
   if (ABSL_PREDICT_FALSE(!(value >= kMinIndexable && value <= kMaxIndexable))) {

@@ -58,7 +58,10 @@ class PerformanceMonitor:
         memory_threshold_mb: RSS above which health turns "warning".
         error_rate_threshold: per-operation error rate (0..1) above which
             health turns "warning".
-        relative_accuracy: of the percentile sketches (default 0.5%).
+        relative_accuracy: of the percentile sketches (default 0.5416%, the
+            guarantee of base-2 bucket scale 6). The sketches use the coarsest
+            bucket scale s (gamma = 2**(2**-s)) whose error bound meets it:
+            0.01 and the default give s = 6, 0.005 gives s = 7 (twice the bins).
         memory_max_age_us: with memory tracking on, a block reuses an RSS
             reading at most this old (process-wide) instead of reading
             /proc/self/statm again, which costs 1-2 us. Blocks longer than

@@ -614,7 +614,7 @@ std::vector<double> ThirtyDecades(size_t n, uint64_t seed) {
 }
 
 TEST(QuantileSketchTest, BoundedBinsKeepHighQuantilesAccurate) {
-  constexpr int kMaxBins = 64;
+  constexpr int kMaxBins = 128;
   constexpr double kAccuracy = 0.01;
   std::vector<double> values = ThirtyDecades(100000, 21);
   const QuantileSketch s = SketchOf(values, kAccuracy, kMaxBins);
@@ -624,8 +624,8 @@ TEST(QuantileSketchTest, BoundedBinsKeepHighQuantilesAccurate) {
   EXPECT_EQ(s.count(), values.size());
   EXPECT_EQ(s.min(), values.front());
   EXPECT_EQ(s.max(), values.back());
-  // 64 bins at 1% cover 64 * ln(1.0202) = 1.28 e-folds: the top ~0.55 decade,
-  // i.e. roughly the top 1.8% of a log-uniform sample over 30 decades.
+  // 128 bins at 1% (scale 6, 64 bins an octave) cover 2 octaves: the top ~0.6
+  // decade, i.e. roughly the top 2% of a log-uniform sample over 30 decades.
   for (double q : {0.99, 0.995, 0.999, 0.9999}) {
     ExpectWithinRelativeError(s.Quantile(q), ExactQuantile(values, q),
                               kAccuracy, "q=" + std::to_string(q));
@@ -713,12 +713,16 @@ TEST(QuantileSketchTest, RangeJumpsBeyondMaxBins) {
 // index i added", whatever the order of adds, window growth and merges.
 TEST(QuantileSketchTest, StoreMatchesReferenceModel) {
   constexpr double kAccuracy = 0.02;
-  const double log_gamma = std::log1p(kAccuracy) - std::log1p(-kAccuracy);
+  // Scale 5: bin i holds (2^((i-1)/32), 2^(i/32)].
+  const int scale = QuantileSketch::ScaleFor(kAccuracy);
+  ASSERT_EQ(scale, 5);
+  const double log_gamma = std::ldexp(std::log(2.0), -scale);
+  const double gamma = std::exp(log_gamma);
   // Bin centres (in log space), far from edges, so the test's own index
   // arithmetic cannot disagree with the sketch's by rounding.
   auto centre = [&](int i) { return std::exp((i - 0.5) * log_gamma); };
   auto representative = [&](int i) {
-    return (1 - kAccuracy) * std::exp(i * log_gamma);
+    return 2.0 * std::exp(i * log_gamma) / (gamma + 1.0);
   };
 
   std::mt19937_64 rng(1234);
@@ -782,8 +786,10 @@ TEST(QuantileSketchTest, StoreMatchesReferenceModel) {
       const uint64_t ceil_rank = static_cast<uint64_t>(
           std::ceil(q * static_cast<double>(n) * (1.0 - 1e-12)));
       const uint64_t rank = ceil_rank == 0 ? 0 : ceil_rank - 1;
+      // The first and last ranks are min() and max() exactly.
       const double expected =
-          rank < static_cast<uint64_t>(zeros)
+          rank == n - 1 ? hi_value
+          : rank == 0 || rank < static_cast<uint64_t>(zeros)
               ? lo_value
               : std::clamp(representative(mapped[rank - zeros]), lo_value,
                            hi_value);
@@ -857,14 +863,20 @@ TEST(QuantileSketchTest, SerializeStartsWithMagicAndVersion) {
   const std::string blob = QuantileSketch().Serialize();
   ASSERT_GE(blob.size(), 5u);
   EXPECT_EQ(blob.substr(0, 4), "RPQS");
-  EXPECT_EQ(blob[4], 1);
+  EXPECT_EQ(blob[4], 2);
+  EXPECT_EQ(QuantileSketch::FormatVersionOf(blob), 2);
 }
 
 // Builds blobs field by field, mirroring the layout documented in the .cc, so
 // tests can express specific corruptions.
 class BlobBuilder {
  public:
-  BlobBuilder() : out_("RPQS\x01", 5) {}
+  // Format 2 by default; BlobBuilder(1) writes the pre-base-2 format, whose
+  // header has no scale.
+  explicit BlobBuilder(int version = 2)
+      : out_("RPQS", 4), version_(version) {
+    Byte(static_cast<uint8_t>(version));
+  }
   BlobBuilder& Byte(uint8_t b) {
     out_.push_back(static_cast<char>(b));
     return *this;
@@ -898,10 +910,11 @@ class BlobBuilder {
   }
   // Header for a sketch with count > 0.
   BlobBuilder& Header(uint64_t count, uint64_t zero_count, double sum,
-                      double min, double max, uint64_t max_bins = 2048) {
-    return Double(0.005)
-        .Varint(max_bins)
-        .Varint(count)
+                      double min, double max, uint64_t max_bins = 2048,
+                      double accuracy = QuantileSketch::kDefaultRelativeAccuracy) {
+    Double(accuracy).Varint(max_bins);
+    if (version_ >= 2) Varint(static_cast<uint64_t>(QuantileSketch::ScaleFor(accuracy)));
+    return Varint(count)
         .Varint(zero_count)
         .Double(sum)
         .Double(min)
@@ -911,6 +924,7 @@ class BlobBuilder {
 
  private:
   std::string out_;
+  int version_;
 };
 
 TEST(QuantileSketchTest, BlobBuilderMatchesSerialize) {
@@ -943,8 +957,8 @@ TEST(QuantileSketchTest, DeserializeRejectsBadHeader) {
   ExpectRejected(wrong_magic, absl::StatusCode::kInvalidArgument, "magic",
                  "wrong magic");
   std::string wrong_version = blob;
-  wrong_version[4] = 2;
-  ExpectRejected(wrong_version, absl::StatusCode::kInvalidArgument, "version 2",
+  wrong_version[4] = 3;
+  ExpectRejected(wrong_version, absl::StatusCode::kInvalidArgument, "version 3",
                  "wrong version");
   ExpectRejected("RPQS", absl::StatusCode::kDataLoss, "version", "no version");
 }
