@@ -14,6 +14,9 @@ small interface (:mod:`ragperf.export.base`).
   :func:`ragperf.logs.enable_logging` and OpenTelemetry's
   :class:`ragperf.otel.Instrumentation`.
 
+- *Encoders*: :mod:`ragperf.export.prom_native` builds Prometheus native
+  histograms (``io.prometheus.client`` protobuf) from the sketches' bins.
+
 ``monitor.exporters`` (:class:`~ragperf.export.exporters.Exporters`) holds a
 monitor's exit hooks and its export methods.
 
