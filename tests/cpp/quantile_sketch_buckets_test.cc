@@ -164,6 +164,33 @@ TEST(QuantileSketchBucketsTest, MergeNeedsTheSameScaleNotTheSameAccuracy) {
   EXPECT_NE(st.message().find("scale 6 vs 5"), std::string::npos) << st;
 }
 
+TEST(QuantileSketchBucketsTest, ExtremeRanksAreExactUnlessAnExtremeWasRemoved) {
+  QuantileSketch s;
+  ASSERT_TRUE(s.Add(10.0));
+  for (int i = 0; i < 49; ++i) ASSERT_TRUE(s.Add(0.1));
+  // p99 of 50 values is the largest (nearest rank 50): exactly max(), not
+  // the representative of its bin.
+  EXPECT_EQ(s.Quantile(0.99), 10.0);
+  EXPECT_EQ(s.Quantile(0.01), 0.1);
+  // Without the cold start, max() still says 10 but no value is there: p99
+  // comes from the bins again.
+  QuantileSketch warm = s;
+  ASSERT_TRUE(warm.Remove(10.0));
+  EXPECT_NEAR(warm.Quantile(0.99), 0.1, 0.1 * warm.guaranteed_accuracy());
+  // Removing a middle value keeps the extremes exact.
+  QuantileSketch mid = s;
+  ASSERT_TRUE(mid.Add(1.0));
+  ASSERT_TRUE(mid.Remove(1.0));
+  EXPECT_EQ(mid.Quantile(0.99), 10.0);
+  // Merging an inexact sketch makes the result inexact; Clear() resets.
+  QuantileSketch merged;
+  ASSERT_TRUE(merged.Merge(warm).ok());
+  EXPECT_NEAR(merged.Quantile(0.99), 0.1, 0.1 * merged.guaranteed_accuracy());
+  merged.Clear();
+  ASSERT_TRUE(merged.Add(3.0));
+  EXPECT_EQ(merged.Quantile(0.5), 3.0);
+}
+
 // --- format 1 (before base-2 buckets) --------------------------------------
 
 class LegacyBlob {
