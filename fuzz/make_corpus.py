@@ -3,7 +3,10 @@
 Each seed is one selector byte (0 = snapshot file, 1 = sketch bytes, see
 fuzz_snapshot.py) followed by a real ragperf export or sketch, so the fuzzer
 starts from inputs that pass every check and mutates towards the edges.
-Run again only to refresh the seeds: ``python fuzz/make_corpus.py``.
+Run again only to refresh the seeds: ``python fuzz/make_corpus.py``. The
+``format1_*`` seeds were written by this script before the sketch's bins
+became base-2 buckets (sketch format 1, ragperf 57b35c5); they stay, so the
+fuzzer also mutates the re-binning path of old files.
 """
 
 from __future__ import annotations
