@@ -172,7 +172,8 @@ int QuantileSketch::IndexByLog(double value) const {
   const double m = 2.0 * std::frexp(value, &e);
   const double t = std::ldexp(std::log2(m), scale_);
   const int i = static_cast<int>(t);
-  return ((e - 1) << scale_) + i + static_cast<int>(t > static_cast<double>(i));
+  // (Multiplied, not shifted: e - 1 is negative below 1 s.)
+  return (e - 1) * (1 << scale_) + i + static_cast<int>(t > static_cast<double>(i));
 }
 
 absl::StatusOr<QuantileSketch> QuantileSketch::Downscaled(

@@ -33,7 +33,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import _core
-from ._prom_metrics_pb2 import BucketSpan, Histogram, LabelPair, Metric, MetricFamily, MetricType
+from . import _prom_metrics_pb2 as _pb  # protoc-generated, untyped (see PROVENANCE.md)
+
+# The io.prometheus.client message classes. protoc builds them at import time,
+# so they are untyped here: Histogram and MetricFamily below are aliases of Any
+# that only name the message in signatures.
+Histogram = Any
+MetricFamily = Any
 
 __all__ = [
     "MAX_SCHEMA",
@@ -90,7 +96,7 @@ def native_histogram(sketch: Any, *, max_schema: int = MAX_SCHEMA) -> Histogram:
     if scale > max_schema:
         offset, counts = _downscale(scale, offset, counts, max_schema)
         schema = max_schema
-    h = Histogram(
+    h = _pb.Histogram(
         sample_count=int(sketch.count),
         sample_sum=float(sketch.sum),
         schema=schema,
@@ -123,7 +129,7 @@ def native_histogram(sketch: Any, *, max_schema: int = MAX_SCHEMA) -> Histogram:
             break
         index = offset + start
         span_offset = index if last_index is None else index - last_index - 1
-        h.positive_span.append(BucketSpan(offset=span_offset, length=end - start + 1))
+        h.positive_span.append(_pb.BucketSpan(offset=span_offset, length=end - start + 1))
         for c in counts[start : end + 1]:
             h.positive_delta.append(int(c) - previous)
             previous = int(c)
@@ -131,7 +137,7 @@ def native_histogram(sketch: Any, *, max_schema: int = MAX_SCHEMA) -> Histogram:
         k = end + 1
     if not h.positive_span:
         # No bucket at all: a no-op span still marks the histogram as native.
-        h.positive_span.append(BucketSpan(offset=0, length=0))
+        h.positive_span.append(_pb.BucketSpan(offset=0, length=0))
     return h
 
 
@@ -152,11 +158,11 @@ def metric_family(
         >>> (f.name, f.metric[0].label[0].value, f.metric[0].histogram.sample_count)
         ('x_seconds', 'llm', 1)
     """
-    family = MetricFamily(name=name, help=documentation, type=MetricType.HISTOGRAM)
+    family = _pb.MetricFamily(name=name, help=documentation, type=_pb.MetricType.HISTOGRAM)
     for labels, sketch in series:
         family.metric.append(
-            Metric(
-                label=[LabelPair(name=k, value=v) for k, v in sorted(labels.items())],
+            _pb.Metric(
+                label=[_pb.LabelPair(name=k, value=v) for k, v in sorted(labels.items())],
                 histogram=native_histogram(sketch, max_schema=max_schema),
             )
         )
@@ -266,7 +272,7 @@ def decode_delimited(data: bytes) -> list[MetricFamily]:
                 break
         if pos + length > len(data):
             raise ValueError(f"truncated frame: {length} bytes declared, {len(data) - pos} left")
-        family = MetricFamily()
+        family = _pb.MetricFamily()
         family.ParseFromString(data[pos : pos + length])
         families.append(family)
         pos += length
