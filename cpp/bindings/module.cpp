@@ -2,7 +2,7 @@
 //
 // ragperf._core: the pybind11 module. Each area registers itself from its own
 // register_<area>.cpp; the per-block hot path is plain CPython types
-// (operation_tracker_type.cpp).
+// (tracker_type.h).
 
 #include <pybind11/pybind11.h>
 
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "absl/synchronization/mutex.h"
-#include "operation_tracker_type.h"
+#include "tracker_type.h"
 #include "registers.h"
 
 namespace py = pybind11;

@@ -2,7 +2,7 @@
 //
 // Python binding of ragperf::PerformanceMonitor as `_core.Monitor`, the
 // engine behind the Python `PerformanceMonitor` facade. Reads release the GIL
-// while merging shards; the per-block path lives in operation_tracker_type.
+// while merging shards; the per-block path lives in tracker_type.h.
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -13,7 +13,7 @@
 
 #include "convert.h"
 #include "gil_release.h"
-#include "operation_tracker_type.h"
+#include "tracker_type.h"
 #include "ragperf/atomic_file.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/rss_cache.h"

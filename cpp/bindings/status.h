@@ -3,9 +3,8 @@
 // status.h
 // -----------------------------------------------------------------------------
 // Turns an absl::Status from the core into the matching Python exception at
-// the binding edge: InvalidArgument/OutOfRange -> ValueError, NotFound ->
-// FileNotFoundError, PermissionDenied -> PermissionError, DataLoss ->
-// ValueError, anything else -> OSError / RuntimeError.
+// the binding edge, with the one mapping of py_error.h (InvalidArgument ->
+// ValueError, NotFound -> FileNotFoundError, ...).
 //
 // Example:
 //
@@ -20,33 +19,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "py_error.h"
 
 namespace ragperf::bindings {
 
 inline void ThrowIfError(const absl::Status& status) {
   if (status.ok()) return;
-  const std::string message(status.message());
-  PyObject* type;
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kDataLoss:
-      type = PyExc_ValueError;
-      break;
-    case absl::StatusCode::kNotFound:
-      type = PyExc_FileNotFoundError;
-      break;
-    case absl::StatusCode::kPermissionDenied:
-      type = PyExc_PermissionError;
-      break;
-    case absl::StatusCode::kInternal:
-    case absl::StatusCode::kUnavailable:
-      type = PyExc_OSError;
-      break;
-    default:
-      type = PyExc_RuntimeError;
-  }
-  PyErr_SetString(type, message.c_str());
+  SetPyError(status);
   throw pybind11::error_already_set();
 }
 

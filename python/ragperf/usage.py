@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import _core
+
 __all__ = ["Usage", "extract_usage"]
 
 
@@ -230,3 +232,8 @@ def extract_usage(response: object) -> Usage | None:
         total_tokens=total,
         model=str(model) if isinstance(model, str) else None,
     )
+
+
+# OperationTracker.set_usage() (C++) reads usage through this function; the
+# extension never imports the package back.
+_core._set_usage_extractor(extract_usage)

@@ -1,0 +1,396 @@
+// Copyright 2026 The ragperf Authors.
+//
+// _core.HotPath: one per monitor. Resolves operation names to ids (cached by
+// the name object), creates OperationTracker objects (track_operation),
+// records measured operations (record, in hot_path_record.cpp) and answers
+// the per-monitor hot-path questions: in-flight blocks, recent root traces,
+// internal errors. See tracker_type.h.
+
+#include <string>
+#include <utility>
+
+#include "py_error.h"
+#include "ragperf/record_validator.h"
+#include "tracker_objects.h"
+#include "tracker_type.h"
+
+// CPython's type and method tables are designed to be partially initialised.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace ragperf::bindings {
+namespace {
+
+PyTypeObject HotPathType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+HotPathObject* H(PyObject* self) { return reinterpret_cast<HotPathObject*>(self); }
+
+// A new (id, name) tuple, added to hot->ids under `key` unless an entry is
+// there already; returns the entry kept (borrowed) or NULL.
+PyObject* AddEntry(HotPathObject* hot, PyObject* key, int id, PyObject* name) {
+  PyObject* id_obj = PyLong_FromLong(id);
+  PyObject* fresh = id_obj != nullptr ? PyTuple_Pack(2, id_obj, name) : nullptr;
+  Py_XDECREF(id_obj);
+  PyObject* entry =
+      fresh != nullptr ? PyDict_SetDefault(hot->ids, key, fresh) : nullptr;
+  Py_XDECREF(fresh);  // the dict holds it now
+  return entry;
+}
+
+// The shared (id, "__other__") entry of names past the operation cap,
+// borrowed from hot->ids (kept under the key "__other__").
+PyObject* OverflowEntry(HotPathObject* hot, int id) {
+  PyObject* name = PyUnicode_FromStringAndSize(
+      kOverflowOperation.data(),
+      static_cast<Py_ssize_t>(kOverflowOperation.size()));
+  if (name == nullptr) return nullptr;
+  PyObject* entry = PyDict_GetItemWithError(hot->ids, name);
+  if (entry == nullptr && !PyErr_Occurred()) entry = AddEntry(hot, name, id, name);
+  Py_DECREF(name);
+  return entry;
+}
+
+// The exact str naming the operation `op` (a str, a str subclass or an Enum
+// with a str value), new reference; NULL with TypeError otherwise.
+PyObject* OperationText(PyObject* op) {
+  if (PyUnicode_Check(op)) {
+    return PyUnicode_Substring(op, 0, PyUnicode_GET_LENGTH(op));
+  }
+  const int is_enum = PyObject_IsInstance(op, EnumType());
+  if (is_enum < 0) return nullptr;
+  if (is_enum == 0) {
+    PyErr_Format(PyExc_TypeError,
+                 "operation must be a str or OperationType, got %R (%s)", op,
+                 Py_TYPE(op)->tp_name);
+    return nullptr;
+  }
+  PyObject* v = PyObject_GetAttrString(op, "value");
+  if (v == nullptr) return nullptr;
+  if (!PyUnicode_Check(v)) {
+    PyErr_Format(PyExc_TypeError,
+                 "operation must be a str or an Enum with a str value "
+                 "(e.g. OperationType), got %R with value %R",
+                 op, v);
+    Py_DECREF(v);
+    return nullptr;
+  }
+  PyObject* text = PyUnicode_Substring(v, 0, PyUnicode_GET_LENGTH(v));
+  Py_DECREF(v);
+  return text;
+}
+
+// Resolves an operation to its borrowed (id, plain str) entry, caching by
+// the object given; NULL with an exception.
+PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
+  if (PyUnicode_Check(op)) {
+    PyObject* hit = PyDict_GetItemWithError(hot->ids, op);
+    if (hit != nullptr) return hit;
+    if (PyErr_Occurred()) return nullptr;
+  }
+  PyObject* value = OperationText(op);
+  if (value == nullptr) return nullptr;
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(value, &size);  // exact str
+  if (utf8 == nullptr) {
+    Py_DECREF(value);
+    return nullptr;
+  }
+  const size_t chars = static_cast<size_t>(PyUnicode_GET_LENGTH(value));
+  if (!IsValidNameLength(chars)) {
+    SetPyError(CheckOperationName(chars, ReprText(value)));
+    Py_DECREF(value);
+    return nullptr;
+  }
+  // The plain name may be known already (e.g. first seen as a str, now as an
+  // enum): reuse its entry. Entries are never replaced, so references to
+  // them stay valid.
+  PyObject* entry = PyDict_GetItemWithError(hot->ids, value);  // borrowed
+  if (entry == nullptr) {
+    if (PyErr_Occurred()) {
+      Py_DECREF(value);
+      return nullptr;
+    }
+    const int id = hot->monitor->Intern(absl::string_view(utf8, size));
+    if (id == hot->monitor->operation_cap().overflow_id()) {
+      // Past the operation cap: every new name shares one "__other__"
+      // entry and none is cached, so this dict stays bounded too.
+      Py_DECREF(value);
+      return OverflowEntry(hot, id);
+    }
+    entry = AddEntry(hot, value, id, value);
+    if (entry == nullptr) {
+      Py_DECREF(value);
+      return nullptr;
+    }
+  }
+  // Cache under the object given too, when it hashes as a str.
+  if (PyUnicode_Check(op) && op != value &&
+      PyDict_SetDefault(hot->ids, op, entry) == nullptr) {
+    Py_DECREF(value);
+    return nullptr;
+  }
+  Py_DECREF(value);
+  return entry;  // borrowed from hot->ids, which never drops entries
+}
+
+// track_operation(operation, metadata=None, /, **metadata_kwargs)
+PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
+                            Py_ssize_t nargs, PyObject* kwnames) {
+  HotPathObject* hot = H(self);
+  PyObject* op = nargs >= 1 ? args[0] : nullptr;
+  PyObject* metadata_arg = nargs >= 2 ? args[1] : nullptr;
+  if (nargs > 2) {
+    PyErr_Format(PyExc_TypeError,
+                 "track_operation() takes an operation and an optional "
+                 "metadata dict, got %zd positional arguments",
+                 nargs);
+    return nullptr;
+  }
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  PyObject* metadata = nullptr;  // new reference once created
+  for (Py_ssize_t i = 0; i < nkw; ++i) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+    PyObject* value = args[nargs + i];
+    if (op == nullptr &&
+        (KeywordIs(key, "operation") || KeywordIs(key, "operation_type"))) {
+      op = value;
+      continue;
+    }
+    if (metadata_arg == nullptr && KeywordIs(key, "metadata")) {
+      metadata_arg = value;  // validated below like the positional dict
+      continue;
+    }
+    if (metadata == nullptr && (metadata = PyDict_New()) == nullptr) {
+      return nullptr;
+    }
+    if (PyDict_SetItem(metadata, key, value) != 0) {
+      Py_DECREF(metadata);
+      return nullptr;
+    }
+  }
+  if (op == nullptr) {
+    Py_XDECREF(metadata);
+    PyErr_SetString(PyExc_TypeError,
+                    "track_operation() missing the operation (an "
+                    "OperationType or a str)");
+    return nullptr;
+  }
+  if (metadata_arg != nullptr && metadata_arg != Py_None) {
+    // The block's metadata is its own: later edits of either dict are not
+    // shared. Keyword metadata wins over the positional dict.
+    PyObject* merged = CopyMetadata(metadata_arg);
+    if (merged == nullptr ||
+        (metadata != nullptr && PyDict_Update(merged, metadata) != 0)) {
+      Py_XDECREF(merged);
+      Py_XDECREF(metadata);
+      return nullptr;
+    }
+    Py_XSETREF(metadata, merged);
+  }
+  // Most code tracks the same few names: remember the last one. The strong
+  // reference held in last_op keeps its address from being reused.
+  PyObject* entry = ResolveCached(hot, op);
+  if (entry == nullptr) {
+    Py_XDECREF(metadata);
+    return nullptr;
+  }
+  return NewTracker(hot, entry, metadata);
+}
+
+// resolve(operation) -> (id, name)
+PyObject* HotResolve(PyObject* self, PyObject* op) {
+  PyObject* entry = ResolveOperation(H(self), op);
+  Py_XINCREF(entry);
+  return entry;
+}
+
+// set_exit_hook(fn | None): fn(tracker) runs after every block.
+PyObject* HotSetExitHook(PyObject* self, PyObject* hook) {
+  HotPathObject* hot = H(self);
+  if (hook == Py_None) {
+    Py_CLEAR(hot->exit_hook);
+    Py_RETURN_NONE;
+  }
+  if (!PyCallable_Check(hook)) {
+    PyErr_Format(PyExc_TypeError, "exit hook must be callable or None, got %R",
+                 hook);
+    return nullptr;
+  }
+  Py_INCREF(hook);
+  Py_XSETREF(hot->exit_hook, hook);
+  Py_RETURN_NONE;
+}
+
+// in_flight() -> {operation: active blocks} (operations with any).
+PyObject* HotInFlight(PyObject* self, PyObject*) {
+  HotPathObject* hot = H(self);
+  PyObject* out = PyDict_New();
+  if (out == nullptr) return nullptr;
+  for (const auto& [id, count] : hot->in_flight->Active()) {
+    const std::string name = hot->monitor->tracker().NameOf(id);
+    PyObject* n = PyLong_FromLong(count);
+    if (n == nullptr || PyDict_SetItemString(out, name.c_str(), n) < 0) {
+      Py_XDECREF(n);
+      Py_DECREF(out);
+      return nullptr;
+    }
+    Py_DECREF(n);
+  }
+  return out;
+}
+
+// recent_roots() -> [tracker, ...]: finished root blocks, oldest first.
+PyObject* HotRecentRoots(PyObject* self, PyObject*) {
+  const RingBuffer<PyRef>& ring = *H(self)->traces;
+  PyObject* out = PyList_New(static_cast<Py_ssize_t>(ring.size()));
+  if (out == nullptr) return nullptr;
+  Py_ssize_t i = 0;
+  ring.ForEach([&](const PyRef& t) {
+    Py_INCREF(t.get());
+    PyList_SET_ITEM(out, i++, t.get());
+  });
+  return out;
+}
+
+PyObject* HotClearTraces(PyObject* self, PyObject*) {
+  H(self)->traces->Clear();
+  Py_RETURN_NONE;
+}
+
+PyObject* HotInternalErrors(PyObject* self, PyObject*) {
+  return PyLong_FromUnsignedLongLong(H(self)->internal_errors);
+}
+
+int HotTraverse(PyObject* self, visitproc visit, void* arg) {
+  HotPathObject* hot = H(self);
+  Py_VISIT(hot->ids);
+  Py_VISIT(hot->last_op);
+  Py_VISIT(hot->last_entry);
+  Py_VISIT(hot->current);
+  Py_VISIT(hot->exit_hook);
+  Py_VISIT(hot->dimensions);
+  if (hot->traces != nullptr) {
+    for (size_t i = 0; i < hot->traces->size(); ++i) {
+      Py_VISIT(hot->traces->at(i).get());
+    }
+  }
+  return 0;
+}
+
+int HotClear(PyObject* self) {
+  HotPathObject* hot = H(self);
+  Py_CLEAR(hot->last_op);
+  Py_CLEAR(hot->last_entry);
+  Py_CLEAR(hot->ids);
+  Py_CLEAR(hot->current);
+  Py_CLEAR(hot->exit_hook);
+  Py_CLEAR(hot->dimensions);
+  if (hot->cached_stack != nullptr) {
+    ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
+  }
+  if (hot->traces != nullptr) hot->traces->Clear();
+  return 0;
+}
+
+void HotDealloc(PyObject* self) {
+  HotPathObject* hot = H(self);
+  PyObject_GC_UnTrack(self);
+  HotClear(self);
+  delete hot->traces;
+  hot->traces = nullptr;
+  delete hot->resolver;
+  hot->resolver = nullptr;
+  delete hot->in_flight;
+  hot->in_flight = nullptr;
+  delete hot->owner;
+  hot->owner = nullptr;
+  PyObject_GC_Del(self);
+}
+
+PyMethodDef HotMethods[] = {
+    {"track_operation",
+     reinterpret_cast<PyCFunction>(
+         reinterpret_cast<void (*)()>(HotTrackOperation)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "track_operation(operation, metadata=None, /, **metadata) -> "
+     "OperationTracker"},
+    {"record",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(HotRecord)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "record(operation, duration_s, tokens=None, success=True, *, "
+     "prompt_tokens=0, completion_tokens=0, memory_delta_mb=None, "
+     "error_type=None, timestamp_s=None)"},
+    {"resolve", HotResolve, METH_O,
+     "resolve(operation) -> (id, name); validates the operation."},
+    {"set_exit_hook", HotSetExitHook, METH_O,
+     "set_exit_hook(fn | None): fn(tracker) after every block."},
+    {"in_flight", HotInFlight, METH_NOARGS,
+     "in_flight() -> {operation: number of active blocks}."},
+    {"recent_roots", HotRecentRoots, METH_NOARGS,
+     "recent_roots() -> the last 100 finished root blocks, oldest first."},
+    {"clear_traces", HotClearTraces, METH_NOARGS, "Forgets recent_roots()."},
+    {"set_dimensions", HotSetDimensions, METH_O,
+     "set_dimensions(tuple of str | None): metadata keys whose values split "
+     "each operation's statistics (see Monitor.dimension_stats)."},
+    {"internal_errors", HotInternalErrors, METH_NOARGS,
+     "internal_errors() -> problems of the monitor itself on the hot path "
+     "(failing exit hooks, allocation failures), counted since creation."},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
+PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
+  if (op == hot->last_op) return hot->last_entry;
+  PyObject* entry = ResolveOperation(hot, op);
+  // str-like names only: the cache must never hold an object whose name
+  // could change.
+  if (entry != nullptr && PyUnicode_Check(op)) {
+    Py_INCREF(op);
+    Py_XSETREF(hot->last_op, op);
+    Py_INCREF(entry);
+    Py_XSETREF(hot->last_entry, entry);
+  }
+  return entry;
+}
+
+int RegisterOperationTrackerTypes(PyObject* module) {
+  if (InitPyArgs() < 0 || ReadySpanStackType() < 0 ||
+      ReadyTrackerTypes(module) < 0 || RegisterUsageExtractor(module) < 0) {
+    return -1;
+  }
+  HotPathType.tp_name = "ragperf._core.HotPath";
+  HotPathType.tp_basicsize = sizeof(HotPathObject);
+  HotPathType.tp_dealloc = HotDealloc;
+  HotPathType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  HotPathType.tp_traverse = HotTraverse;
+  HotPathType.tp_clear = HotClear;
+  HotPathType.tp_methods = HotMethods;
+  HotPathType.tp_doc = "Creates OperationTracker objects for one monitor.";
+  return AddType(module, &HotPathType, "HotPath");
+}
+
+PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
+  HotPathObject* hot = PyObject_GC_New(HotPathObject, &HotPathType);
+  if (hot == nullptr) return nullptr;
+  hot->last_op = nullptr;
+  hot->last_entry = nullptr;
+  hot->exit_hook = nullptr;
+  hot->cached_context = nullptr;
+  hot->cached_stack = nullptr;
+  hot->internal_errors = 0;
+  hot->dimensions = nullptr;
+  hot->monitor = monitor.get();
+  hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
+  hot->in_flight = new InFlightCounts();
+  hot->traces = new RingBuffer<PyRef>(SpanTree::kRecentRoots);
+  hot->resolver = new DimensionResolver(&hot->monitor->dimensions());
+  hot->ids = PyDict_New();
+  hot->current = PyContextVar_New("ragperf_current_operation", nullptr);
+  PyObject_GC_Track(reinterpret_cast<PyObject*>(hot));
+  if (hot->ids == nullptr || hot->current == nullptr) {
+    Py_DECREF(hot);
+    return nullptr;
+  }
+  return reinterpret_cast<PyObject*>(hot);
+}
+
+}  // namespace ragperf::bindings

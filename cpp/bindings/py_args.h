@@ -1,0 +1,92 @@
+// Copyright 2026 The ragperf Authors.
+//
+// py_args.h
+// -----------------------------------------------------------------------------
+// Python -> C++ conversions shared by the plain CPython types of the hot path
+// (tracker_type.cpp, tracker_properties.cpp, hot_path_type.cpp,
+// hot_path_record.cpp). Type problems raise TypeError here; the value rules
+// (ranges, finiteness) are the core's (ragperf/record_validator.h), raised
+// through py_error.h. Every function returns -1 / NULL with a Python
+// exception set on failure.
+//
+// Example:
+//
+//   int64_t n = 0;
+//   if (ParseTokenCount(value, "prompt_tokens", &n) < 0) return -1;
+
+#ifndef RAGPERF_BINDINGS_PY_ARGS_H_
+#define RAGPERF_BINDINGS_PY_ARGS_H_
+
+#include <Python.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/string_view.h"
+
+namespace ragperf::bindings {
+
+// An owned reference (Py_XDECREF on destruction; copies add a reference),
+// for PyObjects kept in C++ containers such as a RingBuffer.
+class PyRef {
+ public:
+  PyRef() = default;
+  // Takes over a new reference.
+  explicit PyRef(PyObject* owned) : obj_(owned) {}
+  PyRef(const PyRef& other) : obj_(other.obj_) { Py_XINCREF(obj_); }
+  PyRef(PyRef&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
+  PyRef& operator=(PyRef other) noexcept {
+    std::swap(obj_, other.obj_);  // `other` releases the old object
+    return *this;
+  }
+  ~PyRef() { Py_XDECREF(obj_); }
+  PyObject* get() const { return obj_; }
+
+ private:
+  PyObject* obj_ = nullptr;
+};
+
+// Readies `type` and adds it to `module` as `name`.
+int AddType(PyObject* module, PyTypeObject* type, const char* name);
+
+// Caches the stdlib types the conversions test against (numbers.Real,
+// enum.Enum) once at module init. -1 with an exception on failure.
+int InitPyArgs();
+// enum.Enum (borrowed; set by InitPyArgs).
+PyObject* EnumType();
+
+// A non-negative int token count (int subclasses and integer-like types such
+// as numpy ints; not bool). `field` names it in the message.
+int ParseTokenCount(PyObject* value, const char* field, int64_t* out);
+// A real number (not bool) as a double; TypeError "`field` must be `what`".
+int ParseReal(PyObject* value, const char* field, const char* what,
+              double* out);
+// A new dict copied from a mapping, or NULL with a TypeError naming it.
+PyObject* CopyMetadata(PyObject* mapping);
+// repr(value) as UTF-8, for messages ("<unprintable>" when repr fails).
+std::string ReprText(PyObject* value);
+
+// The UTF-8 text of a str (empty, with the error cleared, on failure such as
+// a lone surrogate). Points into the str's cached UTF-8 buffer.
+inline absl::string_view Utf8View(PyObject* str) {
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(str, &size);
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    return {};
+  }
+  return absl::string_view(utf8, static_cast<size_t>(size));
+}
+
+inline bool KeywordIs(PyObject* key, const char* name) {
+  return PyUnicode_CompareWithASCIIString(key, name) == 0;
+}
+
+// Name of an exception type without its module ("ValueError"). Points into
+// tp_name: no allocation on the exit path.
+absl::string_view ExceptionTypeName(PyObject* exc_type);
+
+}  // namespace ragperf::bindings
+
+#endif  // RAGPERF_BINDINGS_PY_ARGS_H_

@@ -1,0 +1,184 @@
+// Copyright 2026 The ragperf Authors.
+//
+// tracker_objects.h
+// -----------------------------------------------------------------------------
+// The object layouts of the hot path's plain CPython types, shared by the
+// files that implement them (internal to cpp/bindings):
+//
+//   HotPathObject    _core.HotPath: one per monitor (hot_path_type.cpp,
+//                    hot_path_record.cpp)
+//   TrackerObject    _core.OperationTracker: one per block (tracker_type.cpp
+//                    for its life cycle, tracker_properties.cpp for its
+//                    attributes and stream methods)
+//   SpanStackObject  the innermost active block of one context
+//                    (span_stack.cpp)
+//
+// The domain rules these objects follow live in the core: span nesting in
+// ragperf/span_tree.h (SpanNode is embedded in TrackerObject), token
+// bookkeeping in ragperf/block_usage.h, in-flight counts in
+// ragperf/in_flight.h, dimension series in ragperf/dimension_resolver.h and
+// value checks in ragperf/record_validator.h. Everything here is guarded by
+// the GIL.
+//
+// Example (what `with monitor.track_operation("x") as op:` runs):
+//
+//   PyObject* t = NewTracker(hot, ResolveCached(hot, op), metadata);
+//   TrackerEnterImpl(...);  ...  TrackerExitImpl(...);   // tracker_type.cpp
+
+#ifndef RAGPERF_BINDINGS_TRACKER_OBJECTS_H_
+#define RAGPERF_BINDINGS_TRACKER_OBJECTS_H_
+
+#include <Python.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "py_args.h"
+#include "ragperf/block_usage.h"
+#include "ragperf/dimension_resolver.h"
+#include "ragperf/in_flight.h"
+#include "ragperf/performance_monitor.h"
+#include "ragperf/ring_buffer.h"
+#include "ragperf/span_tree.h"
+
+namespace ragperf::bindings {
+
+enum TrackerState : int { kNew = 0, kEntered = 1, kExited = 2 };
+
+struct HotPathObject {
+  PyObject_HEAD
+  std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
+  PerformanceMonitor* monitor;
+  // name object (str, str subclass such as OperationType) -> (id, plain str)
+  PyObject* ids;
+  PyObject* last_op;     // strong; the last operation object resolved
+  PyObject* last_entry;  // strong; its (id, name) entry
+  PyObject* current;     // ContextVar holding the context's SpanStackObject
+  PyObject* exit_hook;   // callable(tracker) after each block, or NULL
+  InFlightCounts* in_flight;
+  RingBuffer<PyRef>* traces;  // finished root trackers (SpanTree::kRecentRoots)
+  // The last context seen and its span stack, borrowed: skips the
+  // ContextVar lookup while blocks keep running in one context. A hit also
+  // checks the stack's weak reference to its owner, so a new context at a
+  // dead one's address never matches; the stack clears this cache when it
+  // is cleared or freed (SpanStackObject::cached_by).
+  PyObject* cached_context;
+  PyObject* cached_stack;
+  // Problems of the monitor itself on the hot path (see NoteInternalError).
+  uint64_t internal_errors;
+  // Declared dimensions: a tuple of metadata keys (str), NULL when none, so
+  // undeclared metadata costs one pointer test per block. `resolver` holds
+  // the same names and the series cache.
+  PyObject* dimensions;
+  DimensionResolver* resolver;
+};
+
+struct TrackerObject {
+  PyObject_HEAD
+  vectorcallfunc vectorcall;  // TrackerVectorcall: see fast_with_slots.h
+  HotPathObject* hot;  // strong reference
+  PyObject* name;      // plain str
+  PyObject* metadata;  // dict, created lazily; NULL when none
+  int op_id;
+  int state;
+  int64_t start_ns;
+  int64_t rss_start_bytes;  // -1 when memory was not measured
+  BlockUsage usage;
+  bool success;
+  bool cancelled;  // ended by a cancellation (see IsCancellation)
+  double duration_s;
+  double memory_delta_mb;
+  bool has_memory_delta;
+  double gpu_start_mb;  // < 0 when GPU memory was not measured
+  double gpu_memory_delta_mb;
+  bool has_gpu_memory_delta;
+  // Nesting. While active, span.parent and span.root point into trackers
+  // this one holds a strong reference to (taken on entry, released on exit);
+  // `stack` is the SpanStack it was pushed on; `spans` (on a root) holds its
+  // finished descendants.
+  SpanNode span;
+  PyObject* stack;
+  PyObject* spans;
+  double end_wall_s;
+  int cache_hit;             // -1 unset, 0 miss, 1 hit
+  PyObject* model;           // explicit (requested) model (str) or NULL
+  PyObject* response_model;  // the model the response named (str) or NULL
+  PyObject* error_type;      // str after a failed block, else NULL
+  PyObject* error_message;   // str after a failed block, else NULL
+};
+
+struct SpanStackObject {
+  PyObject_HEAD
+  PyObject* owner_ref;  // weak reference to the Context this stack belongs to
+  PyObject* top;        // innermost active TrackerObject, or NULL
+  HotPathObject* cached_by;  // the HotPath caching this stack, or NULL
+};
+
+extern PyTypeObject TrackerType;
+extern PyTypeObject SpanStackType;
+
+// The tracker a SpanNode is embedded in.
+inline TrackerObject* TrackerOfSpan(SpanNode* node) {
+  return reinterpret_cast<TrackerObject*>(reinterpret_cast<char*>(node) -
+                                          offsetof(TrackerObject, span));
+}
+inline PyObject* AsObject(TrackerObject* t) {
+  return reinterpret_cast<PyObject*>(t);
+}
+
+// ---- tracker_type.cpp
+// Readies _Ready and OperationTracker and adds them to `module`.
+int ReadyTrackerTypes(PyObject* module);
+// A new tracker of the (id, name) `entry`; steals `metadata` (may be NULL).
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata);
+// Counts (and logs the first) internal error; consumes the pending exception.
+void NoteInternalError(HotPathObject* hot, const char* where);
+// The model this block asked for: op.model, else a str metadata["model"],
+// else the model the response named; NULL when none (borrowed).
+PyObject* ModelOf(TrackerObject* self);
+
+// The async forms of __enter__/__exit__ (listed in kTrackerMethods).
+PyObject* TrackerAEnterMethod(PyObject* self, PyObject* args);
+PyObject* TrackerAExitMethod(PyObject* self, PyObject* const* args,
+                             Py_ssize_t nargs);
+
+// ---- ready_type.cpp
+// Readies _core._Ready and adds it to `module`.
+int ReadyReadyType(PyObject* module);
+// An awaitable that completes at once with `value` (new reference).
+PyObject* NewReady(PyObject* value);
+
+// ---- hot_path_dimensions.cpp
+// Records `rec` once more per declared dimension the block has a value for.
+void RecordDimensions(TrackerObject* self, const OperationRecord& rec);
+// HotPath.set_dimensions(tuple of str | None).
+PyObject* HotSetDimensions(PyObject* self, PyObject* dims);
+
+// ---- tracker_properties.cpp
+extern PyGetSetDef kTrackerGetSet[];
+extern PyMethodDef kTrackerMethods[];
+// Adds _core._set_usage_extractor to `module`.
+int RegisterUsageExtractor(PyObject* module);
+
+// ---- span_stack.cpp
+int ReadySpanStackType();
+// The current context's stack (borrowed from the context), creating it on
+// the context's first block; NULL with an exception on failure.
+SpanStackObject* CurrentStack(HotPathObject* hot);
+// Drops `st` from its HotPath's one-entry cache.
+void ForgetCachedStack(SpanStackObject* st);
+
+// ---- hot_path_type.cpp
+// ResolveOperation plus the one-entry cache: the borrowed (id, name) entry of
+// an operation (str or str-valued Enum), NULL with an exception.
+PyObject* ResolveCached(HotPathObject* hot, PyObject* op);
+
+// ---- hot_path_record.cpp
+// HotPath.record(operation, duration_s, ...): METH_FASTCALL | METH_KEYWORDS.
+PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                    PyObject* kwnames);
+
+}  // namespace ragperf::bindings
+
+#endif  // RAGPERF_BINDINGS_TRACKER_OBJECTS_H_
