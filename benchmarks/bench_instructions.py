@@ -46,14 +46,21 @@ if mode == "bare":
 elif mode in ("dimensions", "metadata"):
     for _ in range(n):
         with t("x", model="qwen"): pass
+elif mode == "model_tokens":
+    for _ in range(n):
+        with t("x", model="qwen", tenant="acme", k=3) as op:
+            op.prompt_tokens = 100
+            op.completion_tokens = 20
 else:
     for _ in range(n):
         with t("x"): pass
 """
 
 # metadata: a block with model="qwen" metadata; dimensions: the same block
-# with "model" declared as a dimension (the difference is the split's cost).
-CASES = ("bare", "memory_off", "memory_on", "metadata", "dimensions")
+# with "model" declared as a dimension (the difference is the split's cost);
+# model_tokens: a realistic LLM block, a model plus two small metadata keys
+# and token counts (issue #20's target: <= 1.3x memory_off).
+CASES = ("bare", "memory_off", "memory_on", "metadata", "dimensions", "model_tokens")
 
 
 def instructions(site: Optional[str], mode: str, n: int, workdir: Path) -> int:

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "tracker_objects.h"
 
 namespace ragperf::bindings {
@@ -18,7 +19,7 @@ namespace ragperf::bindings {
 // (the resolver's series): metadata[dimension], or the block's model for
 // "model"; None or missing = not recorded for that dimension. Non-str
 // values count as str().
-void RecordDimensions(TrackerObject* self,
+ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
                                               const OperationRecord& rec) {
   HotPathObject* hot = self->hot;
   DimensionResolver& resolver = *hot->resolver;

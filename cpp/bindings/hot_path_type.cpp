@@ -240,19 +240,24 @@ PyObject* HotInFlight(PyObject* self, PyObject*) {
 
 // recent_roots() -> [tracker, ...]: finished root blocks, oldest first.
 PyObject* HotRecentRoots(PyObject* self, PyObject*) {
-  const RingBuffer<PyRef>& ring = *H(self)->traces;
-  PyObject* out = PyList_New(static_cast<Py_ssize_t>(ring.size()));
+  HotPathObject* hot = H(self);
+  PyObject* out = PyList_New(0);
   if (out == nullptr) return nullptr;
-  Py_ssize_t i = 0;
-  ring.ForEach([&](const PyRef& t) {
-    Py_INCREF(t.get());
-    PyList_SET_ITEM(out, i++, t.get());
-  });
+  constexpr int kRing = static_cast<int>(SpanTree::kRecentRoots);
+  for (int i = 0; i < kRing; ++i) {
+    PyObject* t = hot->traces[(hot->trace_next + i) % kRing];
+    if (t != nullptr && PyList_Append(out, t) < 0) {
+      Py_DECREF(out);
+      return nullptr;
+    }
+  }
   return out;
 }
 
 PyObject* HotClearTraces(PyObject* self, PyObject*) {
-  H(self)->traces->Clear();
+  HotPathObject* hot = H(self);
+  for (PyObject*& t : hot->traces) Py_CLEAR(t);
+  hot->trace_next = 0;
   Py_RETURN_NONE;
 }
 
@@ -268,11 +273,7 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
-  if (hot->traces != nullptr) {
-    for (size_t i = 0; i < hot->traces->size(); ++i) {
-      Py_VISIT(hot->traces->at(i).get());
-    }
-  }
+  for (PyObject* t : hot->traces) Py_VISIT(t);
   return 0;
 }
 
@@ -287,7 +288,7 @@ int HotClear(PyObject* self) {
   if (hot->cached_stack != nullptr) {
     ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
   }
-  if (hot->traces != nullptr) hot->traces->Clear();
+  for (PyObject*& t : hot->traces) Py_CLEAR(t);
   return 0;
 }
 
@@ -295,8 +296,6 @@ void HotDealloc(PyObject* self) {
   HotPathObject* hot = H(self);
   PyObject_GC_UnTrack(self);
   HotClear(self);
-  delete hot->traces;
-  hot->traces = nullptr;
   delete hot->resolver;
   hot->resolver = nullptr;
   delete hot->in_flight;
@@ -348,6 +347,8 @@ PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
     Py_XSETREF(hot->last_op, op);
     Py_INCREF(entry);
     Py_XSETREF(hot->last_entry, entry);
+    hot->last_op_id =
+        static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   }
   return entry;
 }
@@ -373,6 +374,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   if (hot == nullptr) return nullptr;
   hot->last_op = nullptr;
   hot->last_entry = nullptr;
+  hot->last_op_id = -1;
   hot->exit_hook = nullptr;
   hot->cached_context = nullptr;
   hot->cached_stack = nullptr;
@@ -381,7 +383,8 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   hot->in_flight = new InFlightCounts();
-  hot->traces = new RingBuffer<PyRef>(SpanTree::kRecentRoots);
+  for (PyObject*& t : hot->traces) t = nullptr;
+  hot->trace_next = 0;
   hot->resolver = new DimensionResolver(&hot->monitor->dimensions());
   hot->ids = PyDict_New();
   hot->current = PyContextVar_New("ragperf_current_operation", nullptr);

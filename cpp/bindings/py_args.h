@@ -21,31 +21,10 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 
 #include "absl/strings/string_view.h"
 
 namespace ragperf::bindings {
-
-// An owned reference (Py_XDECREF on destruction; copies add a reference),
-// for PyObjects kept in C++ containers such as a RingBuffer.
-class PyRef {
- public:
-  PyRef() = default;
-  // Takes over a new reference.
-  explicit PyRef(PyObject* owned) : obj_(owned) {}
-  PyRef(const PyRef& other) : obj_(other.obj_) { Py_XINCREF(obj_); }
-  PyRef(PyRef&& other) noexcept : obj_(std::exchange(other.obj_, nullptr)) {}
-  PyRef& operator=(PyRef other) noexcept {
-    std::swap(obj_, other.obj_);  // `other` releases the old object
-    return *this;
-  }
-  ~PyRef() { Py_XDECREF(obj_); }
-  PyObject* get() const { return obj_; }
-
- private:
-  PyObject* obj_ = nullptr;
-};
 
 // Readies `type` and adds it to `module` as `name`.
 int AddType(PyObject* module, PyTypeObject* type, const char* name);

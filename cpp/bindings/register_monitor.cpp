@@ -208,10 +208,6 @@ Example:
           py::arg("operation") = std::string())
       .def("memory_stats",
            [](Monitor& self) { return MemoryStatsToDict(self.memory().GetStats()); })
-      .def("memory_history",
-           [](Monitor& self) { return HistoryToList(self.memory().History()); })
-      .def("sample_memory",
-           [](Monitor& self) { return UsageToDict(ValueOrThrow(self.memory().Sample())); })
       .def("health",
            [](Monitor& self) {
              HealthStatus h;

@@ -39,7 +39,6 @@
 #include "ragperf/dimension_resolver.h"
 #include "ragperf/in_flight.h"
 #include "ragperf/performance_monitor.h"
-#include "ragperf/ring_buffer.h"
 #include "ragperf/span_tree.h"
 
 namespace ragperf::bindings {
@@ -54,10 +53,14 @@ struct HotPathObject {
   PyObject* ids;
   PyObject* last_op;     // strong; the last operation object resolved
   PyObject* last_entry;  // strong; its (id, name) entry
+  int last_op_id;        // the id in last_entry, read without PyLong_AsLong
   PyObject* current;     // ContextVar holding the context's SpanStackObject
   PyObject* exit_hook;   // callable(tracker) after each block, or NULL
   InFlightCounts* in_flight;
-  RingBuffer<PyRef>* traces;  // finished root trackers (SpanTree::kRecentRoots)
+  // Finished root trackers (strong), a ring of SpanTree::kRecentRoots;
+  // traces[trace_next] is the oldest once full.
+  PyObject* traces[SpanTree::kRecentRoots];
+  int trace_next;
   // The last context seen and its span stack, borrowed: skips the
   // ContextVar lookup while blocks keep running in one context. A hit also
   // checks the stack's weak reference to its owner, so a new context at a

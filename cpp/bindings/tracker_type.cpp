@@ -46,6 +46,7 @@ SpanNode* TopNode(const SpanStackObject* st) {
              : nullptr;
 }
 
+
 // Releases the references span.parent/span.root stand for.
 void ReleaseSpanLinks(SpanNode* parent, SpanNode* root) {
   if (parent != nullptr) Py_DECREF(AsObject(TrackerOfSpan(parent)));
@@ -75,22 +76,28 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ExitSpan(TrackerObject* self) {
   SpanNode* parent = self->span.parent;
   SpanNode* root = self->span.root;
   SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self->stack);
-  SpanNode* top = st != nullptr ? TopNode(st) : nullptr;
-  SpanNode* new_top = top;
-  const SpanTree::Finished where = SpanTree::Exit(&self->span, &new_top);
+  const bool innermost = st != nullptr && st->top == AsObject(self);
+  SpanNode* top = &self->span;
+  const SpanTree::Finished where =
+      SpanTree::Exit(&self->span, innermost ? &top : nullptr);
   if (st != nullptr) {
-    if (new_top != top) {
-      PyObject* next = new_top != nullptr ? AsObject(TrackerOfSpan(new_top))
-                                          : nullptr;
+    if (innermost) {
+      PyObject* next = top != nullptr ? AsObject(TrackerOfSpan(top)) : nullptr;
       Py_XINCREF(next);
       Py_XSETREF(st->top, next);
     }
     Py_CLEAR(self->stack);
   }
-  if (where == SpanTree::Finished::kRoot) {
+  if (where == SpanTree::Finished::kRoot) {  // no parent or root to release
+    HotPathObject* hot = self->hot;
     Py_INCREF(self);
-    self->hot->traces->PushSlot() = PyRef(AsObject(self));
-  } else if (where == SpanTree::Finished::kKept) {
+    Py_XSETREF(hot->traces[hot->trace_next], AsObject(self));
+    if (++hot->trace_next == static_cast<int>(SpanTree::kRecentRoots)) {
+      hot->trace_next = 0;
+    }
+    return;
+  }
+  if (where == SpanTree::Finished::kKept) {
     TrackerObject* r = TrackerOfSpan(root);
     if (r->spans == nullptr) r->spans = PyList_New(0);
     if (r->spans == nullptr || PyList_Append(r->spans, AsObject(self)) < 0) {
@@ -105,9 +112,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ExitSpan(TrackerObject* self) {
 // recent-roots ring: the ring gets a frozen copy (with the old spans and a
 // copy of the metadata) first. Rare, so the copy costs nothing per block.
 int FreezeInTraceRing(TrackerObject* self) {
-  RingBuffer<PyRef>& ring = *self->hot->traces;
-  for (size_t i = 0; i < ring.size(); ++i) {
-    if (ring.at(i).get() != AsObject(self)) continue;
+  for (PyObject*& slot : self->hot->traces) {
+    if (slot != AsObject(self)) continue;
     TrackerObject* copy = PyObject_GC_New(TrackerObject, &TrackerType);
     if (copy == nullptr) return -1;
     PyObject* metadata = nullptr;
@@ -132,7 +138,7 @@ int FreezeInTraceRing(TrackerObject* self) {
     copy->stack = nullptr;
     copy->span.parent = copy->span.root = nullptr;
     PyObject_GC_Track(AsObject(copy));
-    ring.at(i) = PyRef(AsObject(copy));
+    Py_SETREF(slot, AsObject(copy));
     return 0;
   }
   return 0;
@@ -406,10 +412,12 @@ int TrackerClear(PyObject* self) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   Py_CLEAR(t->metadata);
   Py_CLEAR(t->stack);
-  SpanNode* parent = t->span.parent;
-  SpanNode* root = t->span.root;
-  t->span.parent = t->span.root = nullptr;
-  ReleaseSpanLinks(parent, root);
+  if (t->span.parent != nullptr) {  // active child (a root has neither link)
+    SpanNode* parent = t->span.parent;
+    SpanNode* root = t->span.root;
+    t->span.parent = t->span.root = nullptr;
+    ReleaseSpanLinks(parent, root);
+  }
   Py_CLEAR(t->spans);
   Py_CLEAR(t->model);
   Py_CLEAR(t->response_model);
@@ -527,7 +535,9 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->vectorcall = TrackerVectorcall;
   Py_INCREF(hot);
   t->hot = hot;
-  t->op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+  t->op_id = entry == hot->last_entry
+                 ? hot->last_op_id
+                 : static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   t->name = PyTuple_GET_ITEM(entry, 1);
   Py_INCREF(t->name);
   t->metadata = metadata;  // steals

@@ -112,8 +112,8 @@ class SpanTree {
     span->active = false;
     if (innermost != nullptr && *innermost == span) *innermost = span->parent;
     SpanNode* root = span->root;
+    if (root == nullptr) return Finished::kRoot;  // a root has no links
     span->parent = span->root = nullptr;
-    if (root == nullptr) return Finished::kRoot;
     if (root->kept_spans < kMaxSpansPerTrace) {
       ++root->kept_spans;
       return Finished::kKept;
