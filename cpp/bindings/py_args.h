@@ -20,6 +20,7 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -58,8 +59,12 @@ inline absl::string_view Utf8View(PyObject* str) {
   return absl::string_view(utf8, static_cast<size_t>(size));
 }
 
+// `key` (a str keyword name) == the ASCII `name`. The length test first:
+// most metadata keywords differ in length from the few names looked for, and
+// PyUnicode_CompareWithASCIIString costs ~35 instructions per call.
 inline bool KeywordIs(PyObject* key, const char* name) {
-  return PyUnicode_CompareWithASCIIString(key, name) == 0;
+  return static_cast<size_t>(PyUnicode_GET_LENGTH(key)) == std::strlen(name) &&
+         PyUnicode_CompareWithASCIIString(key, name) == 0;
 }
 
 // Name of an exception type without its module ("ValueError"). Points into

@@ -18,7 +18,7 @@
 //   // s.message() == "duration_s must be a finite number of seconds between
 //   //                 0 and 1e+09, got -1.0"
 //   ragperf::CheckTokenCount("prompt_tokens", 12);         // OK
-//   ragperf::CheckOperationName("", 0, "''");              // InvalidArgument
+//   ragperf::CheckOperationName(/*chars=*/0, "''");        // InvalidArgument
 
 #ifndef RAGPERF_RECORD_VALIDATOR_H_
 #define RAGPERF_RECORD_VALIDATOR_H_
