@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 
 from ragperf import PerformanceMonitor
-from ragperf.compare import significance
+from ragperf.model.compare import significance
 
 
 def rejection_rate(shift: float, sigma: float, seeds: range, n: int, alpha: float = 0.05) -> float:

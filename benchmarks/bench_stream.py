@@ -95,7 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = common.run_start()
     from ragperf import PerformanceMonitor
-    from ragperf.streaming import track_stream
+    from ragperf.measure.streaming import track_stream
 
     monitor = PerformanceMonitor(enable_memory_tracking=False)
     shapes: Dict[str, Any] = {}

@@ -133,7 +133,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def check_use(work: Path) -> dict[str, object]:
     from ragperf import OperationType, PerformanceMonitor
-    from ragperf.persistence import STATE_SCHEMA_VERSION, SchemaVersionError
+    from ragperf.export.persistence import STATE_SCHEMA_VERSION, SchemaVersionError
 
     monitor = PerformanceMonitor(enable_memory_tracking=True)
     for i in range(200):

@@ -34,9 +34,9 @@ from ._component import Component, ReportSection
 from ._core import HotPath
 from ._core import Monitor as CoreMonitor
 from ._validate import check_name, check_positive_int, check_real, operation_name
-from .memory import get_system_memory
-from .pricing import parse_prices
-from .traces import error_dict, operation_dict, trace_tree
+from .measure.memory import get_system_memory
+from .measure.pricing import parse_prices
+from .watch.traces import error_dict, operation_dict, trace_tree
 
 __all__ = [
     "INITIALIZATION_OPERATION",

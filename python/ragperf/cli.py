@@ -64,11 +64,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from . import __version__
-from .compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
+from .model.compare import ReportFormatError, compare_reports, format_comparison, parse_threshold
 from .model.report_file import StateError
 from .model.report_file import load_report as _load_report
 from .watch.significance import format_significance, report_significance
-from .report import format_report
+from .model.report import format_report
 
 __all__ = [
     "EXIT_OK",
@@ -389,8 +389,8 @@ def _cmd_demo(argv: Sequence[str]) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     report = load_report(args.file)
-    from ._panel_data import PanelSource  # late: --help stays fast
-    from .dashboard import run_dashboard
+    from .panel._panel_data import PanelSource  # late: --help stays fast
+    from .panel.dashboard import run_dashboard
 
     try:
         PanelSource.from_report(report)

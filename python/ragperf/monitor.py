@@ -15,14 +15,14 @@ from ._features import Caches, LatencyTargets, MemorySnapshots, Models, Traces
 from ._decorate import timed_decorator
 from ._settings import CoreSetting, CoreValue, check_setting
 from ._validate import check_positive_int, check_window_minutes, operation_name
-from ._multiproc_writer import maybe_enable_from_env
+from .export._multiproc_writer import maybe_enable_from_env
 from .export.exporters import Exporters
 from .export.files import write_report_json
 from .operation_type import Operation, OperationName, OperationType, stats_key
-from .logs import debug_from_env
-from .persistence import merge_state
-from .report import format_report
-from .resources import Resources
+from .export.logs import debug_from_env
+from .export.persistence import merge_state
+from .model.report import format_report
+from .measure.resources import Resources
 from .stats import PerformanceStats
 from .watch.alerts import Alerts
 from .watch.clock import EvaluationClock, MonitorSource
@@ -33,7 +33,7 @@ from .watch.regressions import Regressions
 from .watch.slo import Slos
 
 if TYPE_CHECKING:
-    from .streaming import AsyncTrackedStream, TrackedStream, TracksOperations
+    from .measure.streaming import AsyncTrackedStream, TrackedStream, TracksOperations
 
 __all__ = ["PerformanceMonitor", "get_performance_monitor", "Operation", "OperationName"]
 
@@ -501,13 +501,13 @@ class PerformanceMonitor:
         """Wraps a sync or async token/chunk stream: time to first token,
         inter-token latency, output tokens/s and the duration of the whole
         stream, with correct counts when it ends early, raises or is
-        abandoned. See :func:`ragperf.streaming.track_stream`.
+        abandoned. See :func:`ragperf.measure.streaming.track_stream`.
 
         Example:
             >>> for chunk in monitor.track_stream(llm.stream(q), "llm_inference", model="qwen"):  # doctest: +SKIP
             ...     print(chunk, end="")
         """
-        from .streaming import track_stream
+        from .measure.streaming import track_stream
 
         tracked: TrackedStream[Any] | AsyncTrackedStream[Any] = track_stream(
             cast("TracksOperations", self), stream, operation, count=count, metadata=metadata, **metadata_kwargs
@@ -521,7 +521,7 @@ class PerformanceMonitor:
         its statistics, and snapshots of several processes combine. Raises
         OSError for an unreadable file and ``StateError`` (a ValueError)
         naming the file for a corrupt one or a newer schema; nothing changes
-        then. See :mod:`ragperf.persistence`.
+        then. See :mod:`ragperf.export.persistence`.
 
         Example:
             >>> monitor.merge_from("metrics-worker-1.json")  # doctest: +SKIP

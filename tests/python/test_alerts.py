@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ragperf import AlertEvent, AlertRule, PerformanceMonitor
-from ragperf.alert_evaluator import AlertEvaluator
+from ragperf.watch.alert_evaluator import AlertEvaluator
 from _clock_helpers import T0, record_at
 
 

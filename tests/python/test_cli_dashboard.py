@@ -14,10 +14,10 @@ import pytest
 from _panel_helpers import known_monitor
 from test_cli import run
 
-import ragperf.dashboard
-from ragperf._dashboard import APP_PATH
+import ragperf.panel.dashboard
+from ragperf.panel._dashboard import APP_PATH
 from ragperf.cli import EXIT_CORRUPT, EXIT_ERROR, EXIT_OK, EXIT_USAGE
-from ragperf.dashboard import dashboard_command
+from ragperf.panel.dashboard import dashboard_command
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def no_server(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         def poll(self) -> int:
             return 0
 
-    monkeypatch.setattr(ragperf.dashboard.subprocess, "Popen", FakeServer)
+    monkeypatch.setattr(ragperf.panel.dashboard.subprocess, "Popen", FakeServer)
     return started
 
 
@@ -127,12 +127,12 @@ def test_missing_streamlit_exits_1_with_install_hint(
     monkeypatch: pytest.MonkeyPatch,
     no_server: list[list[str]],
 ) -> None:
-    real = ragperf.dashboard.importlib.util.find_spec
+    real = ragperf.panel.dashboard.importlib.util.find_spec
 
     def find_spec(name: str, *args: Any) -> Any:
         return None if name == "streamlit" else real(name, *args)
 
-    monkeypatch.setattr(ragperf.dashboard.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(ragperf.panel.dashboard.importlib.util, "find_spec", find_spec)
     code, _, err = run(capsys, "dashboard", str(metrics_file), "--no-browser")
     assert code == EXIT_ERROR
     assert err == "ragperf: error: the dashboard needs streamlit: pip install 'ragperf[streamlit]'\n"
@@ -193,7 +193,7 @@ def test_server_failure_exits_1(
         def poll(self) -> int:
             return 3
 
-    monkeypatch.setattr(ragperf.dashboard.subprocess, "Popen", CrashingServer)
+    monkeypatch.setattr(ragperf.panel.dashboard.subprocess, "Popen", CrashingServer)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -15,7 +15,7 @@ import pytest
 
 from ragperf import PerformanceMonitor
 from ragperf.cli import EXIT_CORRUPT, EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, main
-from ragperf.compare import (
+from ragperf.model.compare import (
     ERROR_RATE_FLOOR,
     METRICS,
     Comparison,

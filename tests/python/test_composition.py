@@ -30,7 +30,7 @@ from ragperf._component import (
 )
 from ragperf.export.base import BlockExporter, Exporter
 from ragperf.export.files import CsvFileExporter, JsonFileExporter
-from ragperf.exporting import PeriodicExporter
+from ragperf.export.exporting import PeriodicExporter
 from ragperf.monitor import DELEGATES
 from _clock_helpers import T0, record_at
 
@@ -279,7 +279,7 @@ def test_periodic_exporter_runs_any_exporter(monitor: PerformanceMonitor, tmp_pa
 
 
 def test_block_exporters_close_detaches_them(monitor: PerformanceMonitor) -> None:
-    from ragperf.logs import enable_logging
+    from ragperf.export.logs import enable_logging
 
     logger = enable_logging(monitor, level=logging.DEBUG)
     assert isinstance(logger, BlockExporter)
@@ -299,12 +299,12 @@ def _module_file(spec: Any) -> str:
     return Path(spec.origin).resolve().relative_to(PACKAGE).as_posix()
 
 
-RUNNER = _module_file(importlib.util.find_spec("ragperf._runner"))
+RUNNER = _module_file(importlib.util.find_spec("ragperf.export._runner"))
 ALLOWED_THREADS = {
     RUNNER,  # the one periodic, fork-aware runner
     # the HTTP server's serve_forever thread (a server, not periodic work)
-    _module_file(importlib.util.find_spec("ragperf.prometheus")),
-    _module_file(importlib.util.find_spec("ragperf.dashboard")),  # opens the browser once the panel answers
+    _module_file(importlib.util.find_spec("ragperf.export.prometheus")),
+    _module_file(importlib.util.find_spec("ragperf.panel.dashboard")),  # opens the browser once the panel answers
 }
 
 

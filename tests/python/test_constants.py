@@ -15,7 +15,7 @@ import pytest
 import ragperf
 from ragperf import PerformanceMonitor, _core
 from ragperf._dimensions import OTHER_VALUE
-from ragperf.persistence import STATE_SCHEMA_VERSION
+from ragperf.export.persistence import STATE_SCHEMA_VERSION
 
 GUIDE = Path(__file__).parents[2] / "docs" / "guide.md"
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from ragperf import PerformanceMonitor, _core, usage
+from ragperf import PerformanceMonitor, _core
+from ragperf.measure import usage
 
 
 def test_set_usage_calls_the_registered_extractor() -> None:

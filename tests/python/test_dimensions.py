@@ -182,7 +182,7 @@ def test_breakdown_csv(monitor: PerformanceMonitor, tmp_path: Path) -> None:
 
 def test_prometheus_dimension_labels(monitor: PerformanceMonitor) -> None:
     prometheus_client = pytest.importorskip("prometheus_client")
-    from ragperf.prometheus import RagperfCollector
+    from ragperf.export.prometheus import RagperfCollector
 
     _blocks(monitor, 4, model="qwen", tenant="acme")
     registry = prometheus_client.CollectorRegistry()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.exporting import (
+from ragperf.export.exporting import (
     OPERATION_COLUMNS,
     STATS_COLUMNS,
     PeriodicExporter,
@@ -368,7 +368,7 @@ def test_csv_atomic_no_temp_files(monitor: PerformanceMonitor, tmp_path: Path) -
 
 
 def test_non_finite_floats_are_empty_cells(tmp_path: Path) -> None:
-    from ragperf.exporting import _csv_text
+    from ragperf.export.exporting import _csv_text
 
     text = _csv_text(("a", "b", "c"), [{"a": math.inf, "b": None, "c": 1.5}])
     assert text.splitlines() == ["a,b,c", ",,1.5"]

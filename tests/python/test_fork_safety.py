@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.exporting import start_periodic_export
+from ragperf.export.exporting import start_periodic_export
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.report import format_report
+from ragperf.model.report import format_report
 from ragperf.watch.bottlenecks import bottlenecks, exclusive_times
 from _clock_helpers import T0, record_at
 

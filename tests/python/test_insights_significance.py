@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import ragperf.compare
+import ragperf.model.compare
 from ragperf import PerformanceMonitor
 from ragperf.cli import main
-from ragperf.compare import DimensionValue, significance
+from ragperf.model.compare import DimensionValue, significance
 from ragperf.watch.significance import mann_whitney, sample_from_values
 
 N = 2_000
@@ -137,8 +137,8 @@ def test_bad_input() -> None:
         significance([0.1] * 10, [0.1] * 10, "x", alpha=1.5)
     with pytest.raises(ValueError, match="finite"):
         significance([float("nan")] * 10, [0.1] * 10, "x")
-    assert ragperf.compare.significance is significance
-    assert "significance" in ragperf.compare.__all__
+    assert ragperf.model.compare.significance is significance
+    assert "significance" in ragperf.model.compare.__all__
 
 
 def test_cli_compare_prints_significance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.alerts import AlertEvent
+from ragperf.watch.alert_rules import AlertEvent
 from _clock_helpers import T0, record_at
 
 

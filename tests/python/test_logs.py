@@ -18,8 +18,8 @@ from typing import Any, Callable
 import pytest
 
 import ragperf
-import ragperf.logs as logs
-from ragperf.logs import (
+import ragperf.export.logs as logs
+from ragperf.export.logs import (
     JsonFormatter,
     OperationLogger,
     debug_from_env,

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from ragperf import PerformanceMonitor, format_report, overhead
+from ragperf import PerformanceMonitor, format_report
+from ragperf.watch import calibration as overhead
 
 
 def test_overhead_fields_and_counts() -> None:

@@ -26,8 +26,8 @@ import pytest
 
 import ragperf.monitor
 from ragperf import PerformanceMonitor
-from ragperf import multiproc
-from ragperf.multiproc import (
+from ragperf.export import multiproc
+from ragperf.export.multiproc import (
     cleanup_dead_snapshots,
     disable_multiprocess,
     enable_multiprocess,
@@ -402,7 +402,7 @@ def test_prometheus_collector_in_multiprocess_mode(tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from ragperf.prometheus import RagperfCollector, start_http_server
+    from ragperf.export.prometheus import RagperfCollector, start_http_server
 
     a, b = samples(1, 400), samples(2, 600)
     for name, values in (("ragperf-hostA-11.json", a), ("ragperf-hostB-12.json", b)):

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 import ragperf  # noqa: E402
-import ragperf.otel as rotel  # noqa: E402
+import ragperf.export.otel as rotel  # noqa: E402
 
 MS_NS = 1_000_000
 

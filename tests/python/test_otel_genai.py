@@ -23,9 +23,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
 import ragperf  # noqa: E402
-import ragperf.otel as rotel  # noqa: E402
-from ragperf import _otel_genai  # noqa: E402
-from ragperf.streaming import track_stream  # noqa: E402
+import ragperf.export.otel as rotel  # noqa: E402
+from ragperf.export import _otel_genai  # noqa: E402
+from ragperf.measure.streaming import track_stream  # noqa: E402
 
 OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
 DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]

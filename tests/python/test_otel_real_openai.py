@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 )
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
-import ragperf.otel as rotel  # noqa: E402
+import ragperf.export.otel as rotel  # noqa: E402
 from ragperf import PerformanceMonitor  # noqa: E402
 from ragperf.integrations.openai import instrument as instrument_openai  # noqa: E402
 

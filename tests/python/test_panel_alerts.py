@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf import _panel_data as data
+from ragperf.panel import _panel_data as data
 from _clock_helpers import T0, record_at
 
 
@@ -49,7 +49,7 @@ def test_panel_draws_alerts_and_regressions() -> None:
     monitor = watched_monitor()
 
     def app(monitor: "object") -> None:
-        from ragperf.streamlit import show_metrics
+        from ragperf.panel.streamlit import show_metrics
 
         show_metrics(monitor)
 

@@ -14,8 +14,8 @@ import pytest
 from _panel_helpers import OPERATIONS, known_monitor
 
 from ragperf import PerformanceMonitor
-from ragperf import _panel_data as data
-from ragperf.exporting import export_metrics_csv, stats_rows
+from ragperf.panel import _panel_data as data
+from ragperf.export.exporting import export_metrics_csv, stats_rows
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.persistence import STATE_SCHEMA_VERSION, StateError
+from ragperf.export.persistence import STATE_SCHEMA_VERSION, StateError
 
 
 def exact_quantile(values: np.ndarray, q: float) -> float:

@@ -25,9 +25,9 @@ prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-import ragperf.prometheus as rp  # noqa: E402
+import ragperf.export.prometheus as rp  # noqa: E402
 from ragperf import PerformanceMonitor, PerformanceStats, get_performance_monitor  # noqa: E402
-from ragperf.prometheus import MetricsServer, RagperfCollector, start_http_server  # noqa: E402
+from ragperf.export.prometheus import MetricsServer, RagperfCollector, start_http_server  # noqa: E402
 
 HAS_MONITOR_API = (
     hasattr(PerformanceMonitor, "get_cache_stats")

@@ -37,7 +37,7 @@ import pytest
 pytest.importorskip("prometheus_client")
 
 from ragperf import PerformanceMonitor, PerformanceStats  # noqa: E402
-from ragperf.prometheus import MetricsServer, start_http_server  # noqa: E402
+from ragperf.export.prometheus import MetricsServer, start_http_server  # noqa: E402
 
 
 def _find_prometheus() -> str | None:

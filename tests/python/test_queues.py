@@ -15,8 +15,8 @@ import weakref
 
 import pytest
 
-import ragperf.queues
-from ragperf.queues import QueueMonitor, QueueRegistry, QueueTicket
+import ragperf.watch.queue_monitors
+from ragperf.watch.queue_monitors import QueueMonitor, QueueRegistry, QueueTicket
 
 WAIT_KEYS = ("wait_avg_s", "wait_min_s", "wait_max_s", "wait_p50_s", "wait_p95_s", "wait_p99_s")
 STATS_KEYS = {"name", "length", "max_length", "enqueued", "dequeued", "wait_count", *WAIT_KEYS}
@@ -550,5 +550,5 @@ def test_asyncio_producers_and_consumers() -> None:
 
 
 def test_module_doctests() -> None:
-    result = doctest.testmod(ragperf.queues)
+    result = doctest.testmod(ragperf.watch.queue_monitors)
     assert result.failed == 0 and result.attempted > 20

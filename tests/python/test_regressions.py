@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ragperf import PerformanceMonitor, QuantileSketch, RegressionFinding
-from ragperf.persistence import StateError
+from ragperf.export.persistence import StateError
 from _clock_helpers import T0, record_at
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.persistence import StateError
+from ragperf.export.persistence import StateError
 
 # ------------------------------------------------------- operation name cap
 

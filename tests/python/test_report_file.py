@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from ragperf import PerformanceMonitor, compare, persistence
+from ragperf import PerformanceMonitor
+from ragperf.model import compare
+from ragperf.export import persistence
 from ragperf.cli import EXIT_CORRUPT, CliError
 from ragperf.cli import load_report as cli_load_report
-from ragperf.compare import ReportFormatError, compare_reports
+from ragperf.model.compare import ReportFormatError, compare_reports
 from ragperf.model import ReportFileError, load_report
 from ragperf.model.report_file import SchemaVersionError, StateError, check_report
-from ragperf.multiproc import merge_snapshots, snapshot_path
+from ragperf.export.multiproc import merge_snapshots, snapshot_path
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 
 from ragperf import PerformanceMonitor, _core, merge_snapshots
 from ragperf.cli import EXIT_CORRUPT, CliError, load_report, main
-from ragperf.compare import ReportFormatError, compare_reports
-from ragperf.multiproc import snapshot_path
-from ragperf.persistence import (
+from ragperf.model.compare import ReportFormatError, compare_reports
+from ragperf.export.multiproc import snapshot_path
+from ragperf.export.persistence import (
     STATE_SCHEMA_VERSION,
     SchemaVersionError,
     StateError,

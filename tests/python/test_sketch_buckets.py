@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ragperf import PerformanceMonitor, QuantileSketch, _core
-from ragperf.persistence import StateError
+from ragperf.export.persistence import StateError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))

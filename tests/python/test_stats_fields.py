@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ragperf import PerformanceMonitor, PerformanceStats, _core
-from ragperf.exporting import STATS_COLUMNS, stats_rows
+from ragperf.export.exporting import STATS_COLUMNS, stats_rows
 from ragperf.model import stats_fields
 from ragperf.model.stats_fields import STATS_FIELDS, csv_column, field
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.streaming import track_stream
+from ragperf.measure.streaming import track_stream
 
 
 class SyncSource:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ragperf import PerformanceMonitor
-from ragperf.streaming import track_stream
-from ragperf.tokens import TokenCounter
-from ragperf.usage import carries_no_usage
+from ragperf.measure.streaming import track_stream
+from ragperf.measure.tokens import TokenCounter
+from ragperf.measure.usage import carries_no_usage
 
 openai_types = pytest.importorskip("openai.types.chat")
 

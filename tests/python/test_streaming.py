@@ -20,8 +20,8 @@ import pytest
 
 import ragperf
 from ragperf import TokenCounter
-from ragperf.streaming import AsyncTrackedStream, TrackedStream, track_stream
-from ragperf.usage import extract_usage
+from ragperf.measure.streaming import AsyncTrackedStream, TrackedStream, track_stream
+from ragperf.measure.usage import extract_usage
 
 HAS_STREAMING_TRACKER = hasattr(ragperf.OperationTracker, "add_tokens")
 needs_streaming_tracker = pytest.mark.skipif(

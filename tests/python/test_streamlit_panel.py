@@ -25,13 +25,13 @@ TIMEOUT_S = 60  # a first run imports pandas/altair: slow on a busy machine
 # AppTest runs these bodies as scripts, without this module's imports:
 # string annotations are not evaluated there.
 def live_app(monitor: "object", refresh_s: "float | None") -> None:
-    from ragperf.streamlit import show_metrics
+    from ragperf.panel.streamlit import show_metrics
 
     show_metrics(monitor, refresh_s=refresh_s)
 
 
 def file_app(path: "str") -> None:
-    from ragperf.streamlit import show_metrics_file
+    from ragperf.panel.streamlit import show_metrics_file
 
     show_metrics_file(path, refresh_s=None)
 
@@ -234,7 +234,7 @@ def test_missing_file_from_the_start_shows_only_an_error(tmp_path: Path) -> None
 
 
 def test_bad_arguments_raise_before_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ragperf.streamlit import show_metrics, show_metrics_file
+    from ragperf.panel.streamlit import show_metrics, show_metrics_file
 
     with pytest.raises(TypeError, match="PerformanceMonitor or a report dict.*'nope'"):
         show_metrics("nope")
@@ -247,7 +247,7 @@ def test_bad_arguments_raise_before_drawing(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_without_streamlit_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ragperf.streamlit import show_metrics
+    from ragperf.panel.streamlit import show_metrics
 
     monkeypatch.setitem(sys.modules, "streamlit", None)  # import streamlit -> ImportError
     with pytest.raises(ImportError, match=r"pip install 'ragperf\[streamlit\]'"):

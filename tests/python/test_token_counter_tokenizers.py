@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import ragperf.tokens
+import ragperf.measure.tokens
 from ragperf import TokenCounter
 
 TEXTS = [
@@ -400,5 +400,5 @@ def test_estimate_still_matches_formula_on_instances() -> None:
 
 
 def test_module_doctests() -> None:
-    result = doctest.testmod(ragperf.tokens, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(ragperf.measure.tokens, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 5

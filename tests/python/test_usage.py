@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ragperf.usage import Usage, extract_usage
+from ragperf.measure.usage import Usage, extract_usage
 
 # ------------------------------------------------------------------ fixtures
 # SimpleNamespace objects with the attribute layout of the SDK types.

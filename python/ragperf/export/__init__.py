@@ -6,13 +6,13 @@ small interface (:mod:`ragperf.export.base`).
   releases what the exporter holds. :class:`~ragperf.export.files.JsonFileExporter`,
   :class:`~ragperf.export.files.CsvFileExporter`,
   :class:`~ragperf.export.prometheus_text.PrometheusTextExporter`, and
-  :class:`~ragperf.exporting.PeriodicExporter` (which runs any of them on the
-  shared :class:`ragperf._runner.PeriodicRunner`; the multi-process snapshot
+  :class:`~ragperf.export.exporting.PeriodicExporter` (which runs any of them on the
+  shared :class:`ragperf.export._runner.PeriodicRunner`; the multi-process snapshot
   writer is one).
 - *Block exporters* (:class:`~ragperf.export.base.BlockExporter`): called
   with every finished block (an exit hook) until ``close()``: the logger of
-  :func:`ragperf.logs.enable_logging` and OpenTelemetry's
-  :class:`ragperf.otel.Instrumentation`.
+  :func:`ragperf.export.logs.enable_logging` and OpenTelemetry's
+  :class:`ragperf.export.otel.Instrumentation`.
 
 - *Encoders*: :mod:`ragperf.export.prom_native` builds Prometheus native
   histograms (``io.prometheus.client`` protobuf) from the sketches' bins.

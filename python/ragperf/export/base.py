@@ -4,7 +4,7 @@ An :class:`Exporter` writes a snapshot of a monitor when asked
 (``export(monitor)``) and releases what it holds on ``close()``; a
 :class:`BlockExporter` is called with every finished block instead (an exit
 hook of the monitor) and ``close()`` detaches it. A periodic or background
-exporter runs on :class:`ragperf._runner.PeriodicRunner` (one thread, fork
+exporter runs on :class:`ragperf.export._runner.PeriodicRunner` (one thread, fork
 reset, exit flush and interval check for all of them).
 
 Example:

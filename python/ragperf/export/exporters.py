@@ -20,9 +20,9 @@ from .._component import Component
 from .._core import HotPath
 
 if TYPE_CHECKING:
-    from ..exporting import PeriodicExporter
+    from .exporting import PeriodicExporter
     from .csv_tables import _Monitor
-    from ..logs import HookedMonitor
+    from .logs import HookedMonitor
 
 __all__ = ["ExitHook", "Exporters"]
 
@@ -109,13 +109,13 @@ class Exporters(Component):
     def enable_logging(self, level: int = 20, structured: bool = False) -> Any:
         """Logs every block on the ``ragperf`` logger (``[PERF] op - DONE in
         12.3ms``; ``structured=True`` for JSON records). See
-        :func:`ragperf.logs.enable_logging`; ``RAGPERF_DEBUG=1`` turns it on
+        :func:`ragperf.export.logs.enable_logging`; ``RAGPERF_DEBUG=1`` turns it on
         at DEBUG without code changes.
 
         Example:
             >>> monitor.enable_logging()  # doctest: +SKIP
         """
-        from ..logs import enable_logging
+        from .logs import enable_logging
 
         return enable_logging(cast("HookedMonitor", self._monitor()), level=level, structured=structured)
 
@@ -126,7 +126,7 @@ class Exporters(Component):
             >>> monitor.disable_logging()  # doctest: +SKIP
             False
         """
-        from ..logs import disable_logging
+        from .logs import disable_logging
 
         return disable_logging(cast("HookedMonitor", self._monitor()))
 
@@ -139,13 +139,13 @@ class Exporters(Component):
         CSV (``fmt="csv"``) to ``path`` every ``interval_s`` seconds from a
         background thread, and once more at interpreter exit. Returns a handle
         whose ``stop()`` ends it (with a last write). See
-        :mod:`ragperf.exporting`.
+        :mod:`ragperf.export.exporting`.
 
         Example:
             >>> handle = monitor.start_periodic_export("metrics.json", interval_s=60)  # doctest: +SKIP
             >>> handle.stop()                                                        # doctest: +SKIP
         """
-        from .. import exporting
+        from . import exporting
 
         return exporting.start_periodic_export(
             cast("_Monitor", self._monitor()), path, interval_s, fmt=fmt
@@ -159,7 +159,7 @@ class Exporters(Component):
             >>> monitor.export_metrics_csv("stats.csv")  # doctest: +SKIP
             'stats.csv'
         """
-        from .. import exporting
+        from . import exporting
 
         return exporting.export_metrics_csv(cast("_Monitor", self._monitor()), path)
 
@@ -171,7 +171,7 @@ class Exporters(Component):
             >>> monitor.export_operations_csv("operations.csv", "llm_inference")  # doctest: +SKIP
             'operations.csv'
         """
-        from .. import exporting
+        from . import exporting
 
         return exporting.export_operations_csv(
             cast("_Monitor", self._monitor()), path, operation, limit

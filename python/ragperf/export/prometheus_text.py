@@ -1,7 +1,7 @@
 """The Prometheus text exposition of a monitor written to a file (for
 node_exporter's textfile collector, or a push from a batch job), through
 ``prometheus_client.write_to_textfile`` (temporary file, rename). Needs the
-``prometheus`` extra. The HTTP endpoint is :func:`ragperf.prometheus.start_http_server`.
+``prometheus`` extra. The HTTP endpoint is :func:`ragperf.export.prometheus.start_http_server`.
 
 Example:
     >>> PrometheusTextExporter("/var/lib/node_exporter/ragperf.prom").export(monitor)  # doctest: +SKIP
@@ -18,7 +18,7 @@ __all__ = ["PrometheusTextExporter"]
 
 
 class PrometheusTextExporter:
-    """Writes the metrics of :class:`ragperf.prometheus.RagperfCollector`
+    """Writes the metrics of :class:`ragperf.export.prometheus.RagperfCollector`
     for a monitor to ``path`` in the Prometheus text format.
 
     Example:
@@ -33,7 +33,7 @@ class PrometheusTextExporter:
         """Writes ``monitor``'s metrics; returns the path."""
         from prometheus_client import CollectorRegistry, write_to_textfile
 
-        from ..prometheus import RagperfCollector
+        from .prometheus import RagperfCollector
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(RagperfCollector(monitor))

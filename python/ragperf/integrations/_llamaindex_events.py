@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..operation_type import OperationType
-from ..streaming import AsyncTrackedStream, TrackedStream
-from ..tokens import TokenCounter
-from ..usage import extract_usage
+from ..measure.streaming import AsyncTrackedStream, TrackedStream
+from ..measure.tokens import TokenCounter
+from ..measure.usage import extract_usage
 from ._genai import provider_name
 from ._spans import DetachedSpan
 

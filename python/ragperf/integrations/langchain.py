@@ -68,8 +68,8 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     ) from _exc
 
 from ..operation_type import OperationType
-from ..tokens import TokenCounter
-from ..usage import extract_usage
+from ..measure.tokens import TokenCounter
+from ..measure.usage import extract_usage
 from ._genai import provider_name
 from ._spans import DetachedSpan, resolve_monitor
 

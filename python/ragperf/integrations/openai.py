@@ -56,7 +56,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..operation_type import OperationType
-from ..streaming import AsyncTrackedStream, TrackedStream
+from ..measure.streaming import AsyncTrackedStream, TrackedStream
 from ._genai import provider_name
 from ._handle import Handle
 from ._spans import DetachedSpan, resolve_monitor

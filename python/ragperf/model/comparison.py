@@ -1,4 +1,4 @@
-"""The result of comparing two metrics reports (:func:`ragperf.compare.compare_reports`):
+"""The result of comparing two metrics reports (:func:`ragperf.model.compare.compare_reports`):
 one :class:`MetricDelta` per metric of an operation, one :class:`OperationDelta`
 per operation, the :class:`Comparison` of all. ``ragperf.compare`` exports
 them under the same names.
@@ -104,7 +104,7 @@ class OperationDelta:
         return any(m.regression for m in self.metrics)
 
     def metric(self, name: str) -> MetricDelta:
-        """The delta of one metric by name (one of :data:`ragperf.compare.METRICS`).
+        """The delta of one metric by name (one of :data:`ragperf.model.compare.METRICS`).
 
         Raises KeyError for a name not compared.
 

@@ -2,7 +2,7 @@
 and multi-process snapshots) and its errors.
 
 Every reader of a report file — ``ragperf report`` / ``compare`` /
-``dashboard`` (``ragperf.cli.load_report``), :func:`ragperf.compare.compare_reports`,
+``dashboard`` (``ragperf.cli.load_report``), :func:`ragperf.model.compare.compare_reports`,
 ``PerformanceMonitor.load`` / ``merge_from`` / ``set_regression_baseline``
 (``ragperf.persistence``) and ``merge_snapshots`` — reads it with
 :func:`load_report`. A file that cannot be opened raises the ``OSError``

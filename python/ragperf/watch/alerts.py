@@ -1,7 +1,7 @@
 """Alerts as a component of the monitor (``monitor.alerts``): the rules,
 their checks, the background evaluator, the report's ``alerts`` section and
 the health issues of active alerts. The rules and the engine are
-:mod:`ragperf.alerts`.
+:mod:`ragperf.watch.alert_rules`.
 
 Example:
     >>> from ragperf import PerformanceMonitor
@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._component import Component, HealthIssue, ReportSection
-from ..alert_evaluator import AlertEvaluator
-from ..alerts import ALL_OPERATIONS, PROVIDED_METRICS, AlertCallback, AlertEngine, AlertEvent, AlertRule
+from .alert_evaluator import AlertEvaluator
+from .alert_rules import ALL_OPERATIONS, PROVIDED_METRICS, AlertCallback, AlertEngine, AlertEvent, AlertRule
 from .clock import EvaluationClock, MonitorSource
 
 __all__ = ["Alerts"]
@@ -37,7 +37,7 @@ class Alerts(Component):
 
     @property
     def engine(self) -> AlertEngine:
-        """The :class:`~ragperf.alerts.AlertEngine` holding the rules and their state."""
+        """The :class:`~ragperf.watch.alert_rules.AlertEngine` holding the rules and their state."""
         return self._engine
 
     def add_rule(

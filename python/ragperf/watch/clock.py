@@ -16,7 +16,7 @@ from typing import Any
 from .._component import Component
 from .._core import Monitor as CoreMonitor
 from .._validate import check_real
-from ..alerts import wall_clock
+from .alert_rules import wall_clock
 from ..stats import PerformanceStats
 
 __all__ = ["Clock", "EvaluationClock", "MonitorSource"]

@@ -22,7 +22,7 @@ from .._core import Monitor as CoreMonitor
 from .._features import Caches
 from .._validate import check_window_minutes, operation_name
 from ..stats import PerformanceStats
-from ..traces import operation_dict, trace_tree
+from .traces import operation_dict, trace_tree
 from . import suggestions as rules
 from .bottlenecks import TraceTimes, bottlenecks_of, trace_times
 from .clock import EvaluationClock

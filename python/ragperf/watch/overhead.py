@@ -1,7 +1,7 @@
 """What monitoring costs, as a component of the monitor
 (``monitor.overhead``): the calibrated cost per block, records, statistics
 bytes, exit hooks and internal errors; the report's ``monitoring`` section.
-The calibration is :mod:`ragperf.overhead`.
+The calibration is :mod:`ragperf.watch.calibration`.
 
 Example:
     >>> from ragperf import PerformanceMonitor
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import overhead
+from . import calibration as overhead
 from .._component import Component, ReportSection
 from .._core import HotPath
 from .._core import Monitor as CoreMonitor

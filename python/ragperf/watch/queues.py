@@ -1,7 +1,7 @@
 """Queue monitors as a component of the monitor (``monitor.queues``): one
-:class:`~ragperf.queues.QueueMonitor` per name, the report's ``queues``
+:class:`~ragperf.watch.queue_monitors.QueueMonitor` per name, the report's ``queues``
 section, cleared by ``clear_metrics()``. The queue monitors are
-:mod:`ragperf.queues`.
+:mod:`ragperf.watch.queue_monitors`.
 
 Example:
     >>> from ragperf import PerformanceMonitor
@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from .._component import Component, ReportSection
-from ..queues import QueueMonitor, QueueRegistry
+from .queue_monitors import QueueMonitor, QueueRegistry
 
 __all__ = ["Queues"]
 
@@ -30,7 +30,7 @@ class Queues(Component):
 
     @property
     def registry(self) -> QueueRegistry:
-        """The :class:`~ragperf.queues.QueueRegistry` holding the queues."""
+        """The :class:`~ragperf.watch.queue_monitors.QueueRegistry` holding the queues."""
         return self._registry
 
     def get(self, name: str) -> QueueMonitor:

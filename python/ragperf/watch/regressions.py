@@ -2,7 +2,7 @@
 (``monitor.regressions``): the baseline, the detection, the report's
 ``regressions`` and ``regression_baseline`` sections and the health issues
 of regressed operations. The baseline and the comparison are
-:mod:`ragperf.regressions`.
+:mod:`ragperf.watch.regression_check`.
 
 Example:
     >>> from ragperf import PerformanceMonitor
@@ -18,7 +18,7 @@ from typing import Any
 
 from .._component import Component, HealthIssue, ReportSection
 from .._validate import check_positive_int, check_window_minutes, operation_name
-from ..regressions import (
+from .regression_check import (
     BaselineEntry,
     RegressionBaseline,
     RegressionFinding,

@@ -46,7 +46,7 @@ from typing import Any, Final
 
 from .. import _core
 from .._validate import check_real, check_window_minutes, operation_name
-from ..persistence import StateError, read_state
+from ..export.persistence import StateError, read_state
 
 __all__ = [
     "MAX_POINTS",

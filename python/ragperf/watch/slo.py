@@ -49,7 +49,7 @@ from .. import _core
 from .._component import Component, ReportSection
 from .._core import Monitor as CoreMonitor
 from .._validate import check_name, check_positive_int, check_real, operation_name
-from ..alerts import AlertCallback, AlertEvent, AlertRule
+from .alert_rules import AlertCallback, AlertEvent, AlertRule
 from .alerts import Alerts
 from .clock import EvaluationClock
 

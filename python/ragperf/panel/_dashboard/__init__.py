@@ -5,7 +5,7 @@ directory on ``sys.path``: next to ``ragperf/streamlit.py`` that file would
 shadow the real ``streamlit`` package.
 
 Example:
-    >>> from ragperf._dashboard import APP_PATH
+    >>> from ragperf.panel._dashboard import APP_PATH
     >>> APP_PATH.name
     'app.py'
 """

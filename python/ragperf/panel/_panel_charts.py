@@ -2,7 +2,7 @@
 are imported only when a chart is built).
 
 Example:
-    >>> from ragperf import _panel_charts, _panel_data              # doctest: +SKIP
+    >>> from ragperf.panel import _panel_charts, _panel_data              # doctest: +SKIP
     >>> _panel_charts.percentiles(_panel_data.percentile_rows(report))  # doctest: +SKIP
 """
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .model.report_view import Headline, headline
-from .model.report_view import operation_entries as _operations
-from .model.report_view import operation_stats as _stats
-from .model.stats_fields import csv_row
-from .overhead import overhead_summary as monitoring_caption
+from ..model.report_view import Headline, headline
+from ..model.report_view import operation_entries as _operations
+from ..model.report_view import operation_stats as _stats
+from ..model.stats_fields import csv_row
+from ..watch.calibration import overhead_summary as monitoring_caption
 
 __all__ = [
     "OPERATION_TABLE_COLUMNS",
@@ -191,7 +191,7 @@ def stats_csv_text(report: Mapping[str, Any]) -> str:
         >>> stats_csv_text(monitor.generate_report()).splitlines()[0]  # doctest: +SKIP
         'operation,total_operations,...'
     """
-    from .export.csv_tables import STATS_COLUMNS, _csv_text  # the CSV writer export_metrics_csv uses
+    from ..export.csv_tables import STATS_COLUMNS, _csv_text  # the CSV writer export_metrics_csv uses
 
     return _csv_text(STATS_COLUMNS, report_stats_rows(report))
 

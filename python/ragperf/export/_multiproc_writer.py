@@ -1,7 +1,7 @@
-"""The writing side of multi-process mode (see :mod:`ragperf.multiproc`):
+"""The writing side of multi-process mode (see :mod:`ragperf.export.multiproc`):
 one monitor of this process writes its snapshot to
 ``<dir>/ragperf-<hostname>-<pid>.json`` through a
-:class:`~ragperf.exporting.PeriodicExporter`, and a forked child starts with
+:class:`~ragperf.export.exporting.PeriodicExporter`, and a forked child starts with
 empty statistics and a file of its own.
 
 Every function here takes the monitor explicitly, so this module needs no
@@ -25,7 +25,7 @@ import threading
 from typing import Any, Final, Protocol
 
 from ._runner import after_fork_in_child, check_interval
-from .export.csv_tables import _Monitor
+from .csv_tables import _Monitor
 from .exporting import PeriodicExporter
 
 __all__ = [
@@ -121,7 +121,7 @@ def _after_multiprocessing_fork(state: _State) -> None:
 def enable(monitor: SnapshotMonitor, directory: Any, interval_s: Any) -> PeriodicExporter:
     """Makes this process write ``monitor``'s snapshot to ``directory``
     every ``interval_s`` seconds; returns the running exporter (see
-    :func:`ragperf.multiproc.enable_multiprocess`, which documents the
+    :func:`ragperf.export.multiproc.enable_multiprocess`, which documents the
     errors).
 
     Example:
@@ -171,7 +171,7 @@ def exporter_of(monitor: object) -> PeriodicExporter | None:
 
 def disable(monitor: object, *, flush: bool = True, remove_file: bool = False) -> None:
     """Stops writing ``monitor``'s snapshots (see
-    :func:`ragperf.multiproc.disable_multiprocess`). No-op when the mode is off.
+    :func:`ragperf.export.multiproc.disable_multiprocess`). No-op when the mode is off.
 
     Example:
         >>> disable(monitor, remove_file=True)  # doctest: +SKIP

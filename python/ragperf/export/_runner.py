@@ -6,8 +6,8 @@ joins the thread and, when ``flush``, runs ``self._final()`` once more. After
 ``os.fork()`` the child has no thread: its runners report ``running ==
 False`` and ``stop()`` is a no-op there. Runners built with
 ``stop_at_exit=True`` are stopped with a flush at interpreter exit.
-:class:`~ragperf.exporting.PeriodicExporter` (and so the multi-process
-snapshot writer) and :class:`~ragperf.alert_evaluator.AlertEvaluator` are
+:class:`~ragperf.export.exporting.PeriodicExporter` (and so the multi-process
+snapshot writer) and :class:`~ragperf.watch.alert_evaluator.AlertEvaluator` are
 runners.
 
 :func:`check_interval` is the one validation of a runner's ``interval_s``
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from ._validate import check_real
+from .._validate import check_real
 
 __all__ = ["MAX_INTERVAL_S", "MIN_INTERVAL_S", "PeriodicRunner", "after_fork_in_child", "check_interval"]
 

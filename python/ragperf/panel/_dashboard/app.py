@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from ragperf.streamlit import show_metrics_file
+from ragperf.panel.streamlit import show_metrics_file
 
 
 def main(argv: Sequence[str]) -> None:

@@ -1,5 +1,5 @@
 """OpenTelemetry GenAI semantic conventions: names, the operation mapping and
-the attributes :mod:`ragperf.otel` puts on spans and metrics.
+the attributes :mod:`ragperf.export.otel` puts on spans and metrics.
 
 No OpenTelemetry import here: plain names and dicts, so the mapping can be
 validated (and tested) without the SDK. The conventions followed are the

@@ -1,0 +1,3 @@
+"""Measuring helpers: timing, process memory and resources, token counting,
+usage from model responses, pricing and streamed responses.
+"""

@@ -1,0 +1,3 @@
+"""The dashboard: panel data and charts, the Streamlit panel and the
+``ragperf dashboard`` server.
+"""
