@@ -17,6 +17,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
+from ._validate import operation_name
+
 __all__ = ["timed_decorator"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,13 +26,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def timed_decorator(
     track: Callable[..., Any], operation: Any, metadata: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
-) -> Callable[[F], F]:
+) -> Any:
     """A decorator that runs every call of the decorated function inside
-    ``track(operation or the function's name, metadata, **kwargs)``.
+    ``track(operation or the function's name, metadata, **kwargs)``; given a
+    function as ``operation`` (bare ``@monitor.timed``), that function
+    decorated under its own name. A bad operation name fails here, at
+    decoration time, not per call.
 
     Example:
         >>> timed_decorator(monitor.track_operation, "reranking", None, {})  # doctest: +SKIP
     """
+    if callable(operation) and not isinstance(operation, str):
+        return timed_decorator(track, getattr(operation, "__name__", "function"), metadata, kwargs)(operation)
+    if operation is not None:
+        operation_name(operation)
 
     def decorate(fn: F) -> F:
         op = operation if operation is not None else getattr(fn, "__name__", "function")

@@ -120,10 +120,8 @@ class PerformanceMonitor:
         max_history = check_positive_int(max_history, "max_history")
         max_operations = check_positive_int(max_operations, "max_operations")
         for name, value in (
-            ("memory_threshold_mb", memory_threshold_mb),
-            ("error_rate_threshold", error_rate_threshold),
-            ("relative_accuracy", relative_accuracy),
-            ("memory_max_age_us", memory_max_age_us),
+            ("memory_threshold_mb", memory_threshold_mb), ("error_rate_threshold", error_rate_threshold),
+            ("relative_accuracy", relative_accuracy), ("memory_max_age_us", memory_max_age_us),
             ("system_memory_percent_threshold", system_memory_percent_threshold),
             ("gpu_memory_percent_threshold", gpu_memory_percent_threshold),
             ("cpu_percent_threshold", cpu_percent_threshold),
@@ -131,18 +129,13 @@ class PerformanceMonitor:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
         self._core = _core.Monitor(
-            enable_memory_tracking=enable_memory_tracking,
-            max_history=max_history,
-            relative_accuracy=float(relative_accuracy),
-            memory_threshold_mb=float(memory_threshold_mb),
-            error_rate_threshold=float(error_rate_threshold),
-            memory_max_age_us=float(memory_max_age_us),
-            track_gpu_memory=track_gpu_memory,
+            enable_memory_tracking=enable_memory_tracking, max_history=max_history,
+            relative_accuracy=float(relative_accuracy), memory_threshold_mb=float(memory_threshold_mb),
+            error_rate_threshold=float(error_rate_threshold), memory_max_age_us=float(memory_max_age_us),
+            track_gpu_memory=track_gpu_memory, max_resource_samples=max_resource_samples,
             system_memory_percent_threshold=float(system_memory_percent_threshold),
             gpu_memory_percent_threshold=float(gpu_memory_percent_threshold),
-            cpu_percent_threshold=float(cpu_percent_threshold),
-            max_resource_samples=max_resource_samples,
-            max_operations=max_operations,
+            cpu_percent_threshold=float(cpu_percent_threshold), max_operations=max_operations,
         )
         self._hot = hot = self._core._hot_path()
         # The components (nothing of theirs runs per block), in report order.
@@ -235,11 +228,6 @@ class PerformanceMonitor:
             >>> @monitor.timed("reranking")  # doctest: +SKIP
             ... def rerank(docs): return sorted(docs)
         """
-        if callable(operation) and not isinstance(operation, str):
-            return self.timed(getattr(operation, "__name__", "function"))(operation)
-        if operation is not None:
-            operation_name(operation)  # fail at decoration time, not per call
-
         return timed_decorator(self.track_operation, operation, metadata, kwargs)
 
     def record(
@@ -318,9 +306,7 @@ class PerformanceMonitor:
             raise TypeError(f"exclude_cold_start must be a bool, got {exclude_cold_start!r}")
         if window_minutes is None:
             return PerformanceStats._from_core(
-                self._core.get_stats(name, exclude_cold_start),
-                name,
-                exclude_cold_start=exclude_cold_start,
+                self._core.get_stats(name, exclude_cold_start), name, exclude_cold_start=exclude_cold_start
             )
         if exclude_cold_start:
             raise ValueError("exclude_cold_start applies to all-time stats, not to a window")
@@ -486,8 +472,6 @@ class PerformanceMonitor:
             >>> PerformanceMonitor().overflow_operation_names
             0
         """)
-
-    # --------------------------------------------------------------- more
 
     def track_stream(
         self,
