@@ -17,15 +17,10 @@ Skipped only when the prometheus binary is absent; ``make test`` installs it
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,22 +34,17 @@ pytest.importorskip("prometheus_client")
 from ragperf import PerformanceMonitor, PerformanceStats  # noqa: E402
 from ragperf.export.prometheus import MetricsServer, start_http_server  # noqa: E402
 
-
-def _find_prometheus() -> str | None:
-    found = shutil.which("prometheus")
-    if found:
-        return found
-    if os.access("/usr/bin/prometheus", os.X_OK):
-        return "/usr/bin/prometheus"
-    return None
-
-
-PROMETHEUS = _find_prometheus()
-pytestmark = pytest.mark.skipif(
-    PROMETHEUS is None,
-    reason="the Prometheus server binary is absent (Debian package 'prometheus'; "
-    "`make test` installs it through scripts/install-system-deps.sh)",
+from _prometheus_helpers import (  # noqa: E402
+    ABSENT_REASON,
+    PROMETHEUS,
+    TIMEOUT_S,
+    query,
+    start_prometheus,
+    stop,
 )
+
+
+pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason=ABSENT_REASON)
 
 HAS_MONITOR_API = (
     hasattr(PerformanceMonitor, "get_cache_stats")
@@ -67,7 +57,6 @@ needs_monitor_api = pytest.mark.skipif(
     "or PerformanceStats.cost_usd",
 )
 
-TIMEOUT_S = 60.0
 MB = 1024.0 * 1024.0
 
 
@@ -136,12 +125,7 @@ class Prometheus:
     log: Path
 
     def query(self, expr: str) -> list[dict[str, Any]]:
-        url = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.loads(response.read())
-        assert body["status"] == "success", body
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
+        return query(self.url, expr)
 
     def values(self, expr: str) -> dict[tuple[tuple[str, str], ...], float]:
         """{labels without __name__/job/instance: value} of an instant query."""
@@ -156,63 +140,6 @@ class Prometheus:
         values = self.values(expr)
         assert len(values) == 1, f"{expr}: expected one series, got {values}"
         return next(iter(values.values()))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            status: int = response.status
-            return status
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-def _start_prometheus(config: Path, data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts Prometheus on a free port (retried if another process takes the
-    port first) and waits until /-/ready answers 200."""
-    assert PROMETHEUS is not None
-    last = ""
-    for _ in range(3):
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        with open(log, "ab") as log_file:
-            proc = subprocess.Popen(
-                [
-                    PROMETHEUS,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={data}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--log.level=info",
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _get(f"{url}/-/ready") == 200:
-                return proc, url
-            time.sleep(0.2)
-        last = log.read_text(errors="replace")[-3000:]
-        _stop(proc)
-    raise AssertionError(f"Prometheus did not become ready; its log ends with:\n{last}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +179,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
             )
         )
         log = tmp / "prometheus.log"
-        proc, url = _start_prometheus(config, tmp / "data", log)
+        proc, url = start_prometheus(config, tmp / "data", log)
         prom = Prometheus(url, targets, log)
         # Wait until every job has been scraped successfully once.
         deadline = time.monotonic() + TIMEOUT_S
@@ -273,7 +200,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         yield prom
     finally:
         if proc is not None:
-            _stop(proc)
+            stop(proc)
         for block in open_blocks:
             block.__exit__(None, None, None)
         for target in targets.values():

@@ -1,5 +1,6 @@
 """Prometheus native histograms built directly from ragperf's sketch bins
-(issue #23 item 2, the encoder only; serving it is the collector's job).
+(issue #23 item 2). ``ragperf.prometheus.start_http_server`` serves them to
+scrapers that negotiate the protobuf format (``RagperfCollector.collect_protobuf``).
 
 A :class:`ragperf.QuantileSketch` of scale ``s`` holds its values in base-2
 buckets: bin ``i`` is ``(gamma**(i-1), gamma**i]`` with ``gamma = 2**(2**-s)``,
@@ -49,7 +50,15 @@ __all__ = [
     "monitor_families",
     "encode_delimited",
     "decode_delimited",
+    "PROTOBUF_CONTENT_TYPE",
+    "accepts_protobuf",
+    "client_family",
 ]
+
+#: The Content-Type of the delimited protobuf exposition format.
+PROTOBUF_CONTENT_TYPE = (
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+)
 
 #: The finest schema Prometheus accepts (client_model's metrics.proto: -4..8).
 MAX_SCHEMA = 8
@@ -277,3 +286,105 @@ def decode_delimited(data: bytes) -> list[MetricFamily]:
         families.append(family)
         pos += length
     return families
+
+
+def accepts_protobuf(accept: str) -> bool:
+    """True when an HTTP ``Accept`` header asks for the delimited protobuf
+    exposition format (what Prometheus sends with
+    ``--enable-feature=native-histograms``) with a non-zero quality.
+
+    Example:
+        >>> accepts_protobuf("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+        ...                  "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3")
+        True
+        >>> accepts_protobuf("text/plain;version=0.0.4")
+        False
+    """
+    for entry in accept.split(","):
+        parts = [p.strip() for p in entry.split(";")]
+        if parts[0].lower() != "application/vnd.google.protobuf":
+            continue
+        params = {}
+        for p in parts[1:]:
+            key, _, value = p.partition("=")
+            params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            quality = float(params.get("q", "1"))
+        except ValueError:
+            quality = 0.0
+        if (
+            params.get("proto") == "io.prometheus.client.MetricFamily"
+            and params.get("encoding") == "delimited"
+            and quality > 0
+        ):
+            return True
+    return False
+
+
+_CLIENT_TYPES = {
+    "counter": "COUNTER",
+    "gauge": "GAUGE",
+    "summary": "SUMMARY",
+    "histogram": "HISTOGRAM",
+    "gaugehistogram": "GAUGE_HISTOGRAM",
+    "info": "GAUGE",
+    "stateset": "GAUGE",
+}
+
+
+def client_family(metric: Any) -> MetricFamily:
+    """A ``prometheus_client`` metric family (what a collector yields) as an
+    ``io.prometheus.client.MetricFamily``, with the names the text format
+    gives its samples: a counter ``x`` becomes ``x_total``, an info ``x``
+    becomes ``x_info``; summaries and classic histograms keep their
+    quantiles / buckets, count and sum. ``_created`` samples are dropped.
+
+    Example:
+        >>> from prometheus_client.core import CounterMetricFamily
+        >>> c = CounterMetricFamily("jobs", "Jobs.", labels=["kind"]); c.add_metric(["a"], 3)
+        >>> f = client_family(c)
+        >>> (f.name, f.metric[0].label[0].value, f.metric[0].counter.value)
+        ('jobs_total', 'a', 3.0)
+    """
+    kind = _CLIENT_TYPES.get(metric.type, "UNTYPED")
+    name = metric.name + {"counter": "_total", "info": "_info"}.get(metric.type, "")
+    family = _pb.MetricFamily(name=name, help=metric.documentation, type=getattr(_pb.MetricType, kind))
+    grouped: dict[tuple[tuple[str, str], ...], Any] = {}
+    for sample in metric.samples:
+        suffix = sample.name[len(metric.name) :]
+        if suffix == "_created":
+            continue
+        special = {"quantile", "le"} if kind in ("SUMMARY", "HISTOGRAM", "GAUGE_HISTOGRAM") else set()
+        key = tuple(sorted((k, v) for k, v in sample.labels.items() if k not in special))
+        m = grouped.get(key)
+        if m is None:
+            m = grouped[key] = _pb.Metric(label=[_pb.LabelPair(name=k, value=v) for k, v in key])
+            if sample.timestamp is not None:
+                m.timestamp_ms = int(float(sample.timestamp) * 1000)
+        value = float(sample.value)
+        if kind == "COUNTER":
+            m.counter.value = value
+        elif kind == "GAUGE":
+            m.gauge.value = value
+        elif kind == "SUMMARY":
+            if suffix == "_count":
+                m.summary.sample_count = int(value)
+            elif suffix == "_sum":
+                m.summary.sample_sum = value
+            else:
+                m.summary.quantile.append(
+                    _pb.Quantile(quantile=float(sample.labels["quantile"]), value=value)
+                )
+        elif kind in ("HISTOGRAM", "GAUGE_HISTOGRAM"):
+            if suffix in ("_count", "_gcount"):
+                m.histogram.sample_count = int(value)
+            elif suffix in ("_sum", "_gsum"):
+                m.histogram.sample_sum = value
+            elif suffix == "_bucket":
+                m.histogram.bucket.append(
+                    _pb.Bucket(cumulative_count=int(value), upper_bound=float(sample.labels["le"]))
+                )
+        else:
+            m.untyped.value = value
+    family.metric.extend(grouped.values())
+    return family
