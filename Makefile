@@ -145,6 +145,7 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_asgi.py --json benchmarks/results/asgi.json
 	$(VPY) benchmarks/bench_stream.py --json benchmarks/results/stream.json
 	$(VPY) benchmarks/bench_memory.py --json benchmarks/results/memory.json
+	$(VPY) benchmarks/bench_otel_sampling.py --json benchmarks/results/otel_sampling.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
 
 # CPU instructions per tracked block under valgrind (noise-free; see the

@@ -31,6 +31,8 @@ KNOWN: Dict[str, Tuple[str, str]] = {
     "asgi": ("asgi.json", "ASGI middleware under uvicorn"),
     "stream": ("stream.json", "Streamed chunks"),
     "memory": ("memory.json", "Memory per operation"),
+    "otel_sampling": ("otel_sampling.json", "OpenTelemetry: sampling and pushed metrics"),
+    "otel_instructions": ("otel_instructions.json", "OpenTelemetry: instructions per block"),
 }
 SPREAD_GLOB = "overhead_run*.json"
 
@@ -45,13 +47,15 @@ CPP_RUN = (
 )
 # Sections rendered only when their result file exists (added after the
 # page's first five; a checkout without them reads as before).
-OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory"})
+OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory", "otel_sampling", "otel_instructions"})
 
 COMMANDS: Dict[str, List[str]] = {
     "asgi": ["sudo apt-get install apache2-utils  # ab",
              ".venv/bin/python benchmarks/bench_asgi.py --json benchmarks/results/asgi.json"],
     "stream": [".venv/bin/python benchmarks/bench_stream.py --json benchmarks/results/stream.json"],
     "memory": [".venv/bin/python benchmarks/bench_memory.py --json benchmarks/results/memory.json"],
+    "otel_sampling": [".venv/bin/python benchmarks/bench_otel_sampling.py --json benchmarks/results/otel_sampling.json"],
+    "otel_instructions": [".venv/bin/python benchmarks/bench_otel_instructions.py --baseline-otel /tmp/otel_main.py"],
     "overhead": [".venv/bin/python benchmarks/bench_overhead.py --json benchmarks/results/overhead.json"],
     "accuracy": [".venv/bin/python benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json"],
     "concurrency": [

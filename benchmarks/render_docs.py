@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules 
 import common  # noqa: E402  (no ragperf import at module level)
 import render_integration_sections  # noqa: E402
 import render_memory_section  # noqa: E402
+import render_otel_section  # noqa: E402
 from render_common import (  # noqa: E402
     DEFAULT_OUT,
     DEFAULT_RESULTS,
@@ -79,6 +80,7 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("asgi", "ASGI middleware under uvicorn (`benchmarks/bench_asgi.py`)", render_integration_sections.section_asgi),
     ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", render_integration_sections.section_stream),
     ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", render_memory_section.section_memory),
+    ("otel_sampling", "OpenTelemetry: sampling and pushed metrics (`benchmarks/bench_otel_sampling.py`)", render_otel_section.section_otel),
 ]
 
 

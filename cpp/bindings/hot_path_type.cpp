@@ -220,6 +220,15 @@ PyObject* HotSetExitHook(PyObject* self, PyObject* hook) {
   Py_RETURN_NONE;
 }
 
+// set_exit_hook_roots_only(bool): the exit hook runs only for root blocks
+// and blocks finishing after their root.
+PyObject* HotSetExitHookRootsOnly(PyObject* self, PyObject* flag) {
+  const int on = PyObject_IsTrue(flag);
+  if (on < 0) return nullptr;
+  H(self)->exit_hook_roots_only = on != 0;
+  Py_RETURN_NONE;
+}
+
 // in_flight() -> {operation: active blocks} (operations with any).
 PyObject* HotInFlight(PyObject* self, PyObject*) {
   HotPathObject* hot = H(self);
@@ -322,6 +331,9 @@ PyMethodDef HotMethods[] = {
      "resolve(operation) -> (id, name); validates the operation."},
     {"set_exit_hook", HotSetExitHook, METH_O,
      "set_exit_hook(fn | None): fn(tracker) after every block."},
+    {"set_exit_hook_roots_only", HotSetExitHookRootsOnly, METH_O,
+     "set_exit_hook_roots_only(bool): the exit hook runs only for root "
+     "blocks and blocks that finish after their root."},
     {"in_flight", HotInFlight, METH_NOARGS,
      "in_flight() -> {operation: number of active blocks}."},
     {"recent_roots", HotRecentRoots, METH_NOARGS,
@@ -376,6 +388,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->last_entry = nullptr;
   hot->last_op_id = -1;
   hot->exit_hook = nullptr;
+  hot->exit_hook_roots_only = false;
   hot->cached_context = nullptr;
   hot->cached_stack = nullptr;
   hot->internal_errors = 0;

@@ -56,6 +56,9 @@ struct HotPathObject {
   int last_op_id;        // the id in last_entry, read without PyLong_AsLong
   PyObject* current;     // ContextVar holding the context's SpanStackObject
   PyObject* exit_hook;   // callable(tracker) after each block, or NULL
+  // Call exit_hook only for root blocks and for blocks that finish after
+  // their root (span export needs no more: a root carries its finished tree).
+  bool exit_hook_roots_only;
   InFlightCounts* in_flight;
   // Finished root trackers (strong), a ring of SpanTree::kRecentRoots;
   // traces[trace_next] is the oldest once full.
@@ -103,6 +106,7 @@ struct TrackerObject {
   SpanNode span;
   PyObject* stack;
   PyObject* spans;
+  bool after_root;  // finished after its root had (set by ExitSpan)
   double end_wall_s;
   int cache_hit;             // -1 unset, 0 miss, 1 hit
   PyObject* model;           // explicit (requested) model (str) or NULL

@@ -75,6 +75,7 @@ int EnterSpan(TrackerObject* self) {
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ExitSpan(TrackerObject* self) {
   SpanNode* parent = self->span.parent;
   SpanNode* root = self->span.root;
+  self->after_root = root != nullptr && !root->active;
   SpanStackObject* st = reinterpret_cast<SpanStackObject*>(self->stack);
   const bool innermost = st != nullptr && st->top == AsObject(self);
   SpanNode* top = &self->span;
@@ -225,6 +226,15 @@ ABSL_ATTRIBUTE_NOINLINE int CallExitHook(TrackerObject* self) {
   return 0;
 }
 
+// Whether the exit hook runs for this just-finished block (after ExitSpan).
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool WantsExitHook(
+    const TrackerObject* self) {
+  const HotPathObject* hot = self->hot;
+  return hot->exit_hook != nullptr &&
+         (!hot->exit_hook_roots_only || self->span.ids.depth == 0 ||
+          self->after_root);
+}
+
 // KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError: every
 // BaseException that is not an Exception ends a block without it failing.
 bool IsCancellation(PyObject* exc_type) {
@@ -247,7 +257,7 @@ ABSL_ATTRIBUTE_NOINLINE int FinishCancelled(TrackerObject* self,
     NoteInternalError(self->hot, "recording a cancelled block");
   }
   ExitSpan(self);
-  return self->hot->exit_hook == nullptr ? 0 : CallExitHook(self);
+  return WantsExitHook(self) ? CallExitHook(self) : 0;
 }
 
 // Records the block. Never raises into user code for internal trouble.
@@ -335,7 +345,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   }
   if (self->hot->dimensions != nullptr) RecordDimensions(self, rec);
   ExitSpan(self);
-  return self->hot->exit_hook == nullptr ? 0 : CallExitHook(self);
+  return WantsExitHook(self) ? CallExitHook(self) : 0;
 }
 
 PyObject* TrackerEnter(PyObject* self, PyObject*) {
@@ -555,6 +565,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   t->has_gpu_memory_delta = false;
   t->span = SpanNode{};
   t->stack = t->spans = nullptr;
+  t->after_root = false;
   t->end_wall_s = 0;
   t->cache_hit = -1;
   t->model = t->response_model = t->error_type = t->error_message = nullptr;

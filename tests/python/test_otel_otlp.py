@@ -12,10 +12,7 @@ units, types, bucket bounds and attributes.
 
 from __future__ import annotations
 
-import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,15 +23,6 @@ pytest.importorskip("opentelemetry.proto")
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter  # noqa: E402
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (  # noqa: E402
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader  # noqa: E402
@@ -44,86 +32,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
 
 import ragperf  # noqa: E402
 import ragperf.export.otel as rotel  # noqa: E402
+from _otlp_receiver import Receiver as _Receiver  # noqa: E402
+from _otlp_receiver import attrs as _attrs  # noqa: E402
 
 DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
-
-
-class _Receiver:
-    """An OTLP/HTTP receiver: POST /v1/traces and /v1/metrics, protobuf."""
-
-    def __init__(self) -> None:
-        self.traces: list[ExportTraceServiceRequest] = []
-        self.metrics: list[ExportMetricsServiceRequest] = []
-        self.content_types: set[str] = set()
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                reply: bytes
-                with receiver._lock:
-                    receiver.content_types.add(self.headers.get("Content-Type", ""))
-                    if self.path == "/v1/traces":
-                        receiver.traces.append(ExportTraceServiceRequest.FromString(body))
-                        reply = ExportTraceServiceResponse().SerializeToString()
-                    elif self.path == "/v1/metrics":
-                        receiver.metrics.append(ExportMetricsServiceRequest.FromString(body))
-                        reply = ExportMetricsServiceResponse().SerializeToString()
-                    else:
-                        self.send_error(404)
-                        return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
-
-    def spans(self) -> dict[str, list[tuple[Any, Any, Span]]]:
-        """span name -> [(resource, scope, span)]."""
-        out: dict[str, list[tuple[Any, Any, Span]]] = {}
-        for request in self.traces:
-            for rs in request.resource_spans:
-                for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        out.setdefault(span.name, []).append((rs.resource, ss.scope, span))
-        return out
-
-    def last_metrics(self) -> dict[str, Any]:
-        """metric name -> the Metric of the ragperf scope, from the last
-        export (cumulative temporality: the last one has everything)."""
-        out: dict[str, Any] = {}
-        for rm in self.metrics[-1].resource_metrics:
-            for sm in rm.scope_metrics:
-                if sm.scope.name == "ragperf":
-                    for metric in sm.metrics:
-                        out[metric.name] = metric
-        return out
-
-
-def _value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind is not None else None
-
-
-def _attrs(kvs: Any) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
 
 
 @pytest.fixture

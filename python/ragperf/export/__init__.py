@@ -12,7 +12,15 @@ small interface (:mod:`ragperf.export.base`).
 - *Block exporters* (:class:`~ragperf.export.base.BlockExporter`): called
   with every finished block (an exit hook) until ``close()``: the logger of
   :func:`ragperf.export.logs.enable_logging` and OpenTelemetry's
-  :class:`ragperf.export.otel.Instrumentation`.
+  :class:`ragperf.export.otel.Instrumentation` (its spans built by
+  :mod:`~ragperf.export.otel_spans`, its per-block SDK instruments in
+  :mod:`~ragperf.export.otel_block_metrics`).
+- *Pushed statistics*: :class:`~ragperf.export.otel_metrics.MetricPusher`
+  sends a monitor's statistics as OpenTelemetry ``MetricsData``
+  (exponential histograms that are the sketch's bins) to any SDK
+  ``MetricExporter`` on the shared runner (``instrument(metric_exporter=...)``);
+  :mod:`~ragperf.export.prom_native` encodes the same bins as Prometheus
+  native histograms.
 
 - *Encoders*: :mod:`ragperf.export.prom_native` builds Prometheus native
   histograms (``io.prometheus.client`` protobuf) from the sketches' bins.

@@ -84,6 +84,12 @@ class Exporters(Component):
 
     def _install_hooks(self) -> None:
         hooks = tuple(self.hooks)
+        # A hook whose function has ``roots_only = True`` (span export) needs
+        # only root blocks and blocks finishing after their root; when every
+        # hook is such, the others are not called at all.
+        self._hot.set_exit_hook_roots_only(
+            bool(hooks) and all(getattr(hook, "roots_only", False) for hook in hooks)
+        )
         if not hooks:
             self._hot.set_exit_hook(None)
         elif len(hooks) == 1:

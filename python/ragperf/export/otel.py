@@ -45,12 +45,24 @@ each metadata entry (str/int/float/bool as they are, anything else as
 CancelledError, GeneratorExit, a stream abandoned early) is no error: status
 UNSET, ``ragperf.cancelled`` and ``ragperf.cancel_reason``.
 
-Metrics: histogram ``ragperf.operation.duration`` (unit ``s``, attributes
-``operation`` and ``success``), counter ``ragperf.operation.tokens`` (unit
-``{token}``, attribute ``operation``; only blocks with tokens > 0 add to it)
-and counter ``ragperf.operation.cancelled`` (attributes ``operation``,
-``reason``): a cancelled block is counted there and in no other metric, as
-in ``get_operation_stats``.
+Metrics, two paths. With ``metric_exporter=`` (any SDK ``MetricExporter``)
+nothing runs per block for metrics: ragperf's own statistics (exponential
+histograms whose buckets are the sketch's bins, token/error sums;
+``monitor.record()`` included) are pushed every
+``metric_export_interval_s``, at ``force_flush()`` and at ``uninstrument()``
+(:mod:`ragperf.export.otel_metrics`). Without it (the original path), SDK
+instruments of ``meter_provider`` are recorded per block: histogram
+``ragperf.operation.duration`` (unit ``s``, attributes ``operation`` and
+``success``), counter ``ragperf.operation.tokens`` (unit ``{token}``,
+attribute ``operation``; only blocks with tokens > 0 add to it), counter
+``ragperf.operation.cancelled`` (attributes ``operation``, ``reason``; a
+cancelled block is counted there and in no other metric, as in
+``get_operation_stats``) and the ``gen_ai.client.*`` histograms.
+
+Trace sampling: ``trace_sample_ratio=r`` decides once per trace, when its
+root ends: a random fraction r, every trace with a failed block, and with
+``trace_slow_threshold_s`` every trace whose root took that long; a kept
+trace is emitted whole, a dropped one not at all. Metrics are not sampled.
 
 ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`` (read by
 :func:`instrument`) emits the latest GenAI conventions only: no
@@ -62,7 +74,7 @@ operations. Without it ragperf's own names are emitted too.
 Example:
     >>> import ragperf, ragperf.export.otel
     >>> monitor = ragperf.PerformanceMonitor()                    # doctest: +SKIP
-    >>> with ragperf.otel.instrument(monitor):                    # doctest: +SKIP
+    >>> with ragperf.export.otel.instrument(monitor):                    # doctest: +SKIP
     ...     with monitor.track_operation("query_processing"):
     ...         with monitor.track_operation("document_retrieval"):
     ...             pass
@@ -71,15 +83,17 @@ Example:
 from __future__ import annotations
 
 import collections
+import math
+import random
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 try:
     from opentelemetry import metrics, trace
-    from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+    from opentelemetry.trace import SpanContext
 except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         "ragperf.otel needs OpenTelemetry: pip install ragperf[otel] "
@@ -87,6 +101,9 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
     ) from _exc
 
 from . import _otel_genai as _genai
+from .._validate import check_real
+from .otel_block_metrics import CANCELLED_COUNTER, DURATION_HISTOGRAM, TOKENS_COUNTER, BlockMetrics
+from .otel_spans import SpanBuilder, failed
 from ._otel_genai import (
     DEFAULT_GENAI_OPERATIONS,
     GENAI_DURATION_HISTOGRAM,
@@ -110,79 +127,11 @@ __all__ = [
     "uninstrument",
 ]
 
-DURATION_HISTOGRAM = "ragperf.operation.duration"
-TOKENS_COUNTER = "ragperf.operation.tokens"
-CANCELLED_COUNTER = "ragperf.operation.cancelled"
-_SCOPE = "ragperf"
-#: Bucket boundaries (seconds) suggested for the duration histogram.
-_BUCKETS: Sequence[float] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-)  # fmt: skip
 #: Emitted trees remembered for blocks that finish after their root.
 _MAX_TRACES = 1024
 
 _registry: weakref.WeakKeyDictionary[Any, list[Instrumentation]] = weakref.WeakKeyDictionary()
 _registry_lock = threading.Lock()
-
-
-def _scope_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-def _ns(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1e9))
-
-
-def _attribute(value: Any) -> str | bool | int | float:
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
-
-
-def _span_attributes(op: Any, latest: bool) -> dict[str, Any]:
-    """ragperf's own span attributes (those of every block, GenAI or not)."""
-    attrs: dict[str, Any] = {"ragperf.operation": op.operation}
-    model = op.model
-    if model is not None:
-        attrs["gen_ai.request.model"] = model
-    if op.prompt_tokens > 0:
-        attrs["gen_ai.usage.input_tokens"] = op.prompt_tokens
-    if op.completion_tokens > 0:
-        attrs["gen_ai.usage.output_tokens"] = op.completion_tokens
-    attrs["ragperf.tokens"] = op.tokens
-    cost = op.cost_usd
-    if cost is not None:
-        attrs["ragperf.cost_usd"] = float(cost)
-    ttft = op.time_to_first_token_s
-    if ttft is not None and not latest:
-        # With the opt-in, GenAI spans carry gen_ai.response.time_to_first_chunk only.
-        attrs["ragperf.time_to_first_token_s"] = float(ttft)
-    cache_hit = op.cache_hit
-    if cache_hit is not None:
-        attrs["ragperf.cache_hit"] = bool(cache_hit)
-    for key, value in op.metadata.items():
-        if value is not None:
-            attrs[f"ragperf.metadata.{key}"] = _attribute(value)
-    return attrs
-
-
-def _histogram(meter: Any, name: str, unit: str, description: str, buckets: Sequence[float]) -> Any:
-    try:
-        return meter.create_histogram(
-            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
-        )
-    except TypeError:  # pragma: no cover - opentelemetry-api < 1.23
-        return meter.create_histogram(name, unit=unit, description=description)
-
-
-def _end_time_s(op: Any) -> float | None:
-    end: float | None = op.end_time_s
-    if end is None and op.start_time_s is not None and op.duration_s is not None:
-        end = op.start_time_s + op.duration_s
-    return end
 
 
 class Instrumentation:
@@ -199,50 +148,56 @@ class Instrumentation:
         meter_provider: Any,
         genai_operations: Mapping[str, str] = DEFAULT_GENAI_OPERATIONS,
         latest_experimental: bool = False,
+        *,
+        metric_exporter: Any | None = None,
+        metric_export_interval_s: float = 60.0,
+        resource: Any | None = None,
+        trace_sample_ratio: float = 1.0,
+        trace_slow_threshold_s: float | None = None,
     ) -> None:
         self._monitor_ref = weakref.ref(monitor)
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+        #: The exporter statistics are pushed to (None: per-block SDK instruments).
+        self.metric_exporter = metric_exporter
+        #: Fraction of traces emitted (failed and slow ones always are).
+        self.trace_sample_ratio = trace_sample_ratio
+        #: Traces whose root took at least this many seconds are always emitted.
+        self.trace_slow_threshold_s = trace_slow_threshold_s
+        #: Traces emitted / left out by the sampling decision (roots counted).
+        self.traces_emitted = 0
+        self.traces_dropped = 0
+        self._sampling = trace_sample_ratio < 1.0
+        self._random = random.Random().random
         #: ragperf operation name -> gen_ai.operation.name (read-only).
         self.genai_operations: Mapping[str, str] = MappingProxyType(dict(genai_operations))
         #: Whether OTEL_SEMCONV_STABILITY_OPT_IN had gen_ai_latest_experimental
         #: when this handle was made (then only the latest conventions are emitted).
         self.latest_experimental = latest_experimental
         self._genai = dict(genai_operations)
-        self._tracer = tracer_provider.get_tracer(_SCOPE, _scope_version())
-        meter = meter_provider.get_meter(_SCOPE, _scope_version())
-        self._duration = _histogram(
-            meter, DURATION_HISTOGRAM, "s", "Duration of tracked ragperf operations", _BUCKETS
-        )
-        self._tokens = meter.create_counter(
-            TOKENS_COUNTER, unit="{token}", description="Tokens of tracked ragperf operations"
-        )
-        self._cancelled = meter.create_counter(
-            CANCELLED_COUNTER,
-            unit="{operation}",
-            description="Tracked ragperf operations cancelled or abandoned before they finished",
-        )
-        self._genai_duration = _histogram(
-            meter, GENAI_DURATION_HISTOGRAM, "s", "GenAI operation duration.", _genai.DURATION_BUCKETS
-        )
-        self._genai_tokens = _histogram(
-            meter,
-            GENAI_TOKEN_USAGE_HISTOGRAM,
-            "{token}",
-            "Number of input and output tokens used.",
-            _genai.TOKEN_BUCKETS,
-        )
-        self._genai_ttfc = _histogram(
-            meter,
-            GENAI_TIME_TO_FIRST_CHUNK_HISTOGRAM,
-            "s",
-            "Time to receive the first chunk of a streamed GenAI response.",
-            _genai.CHUNK_BUCKETS,
-        )
+        self._builder = SpanBuilder(tracer_provider, genai_operations, latest_experimental)
+        self._pusher: Any | None = None
+        if metric_exporter is not None:
+            from .otel_metrics import MetricPusher
+
+            if resource is None:
+                resource = getattr(tracer_provider, "resource", None)
+            self._pusher = MetricPusher(
+                monitor,
+                metric_exporter,
+                genai_operations,
+                metric_export_interval_s,
+                resource=resource,
+                latest_experimental=latest_experimental,
+            )
+            meter_provider = None
+        #: The exit hook installed on the monitor: spans only when statistics are pushed.
+        self._hook = self._on_exit if metric_exporter is None else self._on_exit_spans
+        self._metrics = BlockMetrics(meter_provider, genai_operations, latest_experimental) if meter_provider is not None else None
         self._lock = threading.RLock()
         # trace_id -> {ragperf span_id: OTel span} of recently emitted trees,
         # so blocks finishing after their root still find their parent.
-        self._traces: collections.OrderedDict[int, dict[int, Span]] = collections.OrderedDict()
+        self._traces: collections.OrderedDict[int, dict[int, SpanContext]] = collections.OrderedDict()
         # (trace_id, parent span_id) -> finished blocks waiting for a parent
         # that finishes after the root.
         self._pending: dict[tuple[int, int], list[Any]] = {}
@@ -273,10 +228,12 @@ class Instrumentation:
                 handles = _registry.get(monitor, [])
                 if self in handles:
                     handles.remove(self)
-                monitor._remove_exit_hook(self._on_exit)
+                monitor._remove_exit_hook(self._hook)
         with self._lock:
             self._traces.clear()
             self._pending.clear()
+        if self._pusher is not None:
+            self._pusher.stop(flush=True)  # the last push
         return True
 
     def close(self) -> None:
@@ -286,14 +243,44 @@ class Instrumentation:
 
     def __call__(self, op: Any) -> None:
         """Exports one finished block (what the monitor's exit hook does)."""
-        self._on_exit(op)
+        self._hook(op)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Pushes ragperf's statistics to ``metric_exporter`` now (when
+        given) and flushes the tracer and meter providers that have a
+        ``force_flush``; True when all succeeded.
+
+        Example:
+            >>> handle.force_flush()  # doctest: +SKIP
+            True
+        """
+        ok = True
+        if self._pusher is not None:
+            ok = self._pusher.force_flush()
+        for provider in (self.tracer_provider, self.meter_provider):
+            flush = getattr(provider, "force_flush", None)
+            if callable(flush):
+                ok = bool(flush(timeout_millis)) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """Uninstruments (with a last push of the statistics) and shuts the
+        ``metric_exporter`` down. The providers are the caller's to shut down.
+
+        Example:
+            >>> handle.shutdown()  # doctest: +SKIP
+        """
+        self.uninstrument()
+        if self.metric_exporter is not None:
+            self.metric_exporter.shutdown()
 
     # ------------------------------------------------------------ hook
 
     def _on_exit(self, op: Any) -> None:
         failure: BaseException | None = None
         try:
-            self._record_metrics(op)
+            if self._metrics is not None:
+                self._metrics.record(op)
         except Exception as exc:  # noqa: BLE001 - spans still go out
             failure = exc
         try:
@@ -303,45 +290,37 @@ class Instrumentation:
         if failure is not None:
             raise failure  # counted (and logged once) by the tracker
 
-    def _record_metrics(self, op: Any) -> None:
-        name = op.operation
-        genai_op = self._genai.get(name)
-        # ragperf's own metrics, for every block; with the opt-in, only for
-        # blocks that have no GenAI operation (the gen_ai.client.* ones cover those).
-        legacy = genai_op is None or not self.latest_experimental
-        reason = _genai.cancel_reason(op)
-        if reason is not None:
-            # Cancelled is not an error and did not finish: counted apart and
-            # nothing else, as in get_operation_stats (cancelled_operations).
-            self._cancelled.add(1, {"operation": name, "reason": reason})
-            return
-        duration = op.duration_s
-        if duration is not None and legacy:
-            self._duration.record(duration, {"operation": name, "success": op.success is not False})
-        tokens = op.tokens
-        if tokens > 0 and legacy:
-            self._tokens.add(tokens, {"operation": name})
-        if genai_op is None:
-            return
-        attrs = _genai.metric_attributes(genai_op, op, self.latest_experimental)
-        if duration is not None:
-            if op.success is False:
-                self._genai_duration.record(duration, {**attrs, "error.type": _genai.error_type(op)})
-            else:
-                self._genai_duration.record(duration, attrs)
-        if op.prompt_tokens > 0:
-            self._genai_tokens.record(op.prompt_tokens, {**attrs, "gen_ai.token.type": "input"})
-        if op.completion_tokens > 0:
-            self._genai_tokens.record(op.completion_tokens, {**attrs, "gen_ai.token.type": "output"})
-        ttft = op.time_to_first_token_s
-        if ttft is not None:
-            self._genai_ttfc.record(ttft, attrs)
+    def _on_exit_spans(self, op: Any) -> None:
+        """The hook when statistics are pushed: spans only, no per-block metric."""
+        self._record_span(op)
+
+    # Roots carry their finished tree: other blocks need no call (see
+    # ragperf.export.exporters).
+    _on_exit_spans.roots_only = True  # type: ignore[attr-defined]
+
+    def _keep(self, root: Any) -> bool:
+        """The sampling decision for the trace ``root`` heads: a random
+        fraction ``trace_sample_ratio``, every trace with a failed block and
+        every trace whose root took ``trace_slow_threshold_s`` or longer."""
+        if self._random() < self.trace_sample_ratio or failed(root):
+            return True
+        slow = self.trace_slow_threshold_s
+        if slow is not None and (root.duration_s or 0.0) >= slow:
+            return True
+        for span in root._spans:
+            if span.success is False and failed(span):
+                return True
+        return False
 
     def _record_span(self, op: Any) -> None:
         trace_id = op.trace_id
         span_id = op.span_id
         with self._lock:
             if op.parent_id is None or trace_id is None or span_id is None:
+                if self._sampling and not self._keep(op):
+                    self.traces_dropped += 1
+                    return
+                self.traces_emitted += 1
                 self._emit_tree(op)
                 return
             spans = self._traces.get(trace_id)
@@ -356,33 +335,37 @@ class Instrumentation:
             raise failure
 
     def _emit_tree(self, root: Any) -> None:
+        emit, parent_context = self._builder.root_parent()
+        if not emit:
+            return  # under a sampled-out span: the SDK sampler would record nothing
         descendants = sorted(
             root._spans, key=lambda s: (s.depth, s.start_time_s or 0.0, s.span_id or 0)
         )
-        spans: dict[int, Span] = {}
-        created: list[tuple[Span, Any]] = []
+        contexts: dict[int, SpanContext] = {}
+        created: list[tuple[Any, Any]] = []
         failure: BaseException | None = None
+        builder = self._builder
         try:
-            root_span = self._start(root, None)
+            root_context, root_span = builder.start(root, parent_context)
             created.append((root_span, root))
             if root.span_id is not None:
-                spans[root.span_id] = root_span
+                contexts[root.span_id] = root_context
             trace_id = root.trace_id
             waiting: dict[tuple[int, int], list[Any]] = {}
             for op in descendants:
-                parent = spans.get(op.parent_id)
+                parent = contexts.get(op.parent_id)
                 if parent is None:
                     if root.dropped_spans == 0 and trace_id is not None:
                         # Its parent is still running (finishes after the root).
                         waiting.setdefault((trace_id, op.parent_id), []).append(op)
                         continue
-                    parent = root_span  # its parent was dropped: attach to the root
-                span = self._start(op, parent)
+                    parent = root_context  # its parent was dropped: attach to the root
+                context, span = builder.start(op, parent)
                 created.append((span, op))
                 if op.span_id is not None:
-                    spans[op.span_id] = span
+                    contexts[op.span_id] = context
             if trace_id is not None:
-                self._traces[trace_id] = spans
+                self._traces[trace_id] = contexts
                 self._pending.update(waiting)
                 while len(self._traces) > _MAX_TRACES:
                     old, _ = self._traces.popitem(last=False)
@@ -393,68 +376,35 @@ class Instrumentation:
         # End every started span even if one end() (a span processor) fails.
         for span, op in reversed(created):
             try:
-                span.end(end_time=_ns(_end_time_s(op)))
+                builder.finish(span, op)
             except Exception as exc:  # noqa: BLE001
                 failure = failure or exc
         if failure is not None:
             raise failure
 
     def _emit_subtree(
-        self, op: Any, parent: Span, spans: dict[int, Span], trace_id: int
+        self, op: Any, parent: SpanContext, contexts: dict[int, SpanContext], trace_id: int
     ) -> BaseException | None:
         """Emits a block that finished after its root, then the blocks that
         were waiting for it."""
         failure: BaseException | None = None
-        queue: list[tuple[Any, Span]] = [(op, parent)]
+        queue: list[tuple[Any, SpanContext]] = [(op, parent)]
         while queue:
             node, node_parent = queue.pop(0)
             try:
-                span = self._start(node, node_parent)
+                context, span = self._builder.start(node, node_parent)
             except Exception as exc:  # noqa: BLE001
                 failure = failure or exc
                 continue
             if node.span_id is not None:
-                spans[node.span_id] = span
+                contexts[node.span_id] = context
                 for child in self._pending.pop((trace_id, node.span_id), []):
-                    queue.append((child, span))
+                    queue.append((child, context))
             try:
-                span.end(end_time=_ns(_end_time_s(node)))
+                self._builder.finish(span, node)
             except Exception as exc:  # noqa: BLE001
                 failure = failure or exc
         return failure
-
-    def _start(self, op: Any, parent: Span | None) -> Span:
-        context = trace.set_span_in_context(parent) if parent is not None else None
-        genai_op = self._genai.get(op.operation)
-        reason = _genai.cancel_reason(op)
-        latest = self.latest_experimental
-        if genai_op is None:
-            name, kind = op.operation, SpanKind.INTERNAL
-            attributes = _span_attributes(op, latest=False)
-        else:
-            name, kind = _genai.span_name(genai_op, op), SpanKind.CLIENT
-            attributes = _span_attributes(op, latest)
-            attributes.update(_genai.span_attributes(genai_op, op, latest, reason))
-        if reason is not None:
-            attributes["ragperf.cancelled"] = True
-            attributes["ragperf.cancel_reason"] = reason
-        span: Span = self._tracer.start_span(
-            name,
-            context=context,
-            kind=kind,
-            attributes=attributes,
-            start_time=_ns(op.start_time_s),
-        )
-        if op.success is False and reason is None:
-            error_type = _genai.error_type(op)
-            message = op.error_message
-            span.set_attribute("error.type", error_type)
-            event: dict[str, str] = {"exception.type": error_type}
-            if message is not None:
-                event["exception.message"] = message
-            span.add_event("exception", event, timestamp=_ns(_end_time_s(op)))
-            span.set_status(Status(StatusCode.ERROR, message or error_type))
-        return span
 
 
 def instrument(
@@ -463,6 +413,11 @@ def instrument(
     meter_provider: Any | None = None,
     *,
     genai_operations: Mapping[str, str | None] | None = None,
+    metric_exporter: Any | None = None,
+    metric_export_interval_s: float = 60.0,
+    resource: Any | None = None,
+    trace_sample_ratio: float = 1.0,
+    trace_slow_threshold_s: float | None = None,
 ) -> Instrumentation:
     """Exports every block ``monitor`` tracks as an OpenTelemetry span and
     its duration (and tokens) as metrics; returns the :class:`Instrumentation`
@@ -480,11 +435,29 @@ def instrument(
     already installed (no duplicate spans); with a different mapping it
     raises ``ValueError`` (uninstrument first).
 
+    ``metric_exporter`` (an SDK ``MetricExporter``: OTLP, console, yours)
+    switches metrics to the pushed path: nothing metric-related runs per
+    block; every ``metric_export_interval_s`` seconds, at
+    ``handle.force_flush()`` and at ``uninstrument()`` / interpreter exit,
+    ragperf's own statistics (exponential histograms that are the sketch's
+    bins, token and error sums; ``monitor.record()`` included) are exported
+    with ``resource`` (default: the tracer provider's) — see
+    :mod:`ragperf.export.otel_metrics`. It excludes ``meter_provider``.
+
+    ``trace_sample_ratio`` (0..1, default 1) keeps that random fraction of
+    traces, decided once per trace when its root block ends, plus every
+    trace with a failed block and, with ``trace_slow_threshold_s``, every
+    trace whose root took at least that long; a kept trace is emitted
+    whole, a dropped one not at all. Metrics are never sampled.
+
     Example:
         >>> handle = instrument(monitor, tracer_provider=provider,              # doctest: +SKIP
         ...                     genai_operations={"my_llm_step": "chat"})
         >>> handle.uninstrument()                                               # doctest: +SKIP
         True
+        >>> from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        >>> handle = instrument(monitor, metric_exporter=OTLPMetricExporter(),  # doctest: +SKIP
+        ...                     trace_sample_ratio=0.01, trace_slow_threshold_s=5.0)
     """
     add = getattr(monitor, "_add_exit_hook", None)
     remove = getattr(monitor, "_remove_exit_hook", None)
@@ -495,24 +468,71 @@ def instrument(
         )
     mapping = _genai.genai_operations(genai_operations)
     latest = _genai.latest_experimental()
+    ratio = _check_ratio(trace_sample_ratio)
+    slow = _check_slow(trace_slow_threshold_s)
+    if metric_exporter is not None:
+        if meter_provider is not None:
+            raise ValueError(
+                "give metric_exporter (statistics pushed, nothing per block) or meter_provider "
+                "(SDK instruments recorded per block), not both"
+            )
+        from ._runner import check_interval
+
+        check_interval(metric_export_interval_s)
     tracer_provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-    meter_provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+    if metric_exporter is None and meter_provider is None:
+        meter_provider = metrics.get_meter_provider()
     with _registry_lock:
         handles = _registry.setdefault(monitor, [])
         for handle in handles:
-            if handle.tracer_provider is tracer_provider and handle.meter_provider is meter_provider:
-                if dict(handle.genai_operations) != mapping:
+            if (
+                handle.tracer_provider is tracer_provider
+                and handle.meter_provider is meter_provider
+                and handle.metric_exporter is metric_exporter
+            ):
+                settings = (dict(handle.genai_operations), handle.trace_sample_ratio, handle.trace_slow_threshold_s)
+                if settings != (mapping, ratio, slow):
                     raise ValueError(
                         "this monitor is already instrumented with these providers and "
-                        f"genai_operations={dict(handle.genai_operations)!r}; call "
-                        "uninstrument() before instrumenting it with a different mapping"
+                        f"genai_operations={settings[0]!r}, trace_sample_ratio={settings[1]!r}, "
+                        f"trace_slow_threshold_s={settings[2]!r}; call uninstrument() before "
+                        "instrumenting it with different settings"
                     )
                 return handle
-        handle = Instrumentation(monitor, tracer_provider, meter_provider, mapping, latest)
-        monitor._add_exit_hook(handle._on_exit)
+        handle = Instrumentation(
+            monitor,
+            tracer_provider,
+            meter_provider,
+            mapping,
+            latest,
+            metric_exporter=metric_exporter,
+            metric_export_interval_s=metric_export_interval_s,
+            resource=resource,
+            trace_sample_ratio=ratio,
+            trace_slow_threshold_s=slow,
+        )
+        monitor._add_exit_hook(handle._hook)
         handle.active = True
         handles.append(handle)
+    if handle._pusher is not None:
+        handle._pusher.start()
     return handle
+
+
+def _check_ratio(value: Any) -> float:
+    ratio = check_real(value, "trace_sample_ratio", "a number between 0 and 1")
+    if not 0.0 <= ratio <= 1.0:  # also rejects NaN
+        raise ValueError(f"trace_sample_ratio must be between 0 and 1, got {value!r}")
+    return ratio
+
+
+def _check_slow(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = check_real(value, "trace_slow_threshold_s", "a number of seconds or None")
+    if not (seconds >= 0 and math.isfinite(seconds)):
+        raise ValueError(f"trace_slow_threshold_s must be a finite number >= 0, got {value!r}")
+    return seconds
 
 
 def uninstrument(monitor: PerformanceMonitor) -> int:
