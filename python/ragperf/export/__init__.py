@@ -18,10 +18,7 @@ small interface (:mod:`ragperf.export.base`).
 - *Pushed statistics*: :class:`~ragperf.export.otel_metrics.MetricPusher`
   sends a monitor's statistics as OpenTelemetry ``MetricsData``
   (exponential histograms that are the sketch's bins) to any SDK
-  ``MetricExporter`` on the shared runner (``instrument(metric_exporter=...)``);
-  :mod:`~ragperf.export.prom_native` encodes the same bins as Prometheus
-  native histograms.
-
+  ``MetricExporter`` on the shared runner (``instrument(metric_exporter=...)``).
 - *Encoders*: :mod:`ragperf.export.prom_native` builds Prometheus native
   histograms (``io.prometheus.client`` protobuf) from the sketches' bins.
 
