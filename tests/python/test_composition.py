@@ -303,7 +303,7 @@ RUNNER = _module_file(importlib.util.find_spec("ragperf.export._runner"))
 ALLOWED_THREADS = {
     RUNNER,  # the one periodic, fork-aware runner
     # the HTTP server's serve_forever thread (a server, not periodic work)
-    _module_file(importlib.util.find_spec("ragperf.export.prometheus")),
+    _module_file(importlib.util.find_spec("ragperf.export.prometheus_http")),
     _module_file(importlib.util.find_spec("ragperf.panel.dashboard")),  # opens the browser once the panel answers
 }
 
