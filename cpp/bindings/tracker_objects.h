@@ -141,6 +141,9 @@ int ReadyTrackerTypes(PyObject* module);
 PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata);
 // Counts (and logs the first) internal error; consumes the pending exception.
 void NoteInternalError(HotPathObject* hot, const char* where);
+// Imports the logging module NoteInternalError logs with (at module init);
+// -1 with a Python exception set on failure.
+int ImportLoggingOnce();
 // The model this block asked for: op.model, else a str metadata["model"],
 // else the model the response named; NULL when none (borrowed).
 PyObject* ModelOf(TrackerObject* self);
