@@ -19,6 +19,7 @@
 #include "ragperf/operation_cap.h"
 #include "ragperf/performance_monitor.h"
 #include "ragperf/quantile_sketch.h"
+#include "ragperf/record_validator.h"
 #include "ragperf/resource_sampler.h"
 #include "ragperf/stats_fields.h"
 #include "registers.h"
@@ -90,6 +91,7 @@ void RegisterConstants(py::module_& m) {
   m.attr("SKETCH_FORMAT_VERSION") = QuantileSketch::kFormatVersion;
   // Limits.
   m.attr("MAX_MEMORY_MAX_AGE_US") = PerformanceMonitor::kMaxMemoryMaxAgeUs;
+  m.attr("MAX_DURATION_S") = kMaxDurationS;
   m.attr("SAMPLER_MIN_INTERVAL_S") = ResourceSampler::kMinIntervalS;
   m.attr("SAMPLER_MAX_INTERVAL_S") = ResourceSampler::kMaxIntervalS;
   // Names (STATE_SCHEMA_VERSION is registered with the state, register_state.cpp).

@@ -35,7 +35,7 @@
 namespace ragperf {
 
 // The longest duration a record may carry (about 31.7 years); as
-// ragperf._validate.MAX_DURATION_S.
+// ragperf._validate.MAX_DURATION_S (exported as _core.MAX_DURATION_S).
 inline constexpr double kMaxDurationS = 1e9;
 // Operation and model names: 1 to kMaxNameChars characters (code points).
 inline constexpr size_t kMaxNameChars = 200;

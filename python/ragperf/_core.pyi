@@ -36,6 +36,7 @@ SKETCH_ZERO_THRESHOLD: float
 SKETCH_FORMAT_VERSION: int
 # Limits:
 MAX_MEMORY_MAX_AGE_US: float
+MAX_DURATION_S: float
 SAMPLER_MIN_INTERVAL_S: float
 SAMPLER_MAX_INTERVAL_S: float
 # The operation (and dimension value) that stands for names past the caps

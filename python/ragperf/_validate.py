@@ -10,9 +10,12 @@ import os
 from enum import Enum
 from typing import Any
 
+from . import _core
+
 # Longest duration accepted (about 31.7 years): anything longer is a unit bug
 # (nanoseconds passed as seconds), not a measurement.
-MAX_DURATION_S = 1e9
+#: The longest duration a record may have (seconds), the core's limit.
+MAX_DURATION_S: float = _core.MAX_DURATION_S
 
 __all__ = ["MAX_DURATION_S", "check_duration", "check_token_count", "check_positive_int", "operation_name", "check_path"]
 

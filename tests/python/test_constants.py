@@ -60,6 +60,7 @@ def test_the_docs_table_lists_the_limits_and_names() -> None:
     section = GUIDE.read_text(encoding="utf-8").split("## Defaults and limits", 1)[1].split("\n## ", 1)[0]
     expected = {
         "MAX_MEMORY_MAX_AGE_US": f"`{_core.MAX_MEMORY_MAX_AGE_US!r}`",
+        "MAX_DURATION_S": f"`{_core.MAX_DURATION_S!r}`",
         "SAMPLER_MIN_INTERVAL_S": f"`{_core.SAMPLER_MIN_INTERVAL_S!r}` to `{_core.SAMPLER_MAX_INTERVAL_S!r}`",
         "OVERFLOW_NAME": f'`"{_core.OVERFLOW_NAME}"`',
         "STATE_SCHEMA_VERSION": f"`{_core.STATE_SCHEMA_VERSION!r}`",
@@ -145,3 +146,15 @@ def test_state_schema_version_is_what_the_core_writes() -> None:
 def test_dead_export_json_binding_is_gone() -> None:
     # PerformanceMonitor.export_metrics_json writes through write_file_atomically.
     assert not hasattr(_core.Monitor, "export_json")
+
+
+def test_the_duration_limit_is_the_cores_in_both_validators() -> None:
+    from ragperf._validate import MAX_DURATION_S, check_duration
+
+    assert MAX_DURATION_S == _core.MAX_DURATION_S == 1e9
+    assert check_duration(_core.MAX_DURATION_S) == _core.MAX_DURATION_S
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    monitor.record("op", _core.MAX_DURATION_S)  # the core's validator accepts the same limit
+    for check in (check_duration, lambda v: monitor.record("op", v)):
+        with pytest.raises(ValueError, match="duration_s"):
+            check(_core.MAX_DURATION_S * 1.001)
