@@ -125,7 +125,7 @@ PyObject* CopyMetadata(PyObject* mapping) {
 }
 
 absl::string_view ExceptionTypeName(PyObject* exc_type) {
-  if (!PyType_Check(exc_type)) return "Error";
+  if (!PyType_Check(exc_type)) return kDefaultErrorType;
   const char* full = reinterpret_cast<PyTypeObject*>(exc_type)->tp_name;
   const char* dot = std::strrchr(full, '.');
   return dot != nullptr ? absl::string_view(dot + 1) : absl::string_view(full);

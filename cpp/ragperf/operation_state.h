@@ -32,6 +32,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "ragperf/quantile_sketch.h"
 #include "ragperf/recent_records.h"
+#include "ragperf/record_validator.h"
 #include "ragperf/response_time_tracker.h"
 #include "ragperf/saturating.h"
 
@@ -77,7 +78,7 @@ struct Aggregate {
     ++total;
     if (!r.success) {
       ++failed;
-      ++errors[r.error_type.empty() ? absl::string_view("Error") : r.error_type];
+      ++errors[ErrorTypeOrDefault(r.error_type)];
     }
     sum_s += r.duration_s;
     min_s = std::min(min_s, r.duration_s);

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "ragperf/atomic_file.h"
 #include "ragperf/fork_gate.h"
+#include "ragperf/record_validator.h"
 
 namespace ragperf {
 namespace {
@@ -198,7 +199,7 @@ void PerformanceMonitor::RecordDetailed(int id, const OperationRecord& record) {
     if (!rec.success) {
       ErrorEntry e;
       e.operation = name;
-      e.error_type = rec.error_type.empty() ? "Error" : std::string(rec.error_type);
+      e.error_type = std::string(ErrorTypeOrDefault(rec.error_type));
       e.message = std::string(rec.error_message);
       e.timestamp_s = rec.timestamp_s;
       e.duration_s = rec.duration_s;
