@@ -29,13 +29,10 @@ ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
     PyObject* value = nullptr;
     if (resolver.is_model(d)) {
       value = ModelOf(self);
-    } else if (self->metadata != nullptr) {
-      value = PyDict_GetItemWithError(self->metadata, PyTuple_GET_ITEM(dims, i));
+    } else {
+      value = MetadataGet(&self->metadata, PyTuple_GET_ITEM(dims, i));
     }
-    if (value == nullptr || value == Py_None) {
-      if (PyErr_Occurred()) NoteInternalError(hot, "reading a dimension");
-      continue;
-    }
+    if (value == nullptr || value == Py_None) continue;
     PyObject* text = PyUnicode_CheckExact(value) ? Py_NewRef(value)
                                                   : PyObject_Str(value);
     if (text == nullptr) {

@@ -146,54 +146,53 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     return nullptr;
   }
   const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
-  PyObject* metadata = nullptr;  // new reference once created
+  // The keywords that name the operation or the metadata dict; every other
+  // keyword is a metadata pair.
+  Py_ssize_t op_kw = -1;
+  Py_ssize_t metadata_kw = -1;
   for (Py_ssize_t i = 0; i < nkw; ++i) {
     PyObject* key = PyTuple_GET_ITEM(kwnames, i);
-    PyObject* value = args[nargs + i];
-    if (op == nullptr &&
+    if (op == nullptr && op_kw < 0 &&
         (KeywordIs(key, "operation") || KeywordIs(key, "operation_type"))) {
-      op = value;
-      continue;
-    }
-    if (metadata_arg == nullptr && KeywordIs(key, "metadata")) {
-      metadata_arg = value;  // validated below like the positional dict
-      continue;
-    }
-    if (metadata == nullptr && (metadata = PyDict_New()) == nullptr) {
-      return nullptr;
-    }
-    if (PyDict_SetItem(metadata, key, value) != 0) {
-      Py_DECREF(metadata);
-      return nullptr;
+      op_kw = i;
+    } else if (metadata_arg == nullptr && metadata_kw < 0 &&
+               KeywordIs(key, "metadata")) {
+      metadata_kw = i;
     }
   }
+  if (op_kw >= 0) op = args[nargs + op_kw];
+  if (metadata_kw >= 0) metadata_arg = args[nargs + metadata_kw];
   if (op == nullptr) {
-    Py_XDECREF(metadata);
     PyErr_SetString(PyExc_TypeError,
                     "track_operation() missing the operation (an "
                     "OperationType or a str)");
     return nullptr;
   }
-  if (metadata_arg != nullptr && metadata_arg != Py_None) {
-    // The block's metadata is its own: later edits of either dict are not
-    // shared. Keyword metadata wins over the positional dict.
-    PyObject* merged = CopyMetadata(metadata_arg);
-    if (merged == nullptr ||
-        (metadata != nullptr && PyDict_Update(merged, metadata) != 0)) {
-      Py_XDECREF(merged);
-      Py_XDECREF(metadata);
+  // The block's metadata is its own: later edits of the caller's dict are
+  // not shared. Keyword metadata wins over the dict.
+  BlockMetadata metadata;
+  MetadataInit(&metadata);
+  if (metadata_arg != nullptr && metadata_arg != Py_None &&
+      MetadataUpdate(&metadata, metadata_arg) < 0) {
+    MetadataClear(&metadata);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < nkw; ++i) {
+    if (i == op_kw || i == metadata_kw) continue;
+    if (MetadataSet(&metadata, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) <
+        0) {
+      MetadataClear(&metadata);
       return nullptr;
     }
-    Py_XSETREF(metadata, merged);
   }
   // Most code tracks the same few names: remember the last one. The strong
   // reference held in last_op keeps its address from being reused.
   PyObject* entry = ResolveCached(hot, op);
   if (entry == nullptr) {
-    Py_XDECREF(metadata);
+    MetadataClear(&metadata);
     return nullptr;
   }
-  return NewTracker(hot, entry, metadata);
+  return NewTracker(hot, entry, &metadata);
 }
 
 // resolve(operation) -> (id, name)
@@ -283,7 +282,7 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
   for (PyObject* t : hot->traces) Py_VISIT(t);
-  return 0;
+  return hot->metadata_json != nullptr ? hot->metadata_json->Traverse(visit, arg) : 0;
 }
 
 int HotClear(PyObject* self) {
@@ -294,6 +293,7 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
   Py_CLEAR(hot->dimensions);
+  if (hot->metadata_json != nullptr) hot->metadata_json->Clear();
   if (hot->cached_stack != nullptr) {
     ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
   }
@@ -307,6 +307,8 @@ void HotDealloc(PyObject* self) {
   HotClear(self);
   delete hot->resolver;
   hot->resolver = nullptr;
+  delete hot->metadata_json;
+  hot->metadata_json = nullptr;
   delete hot->in_flight;
   hot->in_flight = nullptr;
   delete hot->owner;
@@ -366,7 +368,7 @@ PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
 }
 
 int RegisterOperationTrackerTypes(PyObject* module) {
-  if (InitPyArgs() < 0 || ReadySpanStackType() < 0 ||
+  if (InitPyArgs() < 0 || InitBlockMetadata() < 0 || ReadySpanStackType() < 0 ||
       ReadyTrackerTypes(module) < 0 || RegisterUsageExtractor(module) < 0) {
     return -1;
   }
@@ -399,6 +401,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   for (PyObject*& t : hot->traces) t = nullptr;
   hot->trace_next = 0;
   hot->resolver = new DimensionResolver(&hot->monitor->dimensions());
+  hot->metadata_json = new MetadataJsonCache();
   hot->ids = PyDict_New();
   hot->current = PyContextVar_New("ragperf_current_operation", nullptr);
   PyObject_GC_Track(reinterpret_cast<PyObject*>(hot));

@@ -46,6 +46,21 @@ void AppendValue(PyObject* value, std::string* out) {
   }
 }
 
+// Appends one "key": value entry; false (and nothing appended but the
+// truncation marker) once the text would pass kMaxMetadataJsonBytes.
+bool AppendEntry(PyObject* key, PyObject* value, bool first, std::string* out) {
+  const size_t mark = out->size();
+  if (!first) out->append(", ");
+  AppendStrOf(key, out);
+  out->append(": ");
+  AppendValue(value, out);
+  if (out->size() <= kMaxMetadataJsonBytes) return true;
+  out->resize(mark);
+  out->append(first ? "" : ", ");
+  out->append("\"_truncated\": true");
+  return false;
+}
+
 }  // namespace
 
 int MetadataToJson(PyObject* dict, std::string* out) {
@@ -56,21 +71,21 @@ int MetadataToJson(PyObject* dict, std::string* out) {
   PyObject* value = nullptr;
   bool first = true;
   while (PyDict_Next(dict, &pos, &key, &value)) {
-    const size_t mark = out->size();
-    if (!first) out->append(", ");
-    AppendStrOf(key, out);
-    out->append(": ");
-    AppendValue(value, out);
-    if (out->size() > kMaxMetadataJsonBytes) {
-      out->resize(mark);
-      out->append(first ? "" : ", ");
-      out->append("\"_truncated\": true");
-      break;
-    }
+    if (!AppendEntry(key, value, first, out)) break;
     first = false;
   }
   out->push_back('}');
   return 0;
+}
+
+void PairsToJson(PyObject* const* keys, PyObject* const* values, int count,
+                 std::string* out) {
+  out->clear();
+  out->push_back('{');
+  for (int i = 0; i < count; ++i) {
+    if (!AppendEntry(keys[i], values[i], i == 0, out)) break;
+  }
+  out->push_back('}');
 }
 
 }  // namespace ragperf::bindings

@@ -28,6 +28,9 @@ constexpr size_t kMaxMetadataJsonBytes = 4096;
 // leaves a Python error set (values whose str() fails are written as their
 // type name in angle brackets).
 int MetadataToJson(PyObject* dict, std::string* out);
+// The same for `count` (key, value) pairs, in that order.
+void PairsToJson(PyObject* const* keys, PyObject* const* values, int count,
+                 std::string* out);
 
 }  // namespace ragperf::bindings
 

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "block_metadata.h"
 #include "py_args.h"
 #include "ragperf/block_usage.h"
 #include "ragperf/dimension_resolver.h"
@@ -78,6 +79,8 @@ struct HotPathObject {
   // the same names and the series cache.
   PyObject* dimensions;
   DimensionResolver* resolver;
+  // The JSON of the last metadata recorded (see block_metadata.h).
+  MetadataJsonCache* metadata_json;
 };
 
 struct TrackerObject {
@@ -85,7 +88,7 @@ struct TrackerObject {
   vectorcallfunc vectorcall;  // TrackerVectorcall: see fast_with_slots.h
   HotPathObject* hot;  // strong reference
   PyObject* name;      // plain str
-  PyObject* metadata;  // dict, created lazily; NULL when none
+  BlockMetadata metadata;  // inline pairs or a dict (block_metadata.h)
   int op_id;
   int state;
   int64_t start_ns;
@@ -137,8 +140,10 @@ inline PyObject* AsObject(TrackerObject* t) {
 // ---- tracker_type.cpp
 // Readies _Ready and OperationTracker and adds them to `module`.
 int ReadyTrackerTypes(PyObject* module);
-// A new tracker of the (id, name) `entry`; steals `metadata` (may be NULL).
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata);
+// A new tracker of the (id, name) `entry`; takes over `*metadata`'s
+// references (it is left empty).
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry,
+                     BlockMetadata* metadata);
 // Counts (and logs the first) internal error; consumes the pending exception.
 void NoteInternalError(HotPathObject* hot, const char* where);
 // Imports the logging module NoteInternalError logs with (at module init);
@@ -168,6 +173,11 @@ PyObject* HotSetDimensions(PyObject* self, PyObject* dims);
 // ---- tracker_properties.cpp
 extern PyGetSetDef kTrackerGetSet[];
 extern PyMethodDef kTrackerMethods[];
+// Interns the attribute names TrackerSetAttr tests; -1 on failure.
+int InitTrackerAttributeNames();
+// tp_setattro: the token counts directly, everything else generically
+// (the getset table above is the one definition of what is settable).
+int TrackerSetAttr(PyObject* self, PyObject* name, PyObject* value);
 // Adds _core._set_usage_extractor to `module`.
 int RegisterUsageExtractor(PyObject* module);
 

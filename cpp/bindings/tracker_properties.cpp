@@ -62,26 +62,15 @@ int SetTokens(PyObject* self, PyObject* value, void*) {
 
 // --------------------------------------------------------------- metadata ----
 
+// The block's own dict (the same object on every read; edits are recorded).
 PyObject* GetMetadata(PyObject* self, void*) {
-  TrackerObject* t = T(self);
-  if (t->metadata == nullptr) {
-    t->metadata = PyDict_New();
-    if (t->metadata == nullptr) return nullptr;
-  }
-  Py_INCREF(t->metadata);
-  return t->metadata;
+  PyObject* dict = MetadataDict(&T(self)->metadata);
+  Py_XINCREF(dict);
+  return dict;
 }
 
 int SetMetadata(PyObject* self, PyObject* value, void*) {
-  TrackerObject* t = T(self);
-  if (value == nullptr || value == Py_None) {
-    Py_CLEAR(t->metadata);
-    return 0;
-  }
-  PyObject* copy = CopyMetadata(value);
-  if (copy == nullptr) return -1;
-  Py_XSETREF(t->metadata, copy);
-  return 0;
+  return MetadataReplace(&T(self)->metadata, value);
 }
 
 // ------------------------------------------------------------- the result ----
@@ -346,7 +335,36 @@ PyMethodDef kModuleFunctions[] = {
      "ragperf.usage registers extract_usage at import."},
     {nullptr, nullptr, 0, nullptr}};
 
+// The token attributes' names (interned), for TrackerSetAttr.
+PyObject* g_tokens_name = nullptr;
+PyObject* g_prompt_tokens_name = nullptr;
+PyObject* g_completion_tokens_name = nullptr;
+
 }  // namespace
+
+int InitTrackerAttributeNames() {
+  if (g_tokens_name == nullptr) {
+    g_tokens_name = PyUnicode_InternFromString("tokens");
+    g_prompt_tokens_name = PyUnicode_InternFromString("prompt_tokens");
+    g_completion_tokens_name = PyUnicode_InternFromString("completion_tokens");
+  }
+  return g_tokens_name != nullptr && g_prompt_tokens_name != nullptr &&
+                 g_completion_tokens_name != nullptr
+             ? 0
+             : -1;
+}
+
+int TrackerSetAttr(PyObject* self, PyObject* name, PyObject* value) {
+  // Token counts are set in most LLM blocks. STORE_ATTR passes the interned
+  // name: an address test finds the setter without the type lookup and
+  // descriptor call of the generic path (~150 instructions each).
+  if (name == g_prompt_tokens_name) return SetPromptTokens(self, value, nullptr);
+  if (name == g_completion_tokens_name) {
+    return SetCompletionTokens(self, value, nullptr);
+  }
+  if (name == g_tokens_name) return SetTokens(self, value, nullptr);
+  return PyObject_GenericSetAttr(self, name, value);
+}
 
 int RegisterUsageExtractor(PyObject* module) {
   return PyModule_AddFunctions(module, kModuleFunctions);

@@ -116,10 +116,9 @@ int FreezeInTraceRing(TrackerObject* self) {
     if (slot != AsObject(self)) continue;
     TrackerObject* copy = PyObject_GC_New(TrackerObject, &TrackerType);
     if (copy == nullptr) return -1;
-    PyObject* metadata = nullptr;
-    if (self->metadata != nullptr &&
-        (metadata = PyDict_Copy(self->metadata)) == nullptr) {
-      Py_DECREF(copy);
+    BlockMetadata metadata;
+    if (MetadataCopy(&self->metadata, &metadata) < 0) {
+      PyObject_GC_Del(copy);  // nothing in it is initialised yet
       return -1;
     }
     // Plain fields by copy, then the references one by one.
@@ -318,10 +317,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
       rec.response_model = Utf8View(self->response_model);
     }
   }
-  std::string metadata_json;
-  if (self->metadata != nullptr && PyDict_GET_SIZE(self->metadata) > 0) {
-    MetadataToJson(self->metadata, &metadata_json);
-    rec.metadata_json = metadata_json;
+  std::string metadata_json;  // used only when the cache cannot answer
+  if (!MetadataEmpty(&self->metadata)) {
+    rec.metadata_json = self->hot->metadata_json->Json(self->metadata,
+                                                       &metadata_json);
   }
   rec.cache_hit = self->cache_hit;
   rec.span_id = self->span.ids.span_id;
@@ -407,7 +406,7 @@ PyObject* TrackerVectorcall(PyObject* self, PyObject* const* args,
 int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
   Py_VISIT(AsObject(reinterpret_cast<TrackerObject*>(t->hot)));
-  Py_VISIT(t->metadata);
+  if (int r = MetadataTraverse(&t->metadata, visit, arg)) return r;
   Py_VISIT(t->stack);
   if (t->span.parent != nullptr) Py_VISIT(AsObject(TrackerOfSpan(t->span.parent)));
   if (t->span.root != nullptr) Py_VISIT(AsObject(TrackerOfSpan(t->span.root)));
@@ -419,7 +418,7 @@ int TrackerTraverse(PyObject* self, visitproc visit, void* arg) {
 
 int TrackerClear(PyObject* self) {
   TrackerObject* t = reinterpret_cast<TrackerObject*>(self);
-  Py_CLEAR(t->metadata);
+  MetadataClear(&t->metadata);
   Py_CLEAR(t->stack);
   if (t->span.parent != nullptr) {  // active child (a root has neither link)
     SpanNode* parent = t->span.parent;
@@ -486,12 +485,12 @@ PyObject* TrackerAExitMethod(PyObject* self, PyObject* const* args,
 
 PyObject* ModelOf(TrackerObject* self) {
   if (self->model != nullptr) return self->model;
-  if (self->metadata == nullptr) return self->response_model;
-  PyObject* m = PyDict_GetItemString(self->metadata, "model");
+  PyObject* m = MetadataGet(&self->metadata, ModelKey());
   return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
 
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry,
+                     BlockMetadata* metadata) {
   TrackerObject* t;
   if (g_free_count > 0) {
     t = g_free_list[--g_free_count];
@@ -500,7 +499,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
   } else {
     t = PyObject_GC_New(TrackerObject, &TrackerType);
     if (t == nullptr) {
-      Py_XDECREF(metadata);
+      MetadataClear(metadata);
       return nullptr;
     }
   }
@@ -512,7 +511,8 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
                  : static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   t->name = PyTuple_GET_ITEM(entry, 1);
   Py_INCREF(t->name);
-  t->metadata = metadata;  // steals
+  t->metadata = *metadata;  // the references move
+  MetadataInit(metadata);
   t->state = kNew;
   t->start_ns = 0;
   t->rss_start_bytes = -1;
@@ -536,7 +536,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, PyObject* metadata) {
 }
 
 int ReadyTrackerTypes(PyObject* module) {
-  if (ImportLoggingOnce() < 0) return -1;
+  if (ImportLoggingOnce() < 0 || InitTrackerAttributeNames() < 0) return -1;
   TrackerType.tp_name = "ragperf._core.OperationTracker";
   TrackerType.tp_basicsize = sizeof(TrackerObject);
   TrackerType.tp_dealloc = TrackerDealloc;
@@ -549,6 +549,7 @@ int ReadyTrackerTypes(PyObject* module) {
   TrackerType.tp_repr = TrackerRepr;
   TrackerType.tp_methods = kTrackerMethods;
   TrackerType.tp_getset = kTrackerGetSet;
+  TrackerType.tp_setattro = TrackerSetAttr;
   TrackerType.tp_doc =
       "Times one block: `with monitor.track_operation(...) as op:` (or "
       "`async with`). Set op.tokens / op.prompt_tokens / op.completion_tokens "

@@ -95,6 +95,7 @@ absl::Status ModelUsage::SetPrice(absl::string_view model, ModelPrice price) {
   if (absl::Status s = ValidatePrice(model, price); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   prices_[model] = price;
+  ForgetLastLocked();
   return absl::OkStatus();
 }
 
@@ -106,6 +107,7 @@ absl::Status ModelUsage::SetPrices(
   absl::MutexLock lock(&mu_);
   prices_.clear();
   for (const auto& [model, price] : prices) prices_[model] = price;
+  ForgetLastLocked();
   return absl::OkStatus();
 }
 
@@ -152,14 +154,22 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
                                          int64_t total_tokens,
                                          double duration_s) {
   if (model.empty()) return std::nullopt;
-  absl::MutexLock lock(&mu_);
-  std::optional<double> cost;
-  if (const ModelPrice* price = LookUp(model, response_model)) {
-    cost = CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
-  }
   // Names are capped like operation names so a runaway label cannot grow
   // one entry without bound.
-  Totals& t = totals_[Utf8Prefix(model, kMaxModelNameLength)];
+  const absl::string_view name = Utf8Prefix(model, kMaxModelNameLength);
+  absl::MutexLock lock(&mu_);
+  if (last_.totals == nullptr || last_.model != name ||
+      last_.response_model != response_model) {
+    last_.price = LookUp(model, response_model);
+    last_.totals = &totals_[name];  // may grow the table: after LookUp
+    last_.model.assign(name.data(), name.size());
+    last_.response_model.assign(response_model.data(), response_model.size());
+  }
+  std::optional<double> cost;
+  if (last_.price != nullptr) {
+    cost = CostWith(*last_.price, prompt_tokens, completion_tokens, total_tokens);
+  }
+  Totals& t = *last_.totals;
   ++t.operations;
   t.prompt_tokens = SaturatingAdd(t.prompt_tokens, prompt_tokens);
   t.completion_tokens = SaturatingAdd(t.completion_tokens, completion_tokens);
@@ -215,6 +225,7 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
 void ModelUsage::MergeTotals(const ModelTotals& m) {
   if (m.model.empty()) return;
   absl::MutexLock lock(&mu_);
+  ForgetLastLocked();  // the insertion below may move every entry
   Totals& t = totals_[Utf8Prefix(m.model, kMaxModelNameLength)];
   t.operations += m.operations;
   t.prompt_tokens = SaturatingAdd(t.prompt_tokens, m.prompt_tokens);
@@ -229,6 +240,7 @@ void ModelUsage::MergeTotals(const ModelTotals& m) {
 
 void ModelUsage::Clear() {
   absl::MutexLock lock(&mu_);
+  ForgetLastLocked();
   totals_.clear();
 }
 

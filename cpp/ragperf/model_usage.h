@@ -168,9 +168,25 @@ class ModelUsage {
                                         int64_t completion_tokens,
                                         int64_t total_tokens);
 
+  // The entry of the model (and response model) Record saw last: a block
+  // names the same model as the one before it far more often than not, and
+  // two string compares cost less than hashing and probing two tables.
+  // Any change of either table forgets it (pointers into a flat_hash_map
+  // move when it grows).
+  struct LastRecorded {
+    std::string model;           // the capped name, as keyed in totals_
+    std::string response_model;  // as given
+    Totals* totals = nullptr;    // nullptr: nothing remembered
+    const ModelPrice* price = nullptr;  // LookUp's answer for the pair
+  };
+  void ForgetLastLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    last_.totals = nullptr;
+  }
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ModelPrice> prices_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
+  LastRecorded last_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ragperf

@@ -1,0 +1,286 @@
+// Copyright 2026 The ragperf Authors.
+
+#include "block_metadata.h"
+
+#include <cstring>
+
+#include "metadata_json.h"
+#include "py_args.h"
+
+namespace ragperf::bindings {
+namespace {
+
+PyObject* g_model_key = nullptr;  // "model", interned, kept for life
+
+// a == b for two exact str: the same object (interned names, literals) or
+// the same text.
+bool SameKey(PyObject* a, PyObject* b) {
+  if (a == b) return true;
+  const Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+  return n == PyUnicode_GET_LENGTH(b) && PyUnicode_KIND(a) == PyUnicode_KIND(b) &&
+         std::memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                     static_cast<size_t>(n) * PyUnicode_KIND(a)) == 0;
+}
+
+// The inline pairs as a new dict in `m->dict`; the pairs' references move
+// into it.
+int Spill(BlockMetadata* m) {
+  PyObject* dict = PyDict_New();
+  if (dict == nullptr) return -1;
+  for (int i = 0; i < m->count; ++i) {
+    if (PyDict_SetItem(dict, m->keys[i], m->values[i]) < 0) {
+      Py_DECREF(dict);
+      return -1;
+    }
+  }
+  for (int i = 0; i < m->count; ++i) {
+    Py_DECREF(m->keys[i]);
+    Py_DECREF(m->values[i]);
+  }
+  m->count = 0;
+  m->dict = dict;
+  return 0;
+}
+
+// Values whose JSON text cannot change while the same object lives.
+bool IsImmutableValue(PyObject* v) {
+  return v == Py_None || PyUnicode_CheckExact(v) || PyLong_CheckExact(v) ||
+         PyFloat_CheckExact(v) || PyBool_Check(v);
+}
+
+bool AllKeysAreStr(PyObject* dict) {
+  Py_ssize_t pos = 0;
+  PyObject* key = nullptr;
+  while (PyDict_Next(dict, &pos, &key, nullptr)) {
+    if (!PyUnicode_CheckExact(key)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+PyObject* ModelKey() { return g_model_key; }
+
+int InitBlockMetadata() {
+  if (g_model_key == nullptr) g_model_key = PyUnicode_InternFromString("model");
+  return g_model_key == nullptr ? -1 : 0;
+}
+
+void MetadataInit(BlockMetadata* m) {
+  m->dict = nullptr;
+  m->count = 0;
+}
+
+void MetadataClear(BlockMetadata* m) {
+  // Fields first, references after: a DECREF can run arbitrary code.
+  const int count = m->count;
+  PyObject* keys[BlockMetadata::kInlinePairs];
+  PyObject* values[BlockMetadata::kInlinePairs];
+  for (int i = 0; i < count; ++i) {
+    keys[i] = m->keys[i];
+    values[i] = m->values[i];
+  }
+  m->count = 0;
+  Py_CLEAR(m->dict);
+  for (int i = 0; i < count; ++i) {
+    Py_DECREF(keys[i]);
+    Py_DECREF(values[i]);
+  }
+}
+
+int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg) {
+  Py_VISIT(m->dict);
+  for (int i = 0; i < m->count; ++i) {
+    Py_VISIT(m->keys[i]);
+    Py_VISIT(m->values[i]);
+  }
+  return 0;
+}
+
+bool MetadataEmpty(const BlockMetadata* m) {
+  return m->dict == nullptr ? m->count == 0 : PyDict_GET_SIZE(m->dict) == 0;
+}
+
+int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value) {
+  if (m->dict == nullptr && PyUnicode_CheckExact(key)) {
+    for (int i = 0; i < m->count; ++i) {
+      if (SameKey(m->keys[i], key)) {
+        Py_INCREF(value);
+        Py_SETREF(m->values[i], value);
+        return 0;
+      }
+    }
+    if (m->count < BlockMetadata::kInlinePairs) {
+      Py_INCREF(key);
+      Py_INCREF(value);
+      m->keys[m->count] = key;
+      m->values[m->count] = value;
+      ++m->count;
+      return 0;
+    }
+  }
+  if (m->dict == nullptr && Spill(m) < 0) return -1;
+  return PyDict_SetItem(m->dict, key, value);
+}
+
+int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
+  if (PyDict_CheckExact(mapping) && m->dict == nullptr &&
+      m->count + PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs &&
+      AllKeysAreStr(mapping)) {
+    // Exact str keys: MetadataSet compares them without running Python
+    // code, so PyDict_Next's borrowed pairs stay valid.
+    Py_ssize_t pos = 0;
+    PyObject* key = nullptr;
+    PyObject* value = nullptr;
+    while (PyDict_Next(mapping, &pos, &key, &value)) {
+      if (MetadataSet(m, key, value) < 0) return -1;
+    }
+    return 0;
+  }
+  PyObject* copy = CopyMetadata(mapping);  // TypeError for non-mappings
+  if (copy == nullptr) return -1;
+  if (m->dict == nullptr && m->count == 0) {
+    m->dict = copy;
+    return 0;
+  }
+  const int rc = (m->dict != nullptr || Spill(m) == 0) ? PyDict_Update(m->dict, copy) : -1;
+  Py_DECREF(copy);
+  return rc;
+}
+
+PyObject* MetadataGet(const BlockMetadata* m, PyObject* key) {
+  if (m->dict != nullptr) {
+    PyObject* v = PyDict_GetItemWithError(m->dict, key);
+    if (v == nullptr) PyErr_Clear();
+    return v;
+  }
+  for (int i = 0; i < m->count; ++i) {
+    if (SameKey(m->keys[i], key)) return m->values[i];
+  }
+  return nullptr;
+}
+
+PyObject* MetadataDict(BlockMetadata* m) {
+  if (m->dict == nullptr && Spill(m) < 0) return nullptr;
+  return m->dict;
+}
+
+int MetadataReplace(BlockMetadata* m, PyObject* mapping) {
+  if (mapping == nullptr || mapping == Py_None) {
+    MetadataClear(m);
+    return 0;
+  }
+  BlockMetadata fresh;
+  MetadataInit(&fresh);
+  if (MetadataUpdate(&fresh, mapping) < 0) {
+    MetadataClear(&fresh);
+    return -1;
+  }
+  MetadataClear(m);
+  *m = fresh;
+  return 0;
+}
+
+int MetadataCopy(const BlockMetadata* from, BlockMetadata* to) {
+  MetadataInit(to);
+  if (from->dict != nullptr) {
+    to->dict = PyDict_Copy(from->dict);
+    return to->dict == nullptr ? -1 : 0;
+  }
+  for (int i = 0; i < from->count; ++i) {
+    Py_INCREF(from->keys[i]);
+    Py_INCREF(from->values[i]);
+    to->keys[i] = from->keys[i];
+    to->values[i] = from->values[i];
+  }
+  to->count = from->count;
+  return 0;
+}
+
+// ------------------------------------------------------------ JSON cache ----
+
+MetadataJsonCache::MetadataJsonCache() : count_(-1) {}
+
+MetadataJsonCache::~MetadataJsonCache() { Clear(); }
+
+int MetadataJsonCache::Traverse(visitproc visit, void* arg) const {
+  for (int i = 0; i < count_; ++i) {
+    Py_VISIT(keys_[i]);
+    Py_VISIT(values_[i]);
+  }
+  return 0;
+}
+
+void MetadataJsonCache::Clear() {
+  const int count = count_;
+  count_ = -1;
+  for (int i = 0; i < count; ++i) {
+    Py_DECREF(keys_[i]);
+    Py_DECREF(values_[i]);
+  }
+}
+
+absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
+                                          std::string* scratch) {
+  // The pairs to write: inline, or a small dict's (borrowed while the GIL
+  // is held and nothing runs Python code).
+  PyObject* const* keys = m.keys;
+  PyObject* const* values = m.values;
+  int count = m.count;
+  PyObject* dict_keys[BlockMetadata::kInlinePairs];
+  PyObject* dict_values[BlockMetadata::kInlinePairs];
+  if (m.dict != nullptr) {
+    if (PyDict_GET_SIZE(m.dict) > BlockMetadata::kInlinePairs) {
+      MetadataToJson(m.dict, scratch);
+      return *scratch;
+    }
+    Py_ssize_t pos = 0;
+    count = 0;
+    while (PyDict_Next(m.dict, &pos, &dict_keys[count], &dict_values[count])) {
+      ++count;
+    }
+    keys = dict_keys;
+    values = dict_values;
+  }
+  if (count == count_) {
+    bool same = true;
+    for (int i = 0; i < count && same; ++i) {
+      same = keys[i] == keys_[i] && values[i] == values_[i];
+    }
+    if (same) return json_;
+  }
+  bool cacheable = true;
+  for (int i = 0; i < count && cacheable; ++i) {
+    cacheable = PyUnicode_CheckExact(keys[i]) && IsImmutableValue(values[i]);
+  }
+  if (!cacheable) {
+    PairsToJson(keys, values, count, scratch);
+    return *scratch;
+  }
+  // Take the new references before dropping the old: a pair may be shared.
+  for (int i = 0; i < count; ++i) {
+    Py_INCREF(keys[i]);
+    Py_INCREF(values[i]);
+  }
+  PyObject* old_keys[BlockMetadata::kInlinePairs];
+  PyObject* old_values[BlockMetadata::kInlinePairs];
+  const int old_count = count_;
+  for (int i = 0; i < old_count; ++i) {
+    old_keys[i] = keys_[i];
+    old_values[i] = values_[i];
+  }
+  for (int i = 0; i < count; ++i) {
+    keys_[i] = keys[i];
+    values_[i] = values[i];
+  }
+  count_ = count;
+  PairsToJson(keys_, values_, count_, &json_);
+  // Dropping str/int/float/bool/None references runs no Python code.
+  for (int i = 0; i < old_count; ++i) {
+    Py_DECREF(old_keys[i]);
+    Py_DECREF(old_values[i]);
+  }
+  return json_;
+}
+
+}  // namespace ragperf::bindings
