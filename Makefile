@@ -146,6 +146,11 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_stream.py --json benchmarks/results/stream.json
 	$(VPY) benchmarks/bench_memory.py --json benchmarks/results/memory.json
 	$(VPY) benchmarks/bench_otel_sampling.py --json benchmarks/results/otel_sampling.json
+	$(VPY) benchmarks/bench_nested.py --json benchmarks/results/nested.json
+	bash scripts/install-system-deps.sh valgrind
+	$(VPY) benchmarks/bench_instructions.py \
+	  --cases nested_bare,nested_query,nested_query_positional,nested3_bare,nested3_query \
+	  --json benchmarks/results/nested_instructions.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
 
 # CPU instructions per tracked block under valgrind (noise-free; see the

@@ -33,6 +33,8 @@ KNOWN: Dict[str, Tuple[str, str]] = {
     "memory": ("memory.json", "Memory per operation"),
     "otel_sampling": ("otel_sampling.json", "OpenTelemetry: sampling and pushed metrics"),
     "otel_instructions": ("otel_instructions.json", "OpenTelemetry: instructions per block"),
+    "nested": ("nested.json", "Realistic nested query"),
+    "nested_instructions": ("nested_instructions.json", "Realistic nested query: instructions per query"),
 }
 SPREAD_GLOB = "overhead_run*.json"
 
@@ -47,7 +49,9 @@ CPP_RUN = (
 )
 # Sections rendered only when their result file exists (added after the
 # page's first five; a checkout without them reads as before).
-OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory", "otel_sampling", "otel_instructions"})
+OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory", "otel_sampling", "otel_instructions", "nested",
+                               "nested_instructions"})
+NESTED_INSTRUCTION_CASES = "nested_bare,nested_query,nested_query_positional,nested3_bare,nested3_query"
 
 COMMANDS: Dict[str, List[str]] = {
     "asgi": ["sudo apt-get install apache2-utils  # ab",
@@ -56,6 +60,12 @@ COMMANDS: Dict[str, List[str]] = {
     "memory": [".venv/bin/python benchmarks/bench_memory.py --json benchmarks/results/memory.json"],
     "otel_sampling": [".venv/bin/python benchmarks/bench_otel_sampling.py --json benchmarks/results/otel_sampling.json"],
     "otel_instructions": [".venv/bin/python benchmarks/bench_otel_instructions.py --baseline-otel /tmp/otel_main.py"],
+    "nested": [".venv/bin/python benchmarks/bench_nested.py --json benchmarks/results/nested.json"],
+    "nested_instructions": [
+        "sudo apt-get install valgrind",
+        ".venv/bin/python benchmarks/bench_instructions.py --cases " + NESTED_INSTRUCTION_CASES
+        + " --json benchmarks/results/nested_instructions.json",
+    ],
     "overhead": [".venv/bin/python benchmarks/bench_overhead.py --json benchmarks/results/overhead.json"],
     "accuracy": [".venv/bin/python benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json"],
     "concurrency": [

@@ -10,7 +10,8 @@ table. The prose around the numbers is static text kept beside the code:
 this file puts the page together; render_common.py holds what every section
 uses, render_page_head.py the targets, machine and commands,
 render_core_sections.py the core benchmarks' sections, and
-render_integration_sections.py / render_memory_section.py the optional ones. A
+render_integration_sections.py / render_memory_section.py /
+render_otel_section.py / render_nested_section.py the optional ones. A
 missing file makes its section say "not run". The only things read from
 outside the results are the Makefile's ``bench`` recipe (shown verbatim) and,
 when no result file recorded it, the first line of ``g++ --version``.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules 
 import common  # noqa: E402  (no ragperf import at module level)
 import render_integration_sections  # noqa: E402
 import render_memory_section  # noqa: E402
+import render_nested_section  # noqa: E402
 import render_otel_section  # noqa: E402
 from render_common import (  # noqa: E402
     DEFAULT_OUT,
@@ -63,7 +65,8 @@ SMOKE = """\
 `tests/python/test_bench_smoke.py` and `test_bench_accuracy_smoke.py` run the
 overhead and accuracy scripts with `--quick`; `tests/python/test_bench_render.py`
 runs `bench_reads.py` and `bench_concurrency.py` with `--quick` and renders this
-page from small synthetic result files. They check that the benchmarks work and
+page from small synthetic result files; `tests/python/test_bench_nested.py` runs
+`bench_nested.py` with a few queries. They check that the benchmarks work and
 what they write, never the timings."""
 
 
@@ -81,6 +84,7 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("stream", "Streamed chunks (`benchmarks/bench_stream.py`)", render_integration_sections.section_stream),
     ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", render_memory_section.section_memory),
     ("otel_sampling", "OpenTelemetry: sampling and pushed metrics (`benchmarks/bench_otel_sampling.py`)", render_otel_section.section_otel),
+    ("nested", "Realistic nested query (`benchmarks/bench_nested.py`)", render_nested_section.section_nested),
 ]
 
 
