@@ -11,6 +11,9 @@ namespace ragperf::bindings {
 namespace {
 
 PyObject* g_model_key = nullptr;  // "model", interned, kept for life
+// The last MetadataJsonCache key handed out: keys of different caches (one
+// per monitor) never collide. Guarded by the GIL.
+uint64_t g_json_keys = 0;
 
 // a == b for two exact str: the same object (interned names, literals) or
 // the same text.
@@ -123,6 +126,35 @@ int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value) {
   return PyDict_SetItem(m->dict, key, value);
 }
 
+int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
+                        PyObject* const* values, Py_ssize_t skip_a,
+                        Py_ssize_t skip_b) {
+  const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+  const Py_ssize_t pairs = n - (skip_a >= 0) - (skip_b >= 0);
+  if (m->dict == nullptr && m->count == 0 &&
+      pairs <= BlockMetadata::kInlinePairs) {
+    // A call's keyword names are distinct exact str (CPython checks): the
+    // common case stores them without comparing.
+    int count = 0;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      if (i == skip_a || i == skip_b) continue;
+      PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+      Py_INCREF(key);
+      Py_INCREF(values[i]);
+      m->keys[count] = key;
+      m->values[count] = values[i];
+      ++count;
+    }
+    m->count = count;
+    return 0;
+  }
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    if (i == skip_a || i == skip_b) continue;
+    if (MetadataSet(m, PyTuple_GET_ITEM(kwnames, i), values[i]) < 0) return -1;
+  }
+  return 0;
+}
+
 int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
   if (PyDict_CheckExact(mapping) && m->dict == nullptr &&
       m->count + PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs &&
@@ -199,7 +231,7 @@ int MetadataCopy(const BlockMetadata* from, BlockMetadata* to) {
 
 // ------------------------------------------------------------ JSON cache ----
 
-MetadataJsonCache::MetadataJsonCache() : count_(-1) {}
+MetadataJsonCache::MetadataJsonCache() : count_(-1), key_(0) {}
 
 MetadataJsonCache::~MetadataJsonCache() { Clear(); }
 
@@ -221,7 +253,9 @@ void MetadataJsonCache::Clear() {
 }
 
 absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
-                                          std::string* scratch) {
+                                          std::string* scratch,
+                                          uint64_t* key) {
+  if (key != nullptr) *key = 0;
   // The pairs to write: inline, or a small dict's (borrowed while the GIL
   // is held and nothing runs Python code).
   PyObject* const* keys = m.keys;
@@ -247,7 +281,10 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     for (int i = 0; i < count && same; ++i) {
       same = keys[i] == keys_[i] && values[i] == values_[i];
     }
-    if (same) return json_;
+    if (same) {
+      if (key != nullptr) *key = key_;
+      return json_;
+    }
   }
   bool cacheable = true;
   for (int i = 0; i < count && cacheable; ++i) {
@@ -274,7 +311,9 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     values_[i] = values[i];
   }
   count_ = count;
+  key_ = ++g_json_keys;
   PairsToJson(keys_, values_, count_, &json_);
+  if (key != nullptr) *key = key_;
   // Dropping str/int/float/bool/None references runs no Python code.
   for (int i = 0; i < old_count; ++i) {
     Py_DECREF(old_keys[i]);

@@ -38,6 +38,7 @@
 
 #include <Python.h>
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -71,6 +72,11 @@ bool MetadataEmpty(const BlockMetadata* m);
 int MetadataUpdate(BlockMetadata* m, PyObject* mapping);
 // metadata[key] = value. -1 with an exception on failure.
 int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value);
+// metadata[kwnames[i]] = values[i] for every keyword of a call except
+// indices `skip_a` and `skip_b` (-1: none). -1 with an exception on failure.
+int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
+                        PyObject* const* values, Py_ssize_t skip_a,
+                        Py_ssize_t skip_b);
 // metadata.get(key) for an exact str `key`: borrowed, or NULL when missing
 // (never leaves an exception set).
 PyObject* MetadataGet(const BlockMetadata* m, PyObject* key);
@@ -94,7 +100,11 @@ class MetadataJsonCache {
   // its keys and values are the objects last serialised; else written to
   // `*scratch` (and remembered when every value is immutable). The view
   // stays valid until the next call or `*scratch` changes.
-  absl::string_view Json(const BlockMetadata& m, std::string* scratch);
+  // `*key` (optional) gets a nonzero number shared by every call that
+  // returned the same cached text (never reused), or 0 when the text was
+  // written to `*scratch`: see OperationRecord::text_key.
+  absl::string_view Json(const BlockMetadata& m, std::string* scratch,
+                         uint64_t* key = nullptr);
 
   int Traverse(visitproc visit, void* arg) const;
   void Clear();
@@ -103,6 +113,7 @@ class MetadataJsonCache {
   PyObject* keys_[BlockMetadata::kInlinePairs];
   PyObject* values_[BlockMetadata::kInlinePairs];
   int count_;  // -1: nothing cached
+  uint64_t key_;  // unique per cached text (process-wide)
   std::string json_;
 };
 

@@ -132,6 +132,35 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   return entry;  // borrowed from hot->ids, which never drops entries
 }
 
+// Which keywords of a track_operation call name the operation
+// ("operation"/"operation_type", unless given positionally) and the metadata
+// dict ("metadata", unless given positionally); -1 when none. Remembered for
+// the last keyword tuple: a call site passes the same constant one.
+int ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
+                     Py_ssize_t* op_kw, Py_ssize_t* metadata_kw) {
+  if (kwnames != hot->last_kwnames) {
+    Py_ssize_t op = -1;
+    Py_ssize_t metadata = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+      if (op < 0 &&
+          (KeywordIs(key, "operation") || KeywordIs(key, "operation_type"))) {
+        op = i;
+      } else if (metadata < 0 && KeywordIs(key, "metadata")) {
+        metadata = i;
+      }
+    }
+    Py_INCREF(kwnames);
+    Py_XSETREF(hot->last_kwnames, kwnames);
+    hot->last_kw_operation = op;
+    hot->last_kw_metadata = metadata;
+  }
+  // Given positionally, the keyword is a metadata pair like any other.
+  *op_kw = nargs >= 1 ? -1 : hot->last_kw_operation;
+  *metadata_kw = nargs >= 2 ? -1 : hot->last_kw_metadata;
+  return 0;
+}
+
 // track_operation(operation, metadata=None, /, **metadata_kwargs)
 PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
                             Py_ssize_t nargs, PyObject* kwnames) {
@@ -145,20 +174,13 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
                  nargs);
     return nullptr;
   }
-  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
   // The keywords that name the operation or the metadata dict; every other
   // keyword is a metadata pair.
   Py_ssize_t op_kw = -1;
   Py_ssize_t metadata_kw = -1;
-  for (Py_ssize_t i = 0; i < nkw; ++i) {
-    PyObject* key = PyTuple_GET_ITEM(kwnames, i);
-    if (op == nullptr && op_kw < 0 &&
-        (KeywordIs(key, "operation") || KeywordIs(key, "operation_type"))) {
-      op_kw = i;
-    } else if (metadata_arg == nullptr && metadata_kw < 0 &&
-               KeywordIs(key, "metadata")) {
-      metadata_kw = i;
-    }
+  if (kwnames != nullptr &&
+      ClassifyKeywords(hot, kwnames, nargs, &op_kw, &metadata_kw) < 0) {
+    return nullptr;
   }
   if (op_kw >= 0) op = args[nargs + op_kw];
   if (metadata_kw >= 0) metadata_arg = args[nargs + metadata_kw];
@@ -177,13 +199,11 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     MetadataClear(&metadata);
     return nullptr;
   }
-  for (Py_ssize_t i = 0; i < nkw; ++i) {
-    if (i == op_kw || i == metadata_kw) continue;
-    if (MetadataSet(&metadata, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) <
-        0) {
-      MetadataClear(&metadata);
-      return nullptr;
-    }
+  if (kwnames != nullptr &&
+      MetadataSetKeywords(&metadata, kwnames, args + nargs, op_kw,
+                          metadata_kw) < 0) {
+    MetadataClear(&metadata);
+    return nullptr;
   }
   // Most code tracks the same few names: remember the last one. The strong
   // reference held in last_op keeps its address from being reused.
@@ -281,6 +301,7 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
+  Py_VISIT(hot->last_kwnames);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return hot->metadata_json != nullptr ? hot->metadata_json->Traverse(visit, arg) : 0;
 }
@@ -293,6 +314,7 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
   Py_CLEAR(hot->dimensions);
+  Py_CLEAR(hot->last_kwnames);
   if (hot->metadata_json != nullptr) hot->metadata_json->Clear();
   if (hot->cached_stack != nullptr) {
     ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
@@ -395,6 +417,8 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->cached_stack = nullptr;
   hot->internal_errors = 0;
   hot->dimensions = nullptr;
+  hot->last_kwnames = nullptr;
+  hot->last_kw_operation = hot->last_kw_metadata = -1;
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   hot->in_flight = new InFlightCounts();

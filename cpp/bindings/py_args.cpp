@@ -59,18 +59,10 @@ std::string ReprText(PyObject* value) {
   return text;
 }
 
-int ParseTokenCount(PyObject* value, const char* field, int64_t* out) {
+int ParseTokenCountSlow(PyObject* value, const char* field, int64_t* out) {
   if (value == nullptr) {
     PyErr_Format(PyExc_AttributeError, "cannot delete %s", field);
     return -1;
-  }
-  if (PyLong_CheckExact(value)) {  // the common case: a plain int
-    int overflow = 0;
-    const long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (overflow == 0 && n >= 0) {
-      *out = n;
-      return 0;
-    }
   }
   if (PyBool_Check(value) || !PyIndex_Check(value)) {
     PyErr_Format(PyExc_TypeError, "%s must be a non-negative int, got %R (%s)",

@@ -38,7 +38,30 @@ PyObject* EnumType();
 
 // A non-negative int token count (int subclasses and integer-like types such
 // as numpy ints; not bool). `field` names it in the message.
-int ParseTokenCount(PyObject* value, const char* field, int64_t* out);
+int ParseTokenCountSlow(PyObject* value, const char* field, int64_t* out);
+inline int ParseTokenCount(PyObject* value, const char* field, int64_t* out) {
+  // A plain int that fits one digit (< 2**30), the usual count, is read
+  // directly; everything else, errors included, takes the full path.
+  if (value != nullptr && PyLong_CheckExact(value)) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyLongObject* n = reinterpret_cast<PyLongObject*>(value);
+    if (PyUnstable_Long_IsCompact(n)) {
+      const Py_ssize_t v = PyUnstable_Long_CompactValue(n);
+      if (v >= 0) {
+        *out = v;
+        return 0;
+      }
+    }
+#else
+    const Py_ssize_t size = Py_SIZE(value);
+    if (size == 0 || size == 1) {
+      *out = size == 0 ? 0 : reinterpret_cast<PyLongObject*>(value)->ob_digit[0];
+      return 0;
+    }
+#endif
+  }
+  return ParseTokenCountSlow(value, field, out);
+}
 // A real number (not bool) as a double; TypeError "`field` must be `what`".
 int ParseReal(PyObject* value, const char* field, const char* what,
               double* out);
@@ -50,6 +73,10 @@ std::string ReprText(PyObject* value);
 // The UTF-8 text of a str (empty, with the error cleared, on failure such as
 // a lone surrogate). Points into the str's cached UTF-8 buffer.
 inline absl::string_view Utf8View(PyObject* str) {
+  if (PyUnicode_IS_COMPACT_ASCII(str)) {  // ASCII is its own UTF-8
+    return absl::string_view(static_cast<const char*>(PyUnicode_DATA(str)),
+                             static_cast<size_t>(PyUnicode_GET_LENGTH(str)));
+  }
   Py_ssize_t size = 0;
   const char* utf8 = PyUnicode_AsUTF8AndSize(str, &size);
   if (utf8 == nullptr) {

@@ -81,6 +81,12 @@ struct HotPathObject {
   DimensionResolver* resolver;
   // The JSON of the last metadata recorded (see block_metadata.h).
   MetadataJsonCache* metadata_json;
+  // The last keyword-name tuple track_operation saw (strong; call sites
+  // pass the same constant tuple every time) and which of its keywords name
+  // the operation and the metadata dict (-1: none).
+  PyObject* last_kwnames;
+  Py_ssize_t last_kw_operation;
+  Py_ssize_t last_kw_metadata;
 };
 
 struct TrackerObject {

@@ -319,8 +319,15 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   }
   std::string metadata_json;  // used only when the cache cannot answer
   if (!MetadataEmpty(&self->metadata)) {
-    rec.metadata_json = self->hot->metadata_json->Json(self->metadata,
-                                                       &metadata_json);
+    uint64_t key = 0;
+    rec.metadata_json =
+        self->hot->metadata_json->Json(self->metadata, &metadata_json, &key);
+    // The metadata's text, and the model when it comes from the metadata,
+    // are then fixed by the cache key: the recent ring can skip comparing.
+    if (rec.success && self->model == nullptr &&
+        self->response_model == nullptr) {
+      rec.text_key = key;
+    }
   }
   rec.cache_hit = self->cache_hit;
   rec.span_id = self->span.ids.span_id;
@@ -335,7 +342,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   self->success = rec.success;
   self->duration_s = rec.duration_s;
   try {
-    self->hot->monitor->Record(self->op_id, rec, rss_end_mb);
+    self->hot->monitor->Record(self->op_id, &rec, rss_end_mb);
   } catch (...) {
     // Out of memory inside the monitor: drop this record rather than
     // replacing the user's exception or result with ours.

@@ -181,7 +181,7 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
   } else {
     ++t.unpriced_operations;
   }
-  AddResponseModel(t, response_model);
+  if (!response_model.empty()) AddResponseModel(t, response_model);
   return cost;
 }
 

@@ -183,8 +183,8 @@ absl::Status PerformanceMonitor::SetErrorRateThreshold(double rate) {
   return absl::OkStatus();
 }
 
-void PerformanceMonitor::RecordDetailed(int id, const OperationRecord& record) {
-  OperationRecord rec = record;
+void PerformanceMonitor::RecordDetailed(int id, OperationRecord* record) {
+  OperationRecord& rec = *record;
   if (!rec.model.empty()) {
     const std::optional<double> cost =
         models_.Record(rec.model, rec.response_model, rec.prompt_tokens,

@@ -161,10 +161,15 @@ class PerformanceMonitor {
   // model, failed, or looked up a cache take a slower path that also feeds
   // the model, cache and error tables.
   void Record(int id, const OperationRecord& record, double rss_end_mb = -1) {
-    if (!record.model.empty() || !record.success || record.cache_hit >= 0) {
+    OperationRecord copy = record;
+    Record(id, &copy, rss_end_mb);
+  }
+  // The same without a copy; fills record->has_cost and cost_usd.
+  void Record(int id, OperationRecord* record, double rss_end_mb = -1) {
+    if (!record->model.empty() || !record->success || record->cache_hit >= 0) {
       RecordDetailed(id, record);
     } else {
-      tracker_.Record(id, record);
+      tracker_.Record(id, *record);
     }
     if (rss_end_mb >= 0) memory_.Observe(rss_end_mb);
   }
@@ -273,7 +278,7 @@ class PerformanceMonitor {
   // or table lock held by one of them.
 
  private:
-  void RecordDetailed(int id, const OperationRecord& record);
+  void RecordDetailed(int id, OperationRecord* record);
   // Fills the latency classes (and, on request, cold-start-free percentiles).
   void Finish(OperationStats& stats, bool exclude_cold_start) const;
 

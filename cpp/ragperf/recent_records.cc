@@ -66,7 +66,10 @@ void RecentRecords::Release(uint32_t id) {
   index_.erase(KeyOf(*text));
   text.reset();
   free_ids_.push_back(id);
-  if (last_id_ == id) last_id_ = 0;
+  if (last_id_ == id) {
+    last_id_ = 0;
+    last_key_ = 0;
+  }
 }
 
 void RecentRecords::Push(const OperationRecord& r, bool extras) {
@@ -110,9 +113,13 @@ void RecentRecords::Push(const OperationRecord& r, bool extras) {
   // Acquire before releasing: a record that repeats the evicted one's text
   // keeps its entry (and its allocation) alive.
   uint32_t text = 0;
-  if (!type.empty() || !message.empty() || !r.model.empty() ||
-      !r.response_model.empty() || !r.metadata_json.empty()) {
+  if (r.text_key != 0 && r.text_key == last_key_ && last_id_ != 0) {
+    ++texts_[last_id_ - 1]->refs;  // the same text as last time, known
+    text = last_id_;
+  } else if (!type.empty() || !message.empty() || !r.model.empty() ||
+             !r.response_model.empty() || !r.metadata_json.empty()) {
     text = Acquire(TextKey{type, message, r.model, r.response_model, r.metadata_json});
+    last_key_ = r.text_key;
   }
   const uint32_t old_text = slot.text;  // of the evicted record, if any
   slot.text = text;
@@ -167,6 +174,7 @@ void RecentRecords::Clear() {
   std::vector<uint32_t>().swap(free_ids_);
   absl::flat_hash_map<TextKey, uint32_t>().swap(index_);
   last_id_ = 0;
+  last_key_ = 0;
 }
 
 size_t RecentRecords::MemoryBytes() const {

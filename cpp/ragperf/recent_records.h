@@ -164,6 +164,7 @@ class RecentRecords {
   std::vector<uint32_t> free_ids_;
   absl::flat_hash_map<TextKey, uint32_t> index_;
   uint32_t last_id_ = 0;  // the last id acquired: the common repeat is free
+  uint64_t last_key_ = 0;  // the text_key of last_id_'s record (0: none)
 };
 
 }  // namespace ragperf

@@ -84,6 +84,10 @@ struct OperationRecord {
   // The model the response named (empty when unknown); set only with `model`.
   absl::string_view response_model;
   absl::string_view metadata_json;  // a JSON object, or empty for no metadata
+  // Nonzero: every record with this key has the same text fields (error
+  // type and message, model, response model, metadata JSON), so the recent
+  // ring may skip comparing them. 0 (always correct): unknown.
+  uint64_t text_key = 0;
   // Streams: time from the start of the block to its first token.
   bool has_time_to_first_token = false;
   double time_to_first_token_s = 0;
