@@ -147,9 +147,8 @@ PyObject* HotRecord(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
     return nullptr;
   }
   HotPathObject* hot = reinterpret_cast<HotPathObject*>(self);
-  PyObject* entry = ResolveCached(hot, values[0]);
-  if (entry == nullptr) return nullptr;
-  const int op_id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+  int op_id = -1;
+  if (ResolveCached(hot, values[0], &op_id) == nullptr) return nullptr;
   rec.timestamp_s = WallSecondsAt(SteadyNowNanos());
   if (values[8] != nullptr && values[8] != Py_None &&
       ApplyRecordTimestamp(values[8], rec) != 0) {

@@ -205,14 +205,13 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     MetadataClear(&metadata);
     return nullptr;
   }
-  // Most code tracks the same few names: remember the last one. The strong
-  // reference held in last_op keeps its address from being reused.
-  PyObject* entry = ResolveCached(hot, op);
+  int id = -1;
+  PyObject* entry = ResolveCached(hot, op, &id);
   if (entry == nullptr) {
     MetadataClear(&metadata);
     return nullptr;
   }
-  return NewTracker(hot, entry, &metadata);
+  return NewTracker(hot, entry, id, &metadata);
 }
 
 // resolve(operation) -> (id, name)
@@ -296,8 +295,10 @@ PyObject* HotInternalErrors(PyObject* self, PyObject*) {
 int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   HotPathObject* hot = H(self);
   Py_VISIT(hot->ids);
-  Py_VISIT(hot->last_op);
-  Py_VISIT(hot->last_entry);
+  for (const ResolvedOperation& r : hot->resolved) {
+    Py_VISIT(r.op);
+    Py_VISIT(r.entry);
+  }
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
@@ -308,8 +309,10 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
 
 int HotClear(PyObject* self) {
   HotPathObject* hot = H(self);
-  Py_CLEAR(hot->last_op);
-  Py_CLEAR(hot->last_entry);
+  for (ResolvedOperation& r : hot->resolved) {
+    Py_CLEAR(r.op);
+    Py_CLEAR(r.entry);
+  }
   Py_CLEAR(hot->ids);
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
@@ -373,18 +376,28 @@ PyMethodDef HotMethods[] = {
 
 }  // namespace
 
-PyObject* ResolveCached(HotPathObject* hot, PyObject* op) {
-  if (op == hot->last_op) return hot->last_entry;
+PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id) {
+  for (const ResolvedOperation& r : hot->resolved) {
+    if (r.op == op) {
+      *id = r.id;
+      return r.entry;
+    }
+  }
   PyObject* entry = ResolveOperation(hot, op);
+  if (entry == nullptr) return nullptr;
+  *id = static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
   // str-like names only: the cache must never hold an object whose name
   // could change.
-  if (entry != nullptr && PyUnicode_Check(op)) {
+  if (PyUnicode_Check(op)) {
+    ResolvedOperation& slot = hot->resolved[hot->resolved_next];
+    hot->resolved_next = (hot->resolved_next + 1) % HotPathObject::kResolvedCacheSize;
+    PyObject* old_op = slot.op;
+    PyObject* old_entry = slot.entry;
     Py_INCREF(op);
-    Py_XSETREF(hot->last_op, op);
     Py_INCREF(entry);
-    Py_XSETREF(hot->last_entry, entry);
-    hot->last_op_id =
-        static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+    slot = ResolvedOperation{op, entry, *id};
+    Py_XDECREF(old_op);  // str objects: no code runs
+    Py_XDECREF(old_entry);
   }
   return entry;
 }
@@ -408,9 +421,8 @@ int RegisterOperationTrackerTypes(PyObject* module) {
 PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   HotPathObject* hot = PyObject_GC_New(HotPathObject, &HotPathType);
   if (hot == nullptr) return nullptr;
-  hot->last_op = nullptr;
-  hot->last_entry = nullptr;
-  hot->last_op_id = -1;
+  for (ResolvedOperation& r : hot->resolved) r = ResolvedOperation{nullptr, nullptr, -1};
+  hot->resolved_next = 0;
   hot->exit_hook = nullptr;
   hot->exit_hook_roots_only = false;
   hot->cached_context = nullptr;

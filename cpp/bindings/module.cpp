@@ -42,6 +42,7 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterState(m);
   ragperf::bindings::RegisterDimensions(m);
   ragperf::bindings::RegisterConstants(m);
+  ragperf::bindings::RegisterEnum(m);
   if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }

@@ -25,6 +25,8 @@ void RegisterState(pybind11::module_& m);
 void RegisterDimensions(pybind11::module_& m);
 // Defaults, limits and schema constants as module attributes.
 void RegisterConstants(pybind11::module_& m);
+// _core._plain_class_getattr (register_enum.cpp).
+void RegisterEnum(pybind11::module_& m);
 
 }  // namespace ragperf::bindings
 

@@ -46,15 +46,26 @@ namespace ragperf::bindings {
 
 enum TrackerState : int { kNew = 0, kEntered = 1, kExited = 2 };
 
+// An operation object (str, or a str subclass such as OperationType) and
+// the (id, name) entry it resolved to.
+struct ResolvedOperation {
+  PyObject* op;     // strong: its address cannot be reused while cached
+  PyObject* entry;  // strong
+  int id;           // the id in entry, read without PyLong_AsLong
+};
+
 struct HotPathObject {
   PyObject_HEAD
   std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
   PerformanceMonitor* monitor;
   // name object (str, str subclass such as OperationType) -> (id, plain str)
   PyObject* ids;
-  PyObject* last_op;     // strong; the last operation object resolved
-  PyObject* last_entry;  // strong; its (id, name) entry
-  int last_op_id;        // the id in last_entry, read without PyLong_AsLong
+  // The operation objects resolved last, found by address: a query that
+  // alternates a few OperationType members would otherwise hash an Enum
+  // (a Python-level __hash__) on every block. Round-robin replacement.
+  static constexpr int kResolvedCacheSize = 8;
+  ResolvedOperation resolved[kResolvedCacheSize];
+  int resolved_next;
   PyObject* current;     // ContextVar holding the context's SpanStackObject
   PyObject* exit_hook;   // callable(tracker) after each block, or NULL
   // Call exit_hook only for root blocks and for blocks that finish after
@@ -146,9 +157,9 @@ inline PyObject* AsObject(TrackerObject* t) {
 // ---- tracker_type.cpp
 // Readies _Ready and OperationTracker and adds them to `module`.
 int ReadyTrackerTypes(PyObject* module);
-// A new tracker of the (id, name) `entry`; takes over `*metadata`'s
-// references (it is left empty).
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry,
+// A new tracker of operation `id` whose (id, name) entry is `entry`; takes
+// over `*metadata`'s references (it is left empty).
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
                      BlockMetadata* metadata);
 // Counts (and logs the first) internal error; consumes the pending exception.
 void NoteInternalError(HotPathObject* hot, const char* where);
@@ -196,9 +207,10 @@ SpanStackObject* CurrentStack(HotPathObject* hot);
 void ForgetCachedStack(SpanStackObject* st);
 
 // ---- hot_path_type.cpp
-// ResolveOperation plus the one-entry cache: the borrowed (id, name) entry of
-// an operation (str or str-valued Enum), NULL with an exception.
-PyObject* ResolveCached(HotPathObject* hot, PyObject* op);
+// ResolveOperation plus the cache by address: the borrowed (id, name) entry
+// of an operation (str or str-valued Enum) and its id in `*id`; NULL with an
+// exception.
+PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id);
 
 // ---- hot_path_record.cpp
 // HotPath.record(operation, duration_s, ...): METH_FASTCALL | METH_KEYWORDS.

@@ -496,7 +496,7 @@ PyObject* ModelOf(TrackerObject* self) {
   return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
 
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry,
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
                      BlockMetadata* metadata) {
   TrackerObject* t;
   if (g_free_count > 0) {
@@ -513,9 +513,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry,
   t->vectorcall = TrackerVectorcall;
   Py_INCREF(hot);
   t->hot = hot;
-  t->op_id = entry == hot->last_entry
-                 ? hot->last_op_id
-                 : static_cast<int>(PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)));
+  t->op_id = id;
   t->name = PyTuple_GET_ITEM(entry, 1);
   Py_INCREF(t->name);
   t->metadata = *metadata;  // the references move

@@ -465,4 +465,36 @@ TEST(ModelUsageTest, ListedPriceFollowsTheLookup) {
   EXPECT_EQ(t.priced_operations, 1u);
 }
 
+// Record remembers the last model's entry and price; every change of the
+// tables must be seen by the next record.
+TEST(ModelUsageTest, TheLastModelIsRememberedOnlyWhileTheTablesStayTheSame) {
+  ModelUsage usage;
+  EXPECT_FALSE(usage.Record("qwen", 100, 20, 120, 0.5).has_value());
+  ASSERT_TRUE(usage.SetPrice("qwen", {1.0, 2.0}).ok());
+  EXPECT_DOUBLE_EQ(*usage.Record("qwen", 1000000, 0, 1000000, 0.5), 1.0);
+  ASSERT_TRUE(usage.SetPrices({{"qwen", {3.0, 3.0}}}).ok());
+  EXPECT_DOUBLE_EQ(*usage.Record("qwen", 1000000, 0, 1000000, 0.5), 3.0);
+  // Other models in between, enough to grow the table past its first size.
+  for (int i = 0; i < 100; ++i) {
+    usage.Record("model-" + std::to_string(i), 1, 1, 2, 0.1);
+    usage.Record("qwen", 1, 0, 1, 0.1);
+  }
+  // The same model answered by a response model is another pair.
+  usage.Record("qwen", "qwen-2024-01-01", 1, 0, 1, 0.1);
+  ModelTotals qwen = TotalsOf(usage, "qwen");
+  EXPECT_EQ(qwen.operations, 104u);
+  EXPECT_EQ(qwen.prompt_tokens, 100 + 2000000 + 101);
+  EXPECT_EQ(qwen.response_models, std::vector<std::string>{"qwen-2024-01-01"});
+  EXPECT_EQ(TotalsOf(usage, "model-99").operations, 1u);
+  usage.Clear();
+  usage.Record("qwen", 5, 0, 5, 0.1);
+  EXPECT_EQ(TotalsOf(usage, "qwen").operations, 1u);
+  ModelTotals saved;
+  saved.model = "qwen";
+  saved.operations = 10;
+  usage.MergeTotals(saved);
+  usage.Record("qwen", 5, 0, 5, 0.1);
+  EXPECT_EQ(TotalsOf(usage, "qwen").operations, 12u);
+}
+
 }  // namespace ragperf

@@ -200,6 +200,56 @@ TEST(RecentRecordsTest, EvictedTextIsReleased) {
   EXPECT_EQ(ring.MemoryBytes(), 0u);
 }
 
+TEST(RecentRecordsTest, TextKeyReusesTheLastTextAndIsForgottenWithIt) {
+  RecentRecords ring(3);
+  const std::string a = R"({"model": "qwen"})";
+  const std::string b = R"({"model": "llama"})";
+  // Key 5 names text a; a record with key 0 (unknown) is always compared.
+  auto push = [&ring](const std::string& json, absl::string_view model,
+                      uint64_t key) {
+    OperationRecord r = Rec(0.01);
+    r.metadata_json = json;
+    r.model = model;
+    r.text_key = key;
+    ring.Push(r);
+  };
+  push(a, "qwen", 5);
+  push(a, "qwen", 5);  // the shortcut: same id, no comparison
+  push(b, "llama", 0);
+  push(a, "qwen", 5);  // the last text is b now: compared, finds a
+  push(b, "llama", 6);
+  push(b, "llama", 6);
+  EXPECT_EQ(ring.distinct_texts(), 2u);  // kept: a, b, b
+  std::vector<std::string> models;
+  ring.ForEach([&models](RecentRecord&& r) { models.push_back(r.model); });
+  EXPECT_EQ(models, (std::vector<std::string>{"qwen", "llama", "llama"}));
+  // Evicting every record of the last text forgets its key with it.
+  push(a, "qwen", 0);
+  push(a, "qwen", 0);
+  push(a, "qwen", 0);
+  EXPECT_EQ(ring.distinct_texts(), 1u);
+  push(b, "llama", 6);  // key 6's text was dropped: stored anew
+  models.clear();
+  ring.ForEach([&models](RecentRecord&& r) { models.push_back(r.model); });
+  EXPECT_EQ(models, (std::vector<std::string>{"qwen", "qwen", "llama"}));
+  EXPECT_EQ(ring.distinct_texts(), 2u);
+  // A plain record evicting the last text's only record drops the text and
+  // its key; the key's next record stores it again.
+  RecentRecords one(1);
+  OperationRecord keyed = Rec(0.01);
+  keyed.metadata_json = b;
+  keyed.text_key = 9;
+  one.Push(keyed);
+  one.Push(Rec(0.02), /*extras=*/false);
+  EXPECT_EQ(one.distinct_texts(), 0u);
+  one.Push(keyed);
+  EXPECT_EQ(one.distinct_texts(), 1u);
+  one.ForEach([&b](RecentRecord&& r) { EXPECT_EQ(r.metadata_json, b); });
+  one.Clear();
+  one.Push(keyed);
+  one.ForEach([&b](RecentRecord&& r) { EXPECT_EQ(r.metadata_json, b); });
+}
+
 TEST(RecentRecordsTest, NestingAndLlmFieldsRoundTrip) {
   RecentRecords ring(4);
   OperationRecord root = Rec(0.5);
