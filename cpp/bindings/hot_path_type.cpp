@@ -190,28 +190,22 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
                     "OperationType or a str)");
     return nullptr;
   }
-  // The block's metadata is its own: later edits of the caller's dict are
-  // not shared. Keyword metadata wins over the dict.
-  BlockMetadata metadata;
-  MetadataInit(&metadata);
-  if (metadata_arg != nullptr && metadata_arg != Py_None &&
-      MetadataUpdate(&metadata, metadata_arg) < 0) {
-    MetadataClear(&metadata);
-    return nullptr;
-  }
-  if (kwnames != nullptr &&
-      MetadataSetKeywords(&metadata, kwnames, args + nargs, op_kw,
-                          metadata_kw) < 0) {
-    MetadataClear(&metadata);
-    return nullptr;
-  }
   int id = -1;
   PyObject* entry = ResolveCached(hot, op, &id);
-  if (entry == nullptr) {
-    MetadataClear(&metadata);
+  if (entry == nullptr) return nullptr;
+  PyObject* tracker = NewTracker(hot, entry, id);
+  if (tracker == nullptr) return nullptr;
+  // The block's metadata is its own: later edits of the caller's dict are
+  // not shared. Keyword metadata wins over the dict. Filled in place.
+  BlockMetadata* metadata = &reinterpret_cast<TrackerObject*>(tracker)->metadata;
+  if ((metadata_arg != nullptr && metadata_arg != Py_None &&
+       MetadataUpdate(metadata, metadata_arg) < 0) ||
+      (kwnames != nullptr && MetadataSetKeywords(metadata, kwnames, args + nargs,
+                                                 op_kw, metadata_kw) < 0)) {
+    Py_DECREF(tracker);
     return nullptr;
   }
-  return NewTracker(hot, entry, id, &metadata);
+  return tracker;
 }
 
 // resolve(operation) -> (id, name)

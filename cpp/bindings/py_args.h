@@ -23,6 +23,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/strings/string_view.h"
 
 namespace ragperf::bindings {
@@ -72,7 +73,7 @@ std::string ReprText(PyObject* value);
 
 // The UTF-8 text of a str (empty, with the error cleared, on failure such as
 // a lone surrogate). Points into the str's cached UTF-8 buffer.
-inline absl::string_view Utf8View(PyObject* str) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline absl::string_view Utf8View(PyObject* str) {
   if (PyUnicode_IS_COMPACT_ASCII(str)) {  // ASCII is its own UTF-8
     return absl::string_view(static_cast<const char*>(PyUnicode_DATA(str)),
                              static_cast<size_t>(PyUnicode_GET_LENGTH(str)));

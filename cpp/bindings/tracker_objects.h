@@ -22,7 +22,8 @@
 //
 // Example (what `with monitor.track_operation("x") as op:` runs):
 //
-//   PyObject* t = NewTracker(hot, ResolveCached(hot, op), metadata);
+//   int id;
+//   PyObject* t = NewTracker(hot, ResolveCached(hot, op, &id), id);
 //   TrackerEnterImpl(...);  ...  TrackerExitImpl(...);   // tracker_type.cpp
 
 #ifndef RAGPERF_BINDINGS_TRACKER_OBJECTS_H_
@@ -157,10 +158,9 @@ inline PyObject* AsObject(TrackerObject* t) {
 // ---- tracker_type.cpp
 // Readies _Ready and OperationTracker and adds them to `module`.
 int ReadyTrackerTypes(PyObject* module);
-// A new tracker of operation `id` whose (id, name) entry is `entry`; takes
-// over `*metadata`'s references (it is left empty).
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
-                     BlockMetadata* metadata);
+// A new tracker of operation `id` whose (id, name) entry is `entry`, with
+// no metadata yet (the caller fills tracker->metadata).
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id);
 // Counts (and logs the first) internal error; consumes the pending exception.
 void NoteInternalError(HotPathObject* hot, const char* where);
 // Imports the logging module NoteInternalError logs with (at module init);

@@ -496,8 +496,7 @@ PyObject* ModelOf(TrackerObject* self) {
   return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
 
-PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
-                     BlockMetadata* metadata) {
+PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id) {
   TrackerObject* t;
   if (g_free_count > 0) {
     t = g_free_list[--g_free_count];
@@ -505,10 +504,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
     PyObject_Init(AsObject(t), &TrackerType);
   } else {
     t = PyObject_GC_New(TrackerObject, &TrackerType);
-    if (t == nullptr) {
-      MetadataClear(metadata);
-      return nullptr;
-    }
+    if (t == nullptr) return nullptr;
   }
   t->vectorcall = TrackerVectorcall;
   Py_INCREF(hot);
@@ -516,8 +512,7 @@ PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id,
   t->op_id = id;
   t->name = PyTuple_GET_ITEM(entry, 1);
   Py_INCREF(t->name);
-  t->metadata = *metadata;  // the references move
-  MetadataInit(metadata);
+  MetadataInit(&t->metadata);
   t->state = kNew;
   t->start_ns = 0;
   t->rss_start_bytes = -1;

@@ -114,7 +114,11 @@ void RecentRecords::Push(const OperationRecord& r, bool extras) {
   // keeps its entry (and its allocation) alive.
   uint32_t text = 0;
   if (r.text_key != 0 && r.text_key == last_key_ && last_id_ != 0) {
-    ++texts_[last_id_ - 1]->refs;  // the same text as last time, known
+    // The same text as last time, known without comparing. Replacing a
+    // record of that same text (a full ring in steady state) changes no
+    // reference count.
+    if (slot.text == last_id_) return;
+    ++texts_[last_id_ - 1]->refs;
     text = last_id_;
   } else if (!type.empty() || !message.empty() || !r.model.empty() ||
              !r.response_model.empty() || !r.metadata_json.empty()) {
