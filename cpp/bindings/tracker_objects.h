@@ -96,6 +96,10 @@ struct HotPathObject {
   // The last keyword-name tuple track_operation saw (strong; call sites
   // pass the same constant tuple every time) and which of its keywords name
   // the operation and the metadata dict (-1: none).
+  // The model (str, strong) whose usage handle is kept: blocks naming the
+  // same str object record its usage without a lookup or lock.
+  PyObject* handle_model;
+  ModelUsageHandle model_handle;
   PyObject* last_kwnames;
   Py_ssize_t last_kw_operation;
   Py_ssize_t last_kw_metadata;

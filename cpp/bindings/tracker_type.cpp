@@ -191,6 +191,25 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   return AsObject(self);
 }
 
+// The usage handle of `model` (a str whose text is `text`), kept for the
+// last model object seen; NULL (look up by name) when it cannot be made.
+const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
+                                    absl::string_view text) {
+  ModelUsage& usage = hot->monitor->models();
+  if (model != hot->handle_model || !usage.IsCurrent(hot->model_handle)) {
+    try {
+      usage.Resolve(text, &hot->model_handle);
+    } catch (...) {
+      hot->model_handle = ModelUsageHandle();
+      Py_CLEAR(hot->handle_model);
+      return nullptr;
+    }
+    Py_INCREF(model);
+    Py_XSETREF(hot->handle_model, model);  // a str: no code runs
+  }
+  return &hot->model_handle;
+}
+
 // Fills the failure fields from the exception being propagated.
 void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   const absl::string_view type = ExceptionTypeName(exc_type);
@@ -315,6 +334,8 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     rec.model = Utf8View(model);
     if (self->response_model != nullptr) {
       rec.response_model = Utf8View(self->response_model);
+    } else if (!rec.model.empty()) {
+      rec.model_handle = ModelHandle(self->hot, model, rec.model);
     }
   }
   std::string metadata_json;  // used only when the cache cannot answer

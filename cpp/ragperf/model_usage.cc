@@ -29,6 +29,21 @@ absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
   return absl::OkStatus();
 }
 
+void AddSaturating(std::atomic<int64_t>& total, int64_t n) {
+  if (n == 0) return;
+  int64_t seen = total.load(std::memory_order_relaxed);
+  while (!total.compare_exchange_weak(seen, SaturatingAdd(seen, n),
+                                      std::memory_order_relaxed)) {
+  }
+}
+
+void AddDouble(std::atomic<double>& total, double x) {
+  double seen = total.load(std::memory_order_relaxed);
+  while (!total.compare_exchange_weak(seen, seen + x,
+                                      std::memory_order_relaxed)) {
+  }
+}
+
 bool IsDigits(absl::string_view s) {
   for (const char c : s) {
     if (c < '0' || c > '9') return false;
@@ -64,7 +79,8 @@ const ModelPrice* ModelUsage::LookUp(absl::string_view model,
   return nullptr;
 }
 
-void ModelUsage::AddResponseModel(Totals& t, absl::string_view response_model) {
+void ModelUsage::AddResponseModel(ModelUsageEntry& t,
+                                  absl::string_view response_model) {
   if (response_model.empty()) return;
   const absl::string_view name = Utf8Prefix(response_model, kMaxModelNameLength);
   auto it = std::lower_bound(t.response_models.begin(), t.response_models.end(),
@@ -95,7 +111,7 @@ absl::Status ModelUsage::SetPrice(absl::string_view model, ModelPrice price) {
   if (absl::Status s = ValidatePrice(model, price); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   prices_[model] = price;
-  ForgetLastLocked();
+  prices_version_.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -107,7 +123,7 @@ absl::Status ModelUsage::SetPrices(
   absl::MutexLock lock(&mu_);
   prices_.clear();
   for (const auto& [model, price] : prices) prices_[model] = price;
-  ForgetLastLocked();
+  prices_version_.fetch_add(1, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -147,6 +163,34 @@ std::optional<double> ModelUsage::CostOf(absl::string_view model,
   return CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
 }
 
+ModelUsageEntry& ModelUsage::EntryLocked(absl::string_view model) {
+  // Names are capped like operation names so a runaway label cannot grow
+  // one entry without bound.
+  std::unique_ptr<ModelUsageEntry>& e =
+      totals_[Utf8Prefix(model, kMaxModelNameLength)];
+  if (e == nullptr) e = std::make_unique<ModelUsageEntry>();
+  return *e;
+}
+
+void ModelUsage::Add(ModelUsageEntry& e, int64_t prompt_tokens,
+                     int64_t completion_tokens, int64_t total_tokens,
+                     double duration_s, const std::optional<double>& cost) {
+  if (!e.listed.load(std::memory_order_relaxed)) {
+    e.listed.store(true, std::memory_order_relaxed);
+  }
+  e.operations.fetch_add(1, std::memory_order_relaxed);
+  AddSaturating(e.prompt_tokens, prompt_tokens);
+  AddSaturating(e.completion_tokens, completion_tokens);
+  AddSaturating(e.total_tokens, total_tokens);
+  AddDouble(e.duration_s, duration_s);
+  if (cost) {
+    e.priced_operations.fetch_add(1, std::memory_order_relaxed);
+    AddDouble(e.cost_usd, *cost);
+  } else {
+    e.unpriced_operations.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 std::optional<double> ModelUsage::Record(absl::string_view model,
                                          absl::string_view response_model,
                                          int64_t prompt_tokens,
@@ -154,52 +198,58 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
                                          int64_t total_tokens,
                                          double duration_s) {
   if (model.empty()) return std::nullopt;
-  // Names are capped like operation names so a runaway label cannot grow
-  // one entry without bound.
-  const absl::string_view name = Utf8Prefix(model, kMaxModelNameLength);
   absl::MutexLock lock(&mu_);
-  if (last_.totals == nullptr || last_.model != name ||
-      last_.response_model != response_model) {
-    last_.price = LookUp(model, response_model);
-    last_.totals = &totals_[name];  // may grow the table: after LookUp
-    last_.model.assign(name.data(), name.size());
-    last_.response_model.assign(response_model.data(), response_model.size());
-  }
   std::optional<double> cost;
-  if (last_.price != nullptr) {
-    cost = CostWith(*last_.price, prompt_tokens, completion_tokens, total_tokens);
+  if (const ModelPrice* price = LookUp(model, response_model)) {
+    cost = CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
   }
-  Totals& t = *last_.totals;
-  ++t.operations;
-  t.prompt_tokens = SaturatingAdd(t.prompt_tokens, prompt_tokens);
-  t.completion_tokens = SaturatingAdd(t.completion_tokens, completion_tokens);
-  t.total_tokens = SaturatingAdd(t.total_tokens, total_tokens);
-  t.duration_s += duration_s;
-  if (cost) {
-    ++t.priced_operations;
-    t.cost_usd += *cost;
-  } else {
-    ++t.unpriced_operations;
+  ModelUsageEntry& e = EntryLocked(model);
+  Add(e, prompt_tokens, completion_tokens, total_tokens, duration_s, cost);
+  if (!response_model.empty()) AddResponseModel(e, response_model);
+  return cost;
+}
+
+void ModelUsage::Resolve(absl::string_view model, ModelUsageHandle* handle) {
+  absl::MutexLock lock(&mu_);
+  handle->entry = &EntryLocked(model);
+  const ModelPrice* price = LookUp(model, {});
+  handle->has_price = price != nullptr;
+  handle->price = price != nullptr ? *price : ModelPrice();
+  handle->prices_version = prices_version_.load(std::memory_order_relaxed);
+}
+
+std::optional<double> ModelUsage::Record(const ModelUsageHandle& handle,
+                                         int64_t prompt_tokens,
+                                         int64_t completion_tokens,
+                                         int64_t total_tokens,
+                                         double duration_s) {
+  std::optional<double> cost;
+  if (handle.has_price) {
+    cost = CostWith(handle.price, prompt_tokens, completion_tokens, total_tokens);
   }
-  if (!response_model.empty()) AddResponseModel(t, response_model);
+  Add(*handle.entry, prompt_tokens, completion_tokens, total_tokens,
+      duration_s, cost);
   return cost;
 }
 
 std::vector<ModelTotals> ModelUsage::GetAll() const {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   std::vector<ModelTotals> out;
   {
     absl::MutexLock lock(&mu_);
     out.reserve(totals_.size());
-    for (const auto& [model, t] : totals_) {
+    for (const auto& [model, entry] : totals_) {
+      const ModelUsageEntry& t = *entry;
+      if (!t.listed.load(kRelaxed)) continue;
       ModelTotals m;
       m.model = model;
-      m.operations = t.operations;
-      m.prompt_tokens = t.prompt_tokens;
-      m.completion_tokens = t.completion_tokens;
-      m.total_tokens = t.total_tokens;
-      m.duration_s = t.duration_s;
+      m.operations = t.operations.load(kRelaxed);
+      m.prompt_tokens = t.prompt_tokens.load(kRelaxed);
+      m.completion_tokens = t.completion_tokens.load(kRelaxed);
+      m.total_tokens = t.total_tokens.load(kRelaxed);
+      m.duration_s = t.duration_s.load(kRelaxed);
       m.tokens_per_second =
-          t.duration_s > 0 ? static_cast<double>(t.total_tokens) / t.duration_s
+          m.duration_s > 0 ? static_cast<double>(m.total_tokens) / m.duration_s
                            : 0;
       const ModelPrice* price = LookUp(
           model, t.response_models.empty() ? absl::string_view()
@@ -209,10 +259,10 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
         m.price = *price;
       }
       m.response_models = t.response_models;
-      m.has_cost = t.priced_operations > 0;
-      m.priced_operations = t.priced_operations;
-      m.cost_usd = t.cost_usd;
-      m.unpriced_operations = t.unpriced_operations;
+      m.priced_operations = t.priced_operations.load(kRelaxed);
+      m.has_cost = m.priced_operations > 0;
+      m.cost_usd = t.cost_usd.load(kRelaxed);
+      m.unpriced_operations = t.unpriced_operations.load(kRelaxed);
       out.push_back(std::move(m));
     }
   }
@@ -224,24 +274,38 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
 
 void ModelUsage::MergeTotals(const ModelTotals& m) {
   if (m.model.empty()) return;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   absl::MutexLock lock(&mu_);
-  ForgetLastLocked();  // the insertion below may move every entry
-  Totals& t = totals_[Utf8Prefix(m.model, kMaxModelNameLength)];
-  t.operations += m.operations;
-  t.prompt_tokens = SaturatingAdd(t.prompt_tokens, m.prompt_tokens);
-  t.completion_tokens = SaturatingAdd(t.completion_tokens, m.completion_tokens);
-  t.total_tokens = SaturatingAdd(t.total_tokens, m.total_tokens);
-  t.duration_s += m.duration_s;
-  t.priced_operations += m.priced_operations;
-  t.cost_usd += m.cost_usd;
-  t.unpriced_operations += m.unpriced_operations;
+  ModelUsageEntry& t = EntryLocked(m.model);
+  t.listed.store(true, kRelaxed);
+  t.operations.fetch_add(m.operations, kRelaxed);
+  AddSaturating(t.prompt_tokens, m.prompt_tokens);
+  AddSaturating(t.completion_tokens, m.completion_tokens);
+  AddSaturating(t.total_tokens, m.total_tokens);
+  AddDouble(t.duration_s, m.duration_s);
+  t.priced_operations.fetch_add(m.priced_operations, kRelaxed);
+  AddDouble(t.cost_usd, m.cost_usd);
+  t.unpriced_operations.fetch_add(m.unpriced_operations, kRelaxed);
   for (const std::string& r : m.response_models) AddResponseModel(t, r);
 }
 
 void ModelUsage::Clear() {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
   absl::MutexLock lock(&mu_);
-  ForgetLastLocked();
-  totals_.clear();
+  // Zeroed, not erased: handles keep pointing at their entries.
+  for (auto& [model, entry] : totals_) {
+    ModelUsageEntry& t = *entry;
+    t.listed.store(false, kRelaxed);
+    t.operations.store(0, kRelaxed);
+    t.prompt_tokens.store(0, kRelaxed);
+    t.completion_tokens.store(0, kRelaxed);
+    t.total_tokens.store(0, kRelaxed);
+    t.duration_s.store(0, kRelaxed);
+    t.priced_operations.store(0, kRelaxed);
+    t.cost_usd.store(0, kRelaxed);
+    t.unpriced_operations.store(0, kRelaxed);
+    t.response_models.clear();
+  }
 }
 
 }  // namespace ragperf

@@ -23,7 +23,12 @@
 // without a dated suffix ("name-YYYY-MM-DD" -> "name"). The first name with
 // a price wins (PriceFor).
 //
-// Thread-safe; one absl::Mutex (only operations that name a model take it).
+// Thread-safe. One absl::Mutex guards the tables; a model's counters are
+// atomics, so a caller that records one model again and again can keep a
+// ModelUsageHandle (Resolve) and add through it without the lock, as the
+// bindings do per block (issue #20: the lock and two table lookups were a
+// sixth of an LLM block's cost, and one lock for every model serialised
+// threads recording LLM blocks).
 //
 // Example:
 //
@@ -34,11 +39,16 @@
 //   usage.Record("local-llama", 50, 10, 60, 0.2);  // nullopt: no price
 //   usage.Record("gpt-4o-mini", "gpt-4o-mini-2024-07-18", 10, 2, 12, 0.1);
 //   // priced as "gpt-4o-mini"; GetAll() lists the dated name under it
+//   ragperf::ModelUsageHandle h;
+//   usage.Resolve("gpt-4o-mini", &h);
+//   if (usage.IsCurrent(h)) usage.Record(h, 1000, 200, 1200, 0.8);  // no lock
 
 #ifndef RAGPERF_MODEL_USAGE_H_
 #define RAGPERF_MODEL_USAGE_H_
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -75,6 +85,34 @@ struct ModelTotals {
   // Distinct models the responses named (sorted; at most
   // kMaxResponseModels, later ones are not listed).
   std::vector<std::string> response_models;
+};
+
+// One model's running totals. The counters are atomics (relaxed: each is
+// exact, a reader may see one block's update half applied); the list of
+// response models is guarded by the owning ModelUsage's lock. Entries live
+// as long as their ModelUsage (Clear() zeroes them), so handles stay valid.
+struct ModelUsageEntry {
+  std::atomic<bool> listed{false};  // recorded or merged since Clear()
+  std::atomic<uint64_t> operations{0};
+  std::atomic<int64_t> prompt_tokens{0};
+  std::atomic<int64_t> completion_tokens{0};
+  std::atomic<int64_t> total_tokens{0};
+  std::atomic<double> duration_s{0};
+  std::atomic<uint64_t> priced_operations{0};
+  std::atomic<double> cost_usd{0};
+  std::atomic<uint64_t> unpriced_operations{0};
+  std::vector<std::string> response_models;  // sorted, distinct; owner's lock
+};
+
+// What a caller recording one model repeatedly keeps: the model's entry and
+// its price as of a version of the price table (ModelUsage::Resolve). Not
+// thread-safe itself: one owner (the bindings keep one per monitor, under
+// the GIL).
+struct ModelUsageHandle {
+  ModelUsageEntry* entry = nullptr;
+  uint64_t prices_version = 0;
+  bool has_price = false;
+  ModelPrice price;
 };
 
 class ModelUsage {
@@ -139,6 +177,24 @@ class ModelUsage {
                   duration_s);
   }
 
+  // Fills `handle` for `model` (non-empty; created if new) answered by no
+  // response model: its entry and current price.
+  void Resolve(absl::string_view model, ModelUsageHandle* handle)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether `handle` is filled and no price changed since (else Resolve
+  // again before Record(handle, ...)).
+  bool IsCurrent(const ModelUsageHandle& handle) const {
+    return handle.entry != nullptr &&
+           handle.prices_version ==
+               prices_version_.load(std::memory_order_acquire);
+  }
+  // Record() for the handle's model without taking the lock. `handle` must
+  // be current (IsCurrent); a price set meanwhile applies from the next
+  // Resolve.
+  std::optional<double> Record(const ModelUsageHandle& handle,
+                               int64_t prompt_tokens, int64_t completion_tokens,
+                               int64_t total_tokens, double duration_s);
+
   // Adds saved totals (from GetAll(), e.g. read back from an export);
   // prices are not part of them.
   void MergeTotals(const ModelTotals& totals) ABSL_LOCKS_EXCLUDED(mu_);
@@ -148,18 +204,14 @@ class ModelUsage {
   void Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Totals {
-    uint64_t operations = 0;
-    int64_t prompt_tokens = 0;
-    int64_t completion_tokens = 0;
-    int64_t total_tokens = 0;
-    double duration_s = 0;
-    uint64_t priced_operations = 0;
-    double cost_usd = 0;
-    uint64_t unpriced_operations = 0;
-    std::vector<std::string> response_models;  // sorted, distinct
-  };
-  static void AddResponseModel(Totals& t, absl::string_view response_model);
+  static void AddResponseModel(ModelUsageEntry& e,
+                               absl::string_view response_model);
+  static void Add(ModelUsageEntry& e, int64_t prompt_tokens,
+                  int64_t completion_tokens, int64_t total_tokens,
+                  double duration_s, const std::optional<double>& cost);
+  // `model`'s entry (its name capped at kMaxModelNameLength), created if new.
+  ModelUsageEntry& EntryLocked(absl::string_view model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const ModelPrice* LookUp(absl::string_view model,
                            absl::string_view response_model) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -168,25 +220,13 @@ class ModelUsage {
                                         int64_t completion_tokens,
                                         int64_t total_tokens);
 
-  // The entry of the model (and response model) Record saw last: a block
-  // names the same model as the one before it far more often than not, and
-  // two string compares cost less than hashing and probing two tables.
-  // Any change of either table forgets it (pointers into a flat_hash_map
-  // move when it grows).
-  struct LastRecorded {
-    std::string model;           // the capped name, as keyed in totals_
-    std::string response_model;  // as given
-    Totals* totals = nullptr;    // nullptr: nothing remembered
-    const ModelPrice* price = nullptr;  // LookUp's answer for the pair
-  };
-  void ForgetLastLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    last_.totals = nullptr;
-  }
-
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ModelPrice> prices_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Totals> totals_ ABSL_GUARDED_BY(mu_);
-  LastRecorded last_ ABSL_GUARDED_BY(mu_);
+  // Changed (under mu_) with every change of prices_: handles compare it.
+  std::atomic<uint64_t> prices_version_{1};
+  // Entries by model; never erased, so ModelUsageHandle pointers stay valid.
+  absl::flat_hash_map<std::string, std::unique_ptr<ModelUsageEntry>> totals_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ragperf

@@ -187,8 +187,12 @@ void PerformanceMonitor::RecordDetailed(int id, OperationRecord* record) {
   OperationRecord& rec = *record;
   if (!rec.model.empty()) {
     const std::optional<double> cost =
-        models_.Record(rec.model, rec.response_model, rec.prompt_tokens,
-                       rec.completion_tokens, rec.tokens, rec.duration_s);
+        rec.model_handle != nullptr && rec.response_model.empty() &&
+                models_.IsCurrent(*rec.model_handle)
+            ? models_.Record(*rec.model_handle, rec.prompt_tokens,
+                             rec.completion_tokens, rec.tokens, rec.duration_s)
+            : models_.Record(rec.model, rec.response_model, rec.prompt_tokens,
+                             rec.completion_tokens, rec.tokens, rec.duration_s);
     rec.has_cost = cost.has_value();
     rec.cost_usd = cost.value_or(0);
   }

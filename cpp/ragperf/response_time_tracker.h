@@ -61,6 +61,8 @@
 namespace ragperf {
 
 // One finished operation, as the hot path hands it over. Plain data.
+struct ModelUsageHandle;  // model_usage.h
+
 struct OperationRecord {
   double duration_s = 0;         // >= 0, finite (callers validate)
   int64_t tokens = 0;            // total tokens (prompt + completion if unset)
@@ -88,6 +90,10 @@ struct OperationRecord {
   // type and message, model, response model, metadata JSON), so the recent
   // ring may skip comparing them. 0 (always correct): unknown.
   uint64_t text_key = 0;
+  // Optional: a handle to `model`'s usage entry (ModelUsage::Resolve) that
+  // the caller keeps; used when it is current and there is no
+  // response_model, else the model is looked up by name.
+  const ModelUsageHandle* model_handle = nullptr;
   // Streams: time from the start of the block to its first token.
   bool has_time_to_first_token = false;
   double time_to_first_token_s = 0;

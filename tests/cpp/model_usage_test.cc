@@ -465,9 +465,8 @@ TEST(ModelUsageTest, ListedPriceFollowsTheLookup) {
   EXPECT_EQ(t.priced_operations, 1u);
 }
 
-// Record remembers the last model's entry and price; every change of the
-// tables must be seen by the next record.
-TEST(ModelUsageTest, TheLastModelIsRememberedOnlyWhileTheTablesStayTheSame) {
+// Every change of the tables must be seen by the next record.
+TEST(ModelUsageTest, RecordsByNameSeeEveryChangeOfTheTables) {
   ModelUsage usage;
   EXPECT_FALSE(usage.Record("qwen", 100, 20, 120, 0.5).has_value());
   ASSERT_TRUE(usage.SetPrice("qwen", {1.0, 2.0}).ok());
@@ -495,6 +494,67 @@ TEST(ModelUsageTest, TheLastModelIsRememberedOnlyWhileTheTablesStayTheSame) {
   usage.MergeTotals(saved);
   usage.Record("qwen", 5, 0, 5, 0.1);
   EXPECT_EQ(TotalsOf(usage, "qwen").operations, 12u);
+}
+
+TEST(ModelUsageTest, HandlesRecordLikeNamesUntilAPriceChanges) {
+  ModelUsage usage;
+  ASSERT_TRUE(usage.SetPrice("qwen", {1.0, 2.0}).ok());
+  ModelUsageHandle h;
+  EXPECT_FALSE(usage.IsCurrent(h));  // not filled yet
+  usage.Resolve("qwen", &h);
+  ASSERT_TRUE(usage.IsCurrent(h));
+  EXPECT_DOUBLE_EQ(*usage.Record(h, 1000000, 1000000, 2000000, 0.5), 3.0);
+  usage.Record("qwen", 1, 1, 2, 0.5);  // by name: the same entry
+  ModelTotals q = TotalsOf(usage, "qwen");
+  EXPECT_EQ(q.operations, 2u);
+  EXPECT_EQ(q.prompt_tokens, 1000001);
+  EXPECT_EQ(q.priced_operations, 2u);
+  EXPECT_DOUBLE_EQ(q.duration_s, 1.0);
+  // A price change makes the handle stale until resolved again.
+  ASSERT_TRUE(usage.SetPrice("other", {1.0, 1.0}).ok());
+  EXPECT_FALSE(usage.IsCurrent(h));
+  usage.Resolve("qwen", &h);
+  ASSERT_TRUE(usage.SetPrices({}).ok());
+  EXPECT_FALSE(usage.IsCurrent(h));
+  usage.Resolve("qwen", &h);
+  EXPECT_FALSE(usage.Record(h, 10, 0, 10, 0.1).has_value());  // no price now
+  // Clear() zeroes the entry the handle points at; it stays usable.
+  usage.Clear();
+  EXPECT_TRUE(usage.GetAll().empty());
+  ASSERT_TRUE(usage.IsCurrent(h));
+  usage.Record(h, 5, 0, 5, 0.1);
+  q = TotalsOf(usage, "qwen");
+  EXPECT_EQ(q.operations, 1u);
+  EXPECT_EQ(q.unpriced_operations, 1u);
+  // Saturating like the named path.
+  usage.Record(h, std::numeric_limits<int64_t>::max(), 0, 0, 0.1);
+  usage.Record(h, std::numeric_limits<int64_t>::max(), 0, 0, 0.1);
+  EXPECT_EQ(TotalsOf(usage, "qwen").prompt_tokens,
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(ModelUsageTest, HandlesOfManyThreadsLoseNoUpdate) {
+  ModelUsage usage;
+  ASSERT_TRUE(usage.SetPrice("qwen", {1.0, 1.0}).ok());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 5000;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&usage, i] {
+      ModelUsageHandle h;
+      for (int n = 0; n < kEach; ++n) {
+        if (!usage.IsCurrent(h)) usage.Resolve("qwen", &h);
+        usage.Record(h, 2, 1, 3, 0.001);
+        if (i == 0 && n % 1000 == 0) usage.GetAll();  // a reader meanwhile
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const ModelTotals q = TotalsOf(usage, "qwen");
+  EXPECT_EQ(q.operations, static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_EQ(q.total_tokens, 3 * kThreads * kEach);
+  EXPECT_NEAR(q.cost_usd, 3e-6 * kThreads * kEach, 1e-9);
+  EXPECT_NEAR(q.duration_s, 0.001 * kThreads * kEach, 1e-6);
 }
 
 }  // namespace ragperf
