@@ -51,15 +51,6 @@ bool IsImmutableValue(PyObject* v) {
          PyFloat_CheckExact(v) || PyBool_Check(v);
 }
 
-bool AllKeysAreStr(PyObject* dict) {
-  Py_ssize_t pos = 0;
-  PyObject* key = nullptr;
-  while (PyDict_Next(dict, &pos, &key, nullptr)) {
-    if (!PyUnicode_CheckExact(key)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 PyObject* ModelKey() { return g_model_key; }
@@ -156,18 +147,33 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
 }
 
 int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
-  if (PyDict_CheckExact(mapping) && m->dict == nullptr &&
-      m->count + PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs &&
-      AllKeysAreStr(mapping)) {
-    // Exact str keys: MetadataSet compares them without running Python
-    // code, so PyDict_Next's borrowed pairs stay valid.
+  if (PyDict_CheckExact(mapping) && m->dict == nullptr && m->count == 0 &&
+      PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs) {
+    // A small dict with exact str keys (distinct, being a dict's) is taken
+    // pair by pair in one pass; at the first other key the pairs are
+    // dropped and the dict is copied below. Nothing here runs Python code,
+    // so PyDict_Next's borrowed pairs stay valid.
     Py_ssize_t pos = 0;
     PyObject* key = nullptr;
     PyObject* value = nullptr;
+    bool all_str = true;
     while (PyDict_Next(mapping, &pos, &key, &value)) {
-      if (MetadataSet(m, key, value) < 0) return -1;
+      if (!PyUnicode_CheckExact(key)) {
+        all_str = false;
+        break;
+      }
+      m->keys[m->count] = key;
+      m->values[m->count] = value;
+      ++m->count;
     }
-    return 0;
+    if (all_str) {
+      for (int i = 0; i < m->count; ++i) {
+        Py_INCREF(m->keys[i]);
+        Py_INCREF(m->values[i]);
+      }
+      return 0;
+    }
+    m->count = 0;  // no references were taken
   }
   PyObject* copy = CopyMetadata(mapping);  // TypeError for non-mappings
   if (copy == nullptr) return -1;
