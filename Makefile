@@ -151,6 +151,8 @@ bench: build/bench/tracker_bench
 	$(VPY) benchmarks/bench_instructions.py \
 	  --cases nested_bare,nested_query,nested_query_positional,nested3_bare,nested3_query \
 	  --json benchmarks/results/nested_instructions.json
+	$(VPY) benchmarks/bench_instructions.py --cases bare,memory_off,memory_on,metadata,dimensions,model_tokens \
+	  $(if $(BASELINE_SITE),--baseline-site $(BASELINE_SITE)) --json benchmarks/results/instructions.json
 	$(VPY) benchmarks/render_docs.py --results benchmarks/results --out docs/benchmarks.md
 
 # CPU instructions per tracked block under valgrind (noise-free; see the

@@ -91,6 +91,10 @@ NESTED_RATIOS = {
     "nested3_query / nested3_bare": ("nested3_query", "nested3_bare", True),
 }
 NESTED_TARGET = 2.5
+# Issue #20: the realistic LLM block against the empty block (memory off in
+# both), per block.
+BLOCK_RATIO = ("model_tokens", "memory_off")
+BLOCK_TARGET = 1.3
 
 
 def instructions(site: Optional[str], mode: str, n: int, workdir: Path) -> int:
@@ -116,12 +120,18 @@ def per_block(site: Optional[str], mode: str, n: int, workdir: Path) -> float:
     return (instructions(site, mode, 2 * n, workdir) - instructions(site, mode, n, workdir)) / n
 
 
-def nested_targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Issue #20's nested-query ratio in instructions, for each build that
-    measured both cases of a pair."""
+def ratio_targets(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Issue #20's ratios in instructions, for each build that measured both
+    cases of a pair: the realistic block against the empty one, and the
+    nested query against the bare nesting."""
     per_query = {(r["build"], r["case"]): r["instructions_per_query"] for r in rows if "instructions_per_query" in r}
+    per_block = {(r["build"], r["case"]): r["instructions_per_block"] for r in rows if "instructions_per_block" in r}
     out = []
     for build in dict.fromkeys(r["build"] for r in rows):
+        case, peer = BLOCK_RATIO
+        if (build, case) in per_block and (build, peer) in per_block:
+            out.append(target(f"{build}: {case} / {peer}, CPU instructions per block (valgrind)",
+                              per_block[build, case] / per_block[build, peer], "<=", BLOCK_TARGET, "x"))
         for name, (case, peer, informational) in NESTED_RATIOS.items():
             if (build, case) in per_query and (build, peer) in per_query:
                 out.append(target(f"{build}: {name}, CPU instructions per query (valgrind)",
@@ -172,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r in rows:
         per = "query" if "instructions_per_query" in r else "block"
         print(f"{r['build']:<10} {r['case']:<24} {r['instructions_per_' + per]:>14,.0f} per {per}")
-    targets = nested_targets(rows)
+    targets = ratio_targets(rows)
     for t in targets:
         print(f"[{t['status']}] {t['name']}: {t['value']:.2f}x {t['op']} {t['threshold']}x")
     result: Dict[str, Any] = {

@@ -35,6 +35,7 @@ KNOWN: Dict[str, Tuple[str, str]] = {
     "otel_instructions": ("otel_instructions.json", "OpenTelemetry: instructions per block"),
     "nested": ("nested.json", "Realistic nested query"),
     "nested_instructions": ("nested_instructions.json", "Realistic nested query: instructions per query"),
+    "instructions": ("instructions.json", "Instructions per block"),
 }
 SPREAD_GLOB = "overhead_run*.json"
 
@@ -50,7 +51,8 @@ CPP_RUN = (
 # Sections rendered only when their result file exists (added after the
 # page's first five; a checkout without them reads as before).
 OPTIONAL_SECTIONS = frozenset({"asgi", "stream", "memory", "otel_sampling", "otel_instructions", "nested",
-                               "nested_instructions"})
+                               "nested_instructions", "instructions"})
+BLOCK_INSTRUCTION_CASES = "bare,memory_off,memory_on,metadata,dimensions,model_tokens"
 NESTED_INSTRUCTION_CASES = "nested_bare,nested_query,nested_query_positional,nested3_bare,nested3_query"
 
 COMMANDS: Dict[str, List[str]] = {
@@ -65,6 +67,11 @@ COMMANDS: Dict[str, List[str]] = {
         "sudo apt-get install valgrind",
         ".venv/bin/python benchmarks/bench_instructions.py --cases " + NESTED_INSTRUCTION_CASES
         + " --json benchmarks/results/nested_instructions.json",
+    ],
+    "instructions": [
+        "sudo apt-get install valgrind",
+        ".venv/bin/python benchmarks/bench_instructions.py --cases " + BLOCK_INSTRUCTION_CASES
+        + " [--baseline-site DIR] --json benchmarks/results/instructions.json",
     ],
     "overhead": [".venv/bin/python benchmarks/bench_overhead.py --json benchmarks/results/overhead.json"],
     "accuracy": [".venv/bin/python benchmarks/bench_accuracy.py --json benchmarks/results/accuracy.json"],

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules 
 import common  # noqa: E402  (no ragperf import at module level)
 import render_integration_sections  # noqa: E402
 import render_memory_section  # noqa: E402
+import render_instructions_section  # noqa: E402
 import render_nested_section  # noqa: E402
 import render_otel_section  # noqa: E402
 from render_common import (  # noqa: E402
@@ -85,6 +86,8 @@ SECTIONS: List[Tuple[str, str, Callable[[Results], List[str]]]] = [
     ("memory", "Memory per operation (`benchmarks/bench_memory.py`)", render_memory_section.section_memory),
     ("otel_sampling", "OpenTelemetry: sampling and pushed metrics (`benchmarks/bench_otel_sampling.py`)", render_otel_section.section_otel),
     ("nested", "Realistic nested query (`benchmarks/bench_nested.py`)", render_nested_section.section_nested),
+    ("instructions", "Instructions per block (`benchmarks/bench_instructions.py`)",
+     render_instructions_section.section_instructions),
 ]
 
 

@@ -167,7 +167,7 @@ def concurrency_checks(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 def all_targets(res: Results) -> List[Tuple[str, Optional[Dict[str, Any]]]]:
     out: List[Tuple[str, Optional[Dict[str, Any]]]] = []
     for key in ("overhead", "accuracy", "concurrency", "cpp_tracker", "reads", "asgi", "stream", "memory", "otel_sampling",
-                "nested", "nested_instructions"):
+                "nested", "nested_instructions", "instructions"):
         data = res.data[key]
         if data is None:
             if key not in OPTIONAL_SECTIONS:

@@ -65,7 +65,7 @@ void MetadataInit(BlockMetadata* m) {
   m->count = 0;
 }
 
-void MetadataClear(BlockMetadata* m) {
+void MetadataClearPairs(BlockMetadata* m) {
   // Fields first, references after: a DECREF can run arbitrary code.
   const int count = m->count;
   PyObject* keys[BlockMetadata::kInlinePairs];
@@ -89,10 +89,6 @@ int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg) {
     Py_VISIT(m->values[i]);
   }
   return 0;
-}
-
-bool MetadataEmpty(const BlockMetadata* m) {
-  return m->dict == nullptr ? m->count == 0 : PyDict_GET_SIZE(m->dict) == 0;
 }
 
 int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value) {

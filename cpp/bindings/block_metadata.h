@@ -61,10 +61,15 @@ int InitBlockMetadata();
 // Empty metadata (no references held).
 void MetadataInit(BlockMetadata* m);
 // Drops every reference; `m` is empty afterwards.
-void MetadataClear(BlockMetadata* m);
+void MetadataClearPairs(BlockMetadata* m);
+inline void MetadataClear(BlockMetadata* m) {
+  if (m->count != 0 || m->dict != nullptr) MetadataClearPairs(m);  // most blocks: none
+}
 int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg);
 // Whether there are no pairs.
-bool MetadataEmpty(const BlockMetadata* m);
+inline bool MetadataEmpty(const BlockMetadata* m) {
+  return m->dict == nullptr ? m->count == 0 : PyDict_GET_SIZE(m->dict) == 0;
+}
 
 // Adds the pairs of `mapping` (a dict or another mapping; copied: later edits
 // of the caller's object are not seen). -1 with a TypeError naming the value

@@ -372,9 +372,11 @@ PyMethodDef HotMethods[] = {
 
 }  // namespace
 
-PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id) {
-  for (const ResolvedOperation& r : hot->resolved) {
+PyObject* ResolveSlow(HotPathObject* hot, PyObject* op, int* id) {
+  for (int i = 0; i < HotPathObject::kResolvedCacheSize; ++i) {
+    const ResolvedOperation& r = hot->resolved[i];
     if (r.op == op) {
+      hot->resolved_last = i;
       *id = r.id;
       return r.entry;
     }
@@ -385,6 +387,7 @@ PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id) {
   // str-like names only: the cache must never hold an object whose name
   // could change.
   if (PyUnicode_Check(op)) {
+    hot->resolved_last = hot->resolved_next;
     ResolvedOperation& slot = hot->resolved[hot->resolved_next];
     hot->resolved_next = (hot->resolved_next + 1) % HotPathObject::kResolvedCacheSize;
     PyObject* old_op = slot.op;
@@ -419,6 +422,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   if (hot == nullptr) return nullptr;
   for (ResolvedOperation& r : hot->resolved) r = ResolvedOperation{nullptr, nullptr, -1};
   hot->resolved_next = 0;
+  hot->resolved_last = 0;
   hot->exit_hook = nullptr;
   hot->exit_hook_roots_only = false;
   hot->cached_context = nullptr;

@@ -67,6 +67,7 @@ struct HotPathObject {
   static constexpr int kResolvedCacheSize = 8;
   ResolvedOperation resolved[kResolvedCacheSize];
   int resolved_next;
+  int resolved_last;  // the slot of the last hit, tested first
   PyObject* current;     // ContextVar holding the context's SpanStackObject
   PyObject* exit_hook;   // callable(tracker) after each block, or NULL
   // Call exit_hook only for root blocks and for blocks that finish after
@@ -214,7 +215,15 @@ void ForgetCachedStack(SpanStackObject* st);
 // ResolveOperation plus the cache by address: the borrowed (id, name) entry
 // of an operation (str or str-valued Enum) and its id in `*id`; NULL with an
 // exception.
-PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id);
+PyObject* ResolveSlow(HotPathObject* hot, PyObject* op, int* id);
+inline PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id) {
+  const ResolvedOperation& last = hot->resolved[hot->resolved_last];
+  if (last.op == op) {  // a loop tracking one name
+    *id = last.id;
+    return last.entry;
+  }
+  return ResolveSlow(hot, op, id);
+}
 
 // ---- hot_path_record.cpp
 // HotPath.record(operation, duration_s, ...): METH_FASTCALL | METH_KEYWORDS.

@@ -513,6 +513,9 @@ PyObject* TrackerAExitMethod(PyObject* self, PyObject* const* args,
 
 PyObject* ModelOf(TrackerObject* self) {
   if (self->model != nullptr) return self->model;
+  if (self->metadata.count == 0 && self->metadata.dict == nullptr) {
+    return self->response_model;  // no metadata: the common empty block
+  }
   PyObject* m = MetadataGet(&self->metadata, ModelKey());
   return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
