@@ -271,3 +271,57 @@ def test_plain_class_getattr_rejects_what_is_not_a_metaclass() -> None:
         _core._plain_class_getattr(int)
     with pytest.raises(TypeError, match="subclass of type"):
         _core._plain_class_getattr(type)
+
+
+# ------------------------------------------------------ reference counts --
+
+
+def test_every_path_gives_back_the_references_it_took() -> None:
+    import gc
+    import sys
+
+    monitor = PerformanceMonitor(enable_memory_tracking=False, max_history=5)
+    key = "".join(["dyn", "amic_key"])  # not interned: a fresh object
+    value = object()
+    text = "".join(["val", "ue"])
+    before = (sys.getrefcount(key), sys.getrefcount(value), sys.getrefcount(text))
+
+    def blocks() -> None:
+        t = monitor.track_operation
+        for _ in range(50):
+            with t("x", **{key: value}, model=text):  # keywords, inline
+                pass
+            with t("x", {key: value, "model": text}):  # a small dict, inline
+                pass
+            with t("x", {key: value, 1: text}):  # a non-str key: a dict copy
+                pass
+            with t("x", {key: value}, a=1, b=2, c=3, d=text):  # spills to a dict
+                pass
+            with t("x", **{key: text}) as op:
+                op.metadata[key] = value  # read: becomes a dict
+            with t("x", **{key: value}) as op2:
+                op2.metadata = {key: text}  # replaced
+            with t("x", model=text) as op3:
+                del op3.metadata
+            reused = t("x", **{key: value})
+            with reused:
+                pass
+            with reused:  # entered again: the ring keeps a frozen copy
+                pass
+
+    def counts() -> tuple:  # type: ignore[type-arg]
+        monitor._hot.clear_traces()
+        gc.collect()
+        return (sys.getrefcount(key), sys.getrefcount(value), sys.getrefcount(text))
+
+    blocks()
+    first = counts()
+    blocks()
+    assert counts() == first  # no growth: nothing leaks per block
+    # Nothing is released twice either (that would drop below `before`). The
+    # monitor may hold a bounded few references to `key` and `text`: the
+    # metadata JSON cache and the last keyword-name tuple; never to `value`
+    # (not an immutable type, so never cached).
+    assert first[1] == before[1]
+    assert before[0] <= first[0] <= before[0] + 2
+    assert before[2] <= first[2] <= before[2] + 2
