@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "py_error.h"
 #include "ragperf/record_validator.h"
 #include "tracker_objects.h"
@@ -162,8 +163,12 @@ int ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
 }
 
 // track_operation(operation, metadata=None, /, **metadata_kwargs)
-PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
-                            Py_ssize_t nargs, PyObject* kwnames) {
+// track_operation(...) with metadata or keywords (see HotTrackOperation).
+// Out of line: the plain block's path above stays short.
+ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
+                                                     PyObject* const* args,
+                                                     Py_ssize_t nargs,
+                                                     PyObject* kwnames) {
   HotPathObject* hot = H(self);
   PyObject* op = nargs >= 1 ? args[0] : nullptr;
   PyObject* metadata_arg = nargs >= 2 ? args[1] : nullptr;
@@ -206,6 +211,17 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     return nullptr;
   }
   return tracker;
+}
+
+PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
+                            Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 1 && kwnames == nullptr) {  // track_operation(op): the plain block
+    HotPathObject* hot = H(self);
+    int id = -1;
+    PyObject* entry = ResolveCached(hot, args[0], &id);
+    return entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
+  }
+  return TrackWithArguments(self, args, nargs, kwnames);
 }
 
 // resolve(operation) -> (id, name)

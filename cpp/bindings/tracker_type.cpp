@@ -210,6 +210,30 @@ const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
   return &hot->model_handle;
 }
 
+// The record's model, response model and metadata text (a block that has
+// any of them; `scratch` holds the text when the cache cannot).
+void DescribeModelAndMetadata(TrackerObject* self, OperationRecord* rec,
+                              std::string* scratch) {
+  if (PyObject* model = ModelOf(self)) {
+    rec->model = Utf8View(model);
+    if (self->response_model != nullptr) {
+      rec->response_model = Utf8View(self->response_model);
+    } else if (!rec->model.empty()) {
+      rec->model_handle = ModelHandle(self->hot, model, rec->model);
+    }
+  }
+  if (!MetadataEmpty(&self->metadata)) {
+    uint64_t key = 0;
+    rec->metadata_json = self->hot->metadata_json->Json(self->metadata, scratch, &key);
+    // The metadata's text, and the model when it comes from the metadata,
+    // are then fixed by the cache key: the recent ring can skip comparing.
+    if (rec->success && self->model == nullptr &&
+        self->response_model == nullptr) {
+      rec->text_key = key;
+    }
+  }
+}
+
 // Fills the failure fields from the exception being propagated.
 void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   const absl::string_view type = ExceptionTypeName(exc_type);
@@ -330,25 +354,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     rec.has_time_to_first_token = true;
     rec.time_to_first_token_s = usage.TimeToFirstTokenS(self->start_ns);
   }
-  if (PyObject* model = ModelOf(self)) {
-    rec.model = Utf8View(model);
-    if (self->response_model != nullptr) {
-      rec.response_model = Utf8View(self->response_model);
-    } else if (!rec.model.empty()) {
-      rec.model_handle = ModelHandle(self->hot, model, rec.model);
-    }
-  }
   std::string metadata_json;  // used only when the cache cannot answer
-  if (!MetadataEmpty(&self->metadata)) {
-    uint64_t key = 0;
-    rec.metadata_json =
-        self->hot->metadata_json->Json(self->metadata, &metadata_json, &key);
-    // The metadata's text, and the model when it comes from the metadata,
-    // are then fixed by the cache key: the recent ring can skip comparing.
-    if (rec.success && self->model == nullptr &&
-        self->response_model == nullptr) {
-      rec.text_key = key;
-    }
+  if (self->model != nullptr || self->response_model != nullptr ||
+      self->metadata.count != 0 || self->metadata.dict != nullptr) {
+    DescribeModelAndMetadata(self, &rec, &metadata_json);
   }
   rec.cache_hit = self->cache_hit;
   rec.span_id = self->span.ids.span_id;
