@@ -255,8 +255,8 @@ void MetadataJsonCache::Clear() {
 }
 
 absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
-                                          std::string* scratch,
-                                          uint64_t* key) {
+                                          std::string* scratch, uint64_t* key,
+                                          Hook before_python_code, void* arg) {
   if (key != nullptr) *key = 0;
   // The pairs to write: inline, or a small dict's (borrowed while the GIL
   // is held and nothing runs Python code).
@@ -267,6 +267,7 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
   PyObject* dict_values[BlockMetadata::kInlinePairs];
   if (m.dict != nullptr) {
     if (PyDict_GET_SIZE(m.dict) > BlockMetadata::kInlinePairs) {
+      if (before_python_code != nullptr) before_python_code(arg);
       MetadataToJson(m.dict, scratch);
       return *scratch;
     }
@@ -293,7 +294,21 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     cacheable = PyUnicode_CheckExact(keys[i]) && IsImmutableValue(values[i]);
   }
   if (!cacheable) {
-    PairsToJson(keys, values, count, scratch);
+    // str() of such a value (or key) runs Python code, which may edit this
+    // very metadata (`op.metadata = ...` in a __str__): write from pairs
+    // held here, not from the borrowed ones.
+    PyObject* held_keys[BlockMetadata::kInlinePairs];
+    PyObject* held_values[BlockMetadata::kInlinePairs];
+    for (int i = 0; i < count; ++i) {
+      held_keys[i] = Py_NewRef(keys[i]);
+      held_values[i] = Py_NewRef(values[i]);
+    }
+    if (before_python_code != nullptr) before_python_code(arg);
+    PairsToJson(held_keys, held_values, count, scratch);
+    for (int i = 0; i < count; ++i) {
+      Py_DECREF(held_keys[i]);
+      Py_DECREF(held_values[i]);
+    }
     return *scratch;
   }
   // Take the new references before dropping the old: a pair may be shared.

@@ -108,8 +108,13 @@ class MetadataJsonCache {
   // `*key` (optional) gets a nonzero number shared by every call that
   // returned the same cached text (never reused), or 0 when the text was
   // written to `*scratch`: see OperationRecord::text_key.
+  //
+  // Writing a value that is not immutable calls its str(), which runs Python
+  // code; `before_python_code(arg)` (optional) is called once just before.
+  using Hook = void (*)(void* arg);
   absl::string_view Json(const BlockMetadata& m, std::string* scratch,
-                         uint64_t* key = nullptr);
+                         uint64_t* key = nullptr,
+                         Hook before_python_code = nullptr, void* arg = nullptr);
 
   int Traverse(visitproc visit, void* arg) const;
   void Clear();

@@ -20,35 +20,64 @@ namespace ragperf::bindings {
 // "model"; None or missing = not recorded for that dimension. Non-str
 // values count as str().
 ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
-                                              const OperationRecord& rec) {
+                                              const OperationRecord& block,
+                                              HeldText* held) {
   HotPathObject* hot = self->hot;
+  // Python code runs here only in str() of a value that is not a str. Just
+  // before the first such call, the objects the record's text views are
+  // held (unless the record already held them: the model is then the one
+  // recorded), and the record is copied with its metadata text owned here
+  // (that code may record another block, replacing the JSON cache the text
+  // views).
+  const OperationRecord* rec = &block;
+  OperationRecord copy;
+  std::string metadata_json;
+  PyObject* model = held->held ? held->model : ModelOf(self);
   DimensionResolver& resolver = *hot->resolver;
   PyObject* dims = hot->dimensions;
+  Py_INCREF(dims);
   for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dims); ++i) {
     const size_t d = static_cast<size_t>(i);
-    PyObject* value = nullptr;
-    if (resolver.is_model(d)) {
-      value = ModelOf(self);
-    } else {
-      value = MetadataGet(&self->metadata, PyTuple_GET_ITEM(dims, i));
-    }
+    PyObject* value = resolver.is_model(d)
+                          ? model
+                          : MetadataGet(&self->metadata, PyTuple_GET_ITEM(dims, i));
     if (value == nullptr || value == Py_None) continue;
-    PyObject* text = PyUnicode_CheckExact(value) ? Py_NewRef(value)
-                                                  : PyObject_Str(value);
+    PyObject* text = nullptr;
+    if (PyUnicode_CheckExact(value)) {
+      text = Py_NewRef(value);
+    } else {
+      if (rec == &block) {
+        held->Hold(model, self->response_model, self->error_type,
+                   self->error_message);
+        model = held->model;
+        copy = block;
+        metadata_json.assign(block.metadata_json.data(), block.metadata_json.size());
+        copy.metadata_json = metadata_json;
+        rec = &copy;
+      }
+      Py_INCREF(value);
+      text = PyObject_Str(value);
+      Py_DECREF(value);
+    }
     if (text == nullptr) {
       NoteInternalError(hot, "recording a dimension");
       continue;
+    }
+    if (hot->dimensions != dims) {  // str() declared other dimensions
+      Py_DECREF(text);
+      break;
     }
     try {
       const absl::string_view v = Utf8View(text);
       int id = resolver.Find(self->op_id, d, v);
       if (id < 0) id = resolver.Intern(self->op_id, Utf8View(self->name), d, v);
-      hot->monitor->RecordDimension(id, rec);
+      hot->monitor->RecordDimension(id, *rec);
     } catch (...) {
       NoteInternalError(hot, "recording a dimension");
     }
     Py_DECREF(text);
   }
+  Py_DECREF(dims);
 }
 
 // set_dimensions(tuple of str | None): the metadata keys to split by.

@@ -66,13 +66,20 @@ bool AppendEntry(PyObject* key, PyObject* value, bool first, std::string* out) {
 int MetadataToJson(PyObject* dict, std::string* out) {
   out->clear();
   out->push_back('{');
-  Py_ssize_t pos = 0;
-  PyObject* key = nullptr;
-  PyObject* value = nullptr;
-  bool first = true;
-  while (PyDict_Next(dict, &pos, &key, &value)) {
-    if (!AppendEntry(key, value, first, out)) break;
-    first = false;
+  // A snapshot of the items: str() of a key or value runs Python code that
+  // may change the dict while it is written.
+  PyObject* items = PyDict_Items(dict);
+  if (items == nullptr) {
+    PyErr_Clear();
+  } else {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); ++i) {
+      PyObject* item = PyList_GET_ITEM(items, i);
+      if (!AppendEntry(PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1),
+                       i == 0, out)) {
+        break;
+      }
+    }
+    Py_DECREF(items);
   }
   out->push_back('}');
   return 0;

@@ -187,8 +187,39 @@ int ReadyReadyType(PyObject* module);
 PyObject* NewReady(PyObject* value);
 
 // ---- hot_path_dimensions.cpp
+// The objects a record's text views (model, response model, error type and
+// message), held once Python code may run while the block is recorded
+// (str() of a metadata or dimension value), so that code cannot free them.
+// A block whose values are all immutable holds nothing.
+struct HeldText {
+  bool held = false;
+  PyObject* model = nullptr;
+  PyObject* response_model = nullptr;
+  PyObject* error_type = nullptr;
+  PyObject* error_message = nullptr;
+  // Takes references to these (each may be NULL); once only.
+  void Hold(PyObject* m, PyObject* r, PyObject* t, PyObject* e) {
+    if (held) return;
+    held = true;
+    model = Py_XNewRef(m);
+    response_model = Py_XNewRef(r);
+    error_type = Py_XNewRef(t);
+    error_message = Py_XNewRef(e);
+  }
+  void Release() {
+    held = false;
+    Py_CLEAR(model);
+    Py_CLEAR(response_model);
+    Py_CLEAR(error_type);
+    Py_CLEAR(error_message);
+  }
+};
+
 // Records `rec` once more per declared dimension the block has a value for.
-void RecordDimensions(TrackerObject* self, const OperationRecord& rec);
+// `held`: what the record's text views, held by the caller (this holds it
+// before running any Python code if the caller has not).
+void RecordDimensions(TrackerObject* self, const OperationRecord& rec,
+                      HeldText* held);
 // HotPath.set_dimensions(tuple of str | None).
 PyObject* HotSetDimensions(PyObject* self, PyObject* dims);
 

@@ -212,24 +212,51 @@ const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
 
 // The record's model, response model and metadata text (a block that has
 // any of them; `scratch` holds the text when the cache cannot).
+struct HoldContext {
+  TrackerObject* self;
+  HeldText* held;
+};
+
+// MetadataJsonCache's hook: holds what the record will view (see HeldText).
+void HoldText(void* arg) {
+  HoldContext* c = static_cast<HoldContext*>(arg);
+  c->held->Hold(ModelOf(c->self), c->self->response_model, c->self->error_type,
+                c->self->error_message);
+}
+
 void DescribeModelAndMetadata(TrackerObject* self, OperationRecord* rec,
-                              std::string* scratch) {
-  if (PyObject* model = ModelOf(self)) {
-    rec->model = Utf8View(model);
-    if (self->response_model != nullptr) {
-      rec->response_model = Utf8View(self->response_model);
-    } else if (!rec->model.empty()) {
-      rec->model_handle = ModelHandle(self->hot, model, rec->model);
-    }
-  }
+                              std::string* scratch, HeldText* held) {
+  // Writing the metadata may run Python code (str() of a value) that edits
+  // this block (`op.metadata = ...`, `op.model = ...`): just before it, the
+  // objects the record views are held (HoldText), and they are viewed only
+  // after it ran. Immutable values (the usual block) run no code, hold
+  // nothing.
+  const bool model_from_pairs = self->model == nullptr && self->response_model == nullptr;
   if (!MetadataEmpty(&self->metadata)) {
     uint64_t key = 0;
-    rec->metadata_json = self->hot->metadata_json->Json(self->metadata, scratch, &key);
+    HoldContext context{self, held};
+    rec->metadata_json = self->hot->metadata_json->Json(
+        self->metadata, scratch, &key, &HoldText, &context);
     // The metadata's text, and the model when it comes from the metadata,
-    // are then fixed by the cache key: the recent ring can skip comparing.
-    if (rec->success && self->model == nullptr &&
-        self->response_model == nullptr) {
-      rec->text_key = key;
+    // are then fixed by the cache key (a key is given only when no Python
+    // code ran): the recent ring can skip comparing.
+    if (rec->success && model_from_pairs) rec->text_key = key;
+  }
+  const bool ran_code = held->held;
+  PyObject* model = ran_code ? held->model : ModelOf(self);
+  PyObject* response_model = ran_code ? held->response_model : self->response_model;
+  if (ran_code) {
+    if (held->error_type != nullptr) rec->error_type = Utf8View(held->error_type);
+    if (held->error_message != nullptr) {
+      rec->error_message = Utf8View(held->error_message);
+    }
+  }
+  if (model != nullptr) {
+    rec->model = Utf8View(model);
+    if (response_model != nullptr) {
+      rec->response_model = Utf8View(response_model);
+    } else if (!rec->model.empty()) {
+      rec->model_handle = ModelHandle(self->hot, model, rec->model);
     }
   }
 }
@@ -355,9 +382,10 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     rec.time_to_first_token_s = usage.TimeToFirstTokenS(self->start_ns);
   }
   std::string metadata_json;  // used only when the cache cannot answer
+  HeldText held;
   if (self->model != nullptr || self->response_model != nullptr ||
       self->metadata.count != 0 || self->metadata.dict != nullptr) {
-    DescribeModelAndMetadata(self, &rec, &metadata_json);
+    DescribeModelAndMetadata(self, &rec, &metadata_json, &held);
   }
   rec.cache_hit = self->cache_hit;
   rec.span_id = self->span.ids.span_id;
@@ -378,7 +406,8 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
     // replacing the user's exception or result with ours.
     NoteInternalError(self->hot, "recording a block");
   }
-  if (self->hot->dimensions != nullptr) RecordDimensions(self, rec);
+  if (self->hot->dimensions != nullptr) RecordDimensions(self, rec, &held);
+  if (held.held) held.Release();
   ExitSpan(self);
   return WantsExitHook(self) ? CallExitHook(self) : 0;
 }

@@ -325,3 +325,82 @@ def test_every_path_gives_back_the_references_it_took() -> None:
     assert first[1] == before[1]
     assert before[0] <= first[0] <= before[0] + 2
     assert before[2] <= first[2] <= before[2] + 2
+
+
+# ------------------------------------------- Python code run while recording --
+
+
+def test_a_dimension_value_whose_str_records_and_edits_metadata() -> None:
+    """str() of a dimension value runs while the block is being recorded; it
+    may record another block (replacing the JSON cache) or edit the block's
+    metadata. The record must keep the text and model it started with."""
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    monitor.set_dimensions(["tenant", "model"])
+    holder: Dict[str, Any] = {}
+
+    class Tenant:
+        def __str__(self) -> str:
+            with monitor.track_operation("inner", model="other-model", note="x" * 100):
+                pass
+            op = holder.get("op")
+            if op is not None:
+                op.metadata = {"replaced": True}  # drops the model str and the pairs
+            return "acme"
+
+    for _ in range(3):
+        model = "".join(["qw", "en"])  # a fresh str each time, held only by the block
+        with monitor.track_operation("x", tenant=Tenant(), model=model) as op:
+            holder["op"] = op
+        holder.clear()
+    rows = [r for r in recent(monitor) if r["operation"] == "x"]
+    assert [r["model"] for r in rows] == ["qwen"] * 3
+    assert all(set(r["metadata"]) == {"tenant", "model"} for r in rows)
+    # The model series uses the model the block started with. (Whether the
+    # tenant series sees the value depends on when the edit ran: str() is
+    # called for the recent record's text first, and the edit removes it.)
+    assert monitor.get_breakdown("x", by="model")["qwen"].total_operations == 3
+    assert monitor.get_all_stats()["inner"].total_operations >= 3
+
+
+def test_a_dimension_value_whose_str_changes_the_dimensions() -> None:
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    monitor.set_dimensions(["a", "b"])
+
+    class Changer:
+        def __str__(self) -> str:
+            monitor.set_dimensions(["c"])
+            return "v"
+
+    with monitor.track_operation("x", a=Changer(), b="w"):
+        pass
+    assert monitor.get_all_stats()["x"].total_operations == 1
+    with monitor.track_operation("x", c="z"):
+        pass
+    assert monitor.get_breakdown("x", by="c")["z"].total_operations == 1
+
+
+@pytest.mark.parametrize("pairs", [1, 6])  # inline pairs, and a dict
+def test_a_value_whose_str_edits_the_block_while_its_text_is_written(pairs: int) -> None:
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    holder: Dict[str, Any] = {}
+
+    class Editor:
+        def __str__(self) -> str:
+            op = holder["op"]
+            op.metadata.clear()  # the dict being written
+            op.metadata = {"other": 1}
+            op.model = "changed"
+            op.response_model = "changed-2024-01-01"
+            return "edited"
+
+    for _ in range(3):
+        extra = {f"k{i}": i for i in range(pairs - 1)}
+        with pytest.raises(KeyError):
+            with monitor.track_operation("x", editor=Editor(), **extra) as op:
+                holder["op"] = op
+                op.model = "".join(["m", "1"])
+                raise KeyError("boom")
+    rows = recent(monitor)
+    assert [r["model"] for r in rows] == ["m1"] * 3
+    assert [r["error_type"] for r in rows] == ["KeyError"] * 3
+    assert all(r["metadata"]["editor"] == "edited" for r in rows)
