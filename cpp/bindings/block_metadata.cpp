@@ -233,25 +233,52 @@ int MetadataCopy(const BlockMetadata* from, BlockMetadata* to) {
 
 // ------------------------------------------------------------ JSON cache ----
 
-MetadataJsonCache::MetadataJsonCache() : count_(-1), key_(0) {}
+MetadataJsonCache::MetadataJsonCache() = default;
 
 MetadataJsonCache::~MetadataJsonCache() { Clear(); }
 
 int MetadataJsonCache::Traverse(visitproc visit, void* arg) const {
-  for (int i = 0; i < count_; ++i) {
-    Py_VISIT(keys_[i]);
-    Py_VISIT(values_[i]);
+  for (const Entry& e : entries_) {
+    for (int i = 0; i < e.count; ++i) {
+      Py_VISIT(e.keys[i]);
+      Py_VISIT(e.values[i]);
+    }
   }
   return 0;
 }
 
-void MetadataJsonCache::Clear() {
-  const int count = count_;
-  count_ = -1;
+void MetadataJsonCache::Drop(Entry* e) {
+  const int count = e->count;
+  e->count = -1;
+  // Dropping str/int/float/bool/None references runs no Python code.
   for (int i = 0; i < count; ++i) {
-    Py_DECREF(keys_[i]);
-    Py_DECREF(values_[i]);
+    Py_DECREF(e->keys[i]);
+    Py_DECREF(e->values[i]);
   }
+}
+
+void MetadataJsonCache::Clear() {
+  for (Entry& e : entries_) Drop(&e);
+}
+
+MetadataJsonCache::Entry* MetadataJsonCache::Find(PyObject* const* keys,
+                                                  PyObject* const* values,
+                                                  int count) {
+  auto holds = [&](const Entry& e) {
+    if (e.count != count) return false;
+    for (int j = 0; j < count; ++j) {
+      if (keys[j] != e.keys[j] || values[j] != e.values[j]) return false;
+    }
+    return true;
+  };
+  if (holds(entries_[last_])) return &entries_[last_];  // a loop of one block
+  for (int i = 0; i < kEntries; ++i) {
+    if (i != last_ && holds(entries_[i])) {
+      last_ = i;
+      return &entries_[i];
+    }
+  }
+  return nullptr;
 }
 
 absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
@@ -279,15 +306,9 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     keys = dict_keys;
     values = dict_values;
   }
-  if (count == count_) {
-    bool same = true;
-    for (int i = 0; i < count && same; ++i) {
-      same = keys[i] == keys_[i] && values[i] == values_[i];
-    }
-    if (same) {
-      if (key != nullptr) *key = key_;
-      return json_;
-    }
+  if (Entry* hit = Find(keys, values, count)) {
+    if (key != nullptr) *key = hit->key;
+    return hit->json;
   }
   bool cacheable = true;
   for (int i = 0; i < count && cacheable; ++i) {
@@ -311,32 +332,19 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     }
     return *scratch;
   }
-  // Take the new references before dropping the old: a pair may be shared.
+  Entry& e = entries_[next_];
+  last_ = next_;
+  next_ = (next_ + 1) % kEntries;
+  Drop(&e);
   for (int i = 0; i < count; ++i) {
-    Py_INCREF(keys[i]);
-    Py_INCREF(values[i]);
+    e.keys[i] = Py_NewRef(keys[i]);
+    e.values[i] = Py_NewRef(values[i]);
   }
-  PyObject* old_keys[BlockMetadata::kInlinePairs];
-  PyObject* old_values[BlockMetadata::kInlinePairs];
-  const int old_count = count_;
-  for (int i = 0; i < old_count; ++i) {
-    old_keys[i] = keys_[i];
-    old_values[i] = values_[i];
-  }
-  for (int i = 0; i < count; ++i) {
-    keys_[i] = keys[i];
-    values_[i] = values[i];
-  }
-  count_ = count;
-  key_ = ++g_json_keys;
-  PairsToJson(keys_, values_, count_, &json_);
-  if (key != nullptr) *key = key_;
-  // Dropping str/int/float/bool/None references runs no Python code.
-  for (int i = 0; i < old_count; ++i) {
-    Py_DECREF(old_keys[i]);
-    Py_DECREF(old_values[i]);
-  }
-  return json_;
+  e.count = count;
+  e.key = ++g_json_keys;
+  PairsToJson(e.keys, e.values, count, &e.json);
+  if (key != nullptr) *key = e.key;
+  return e.json;
 }
 
 }  // namespace ragperf::bindings

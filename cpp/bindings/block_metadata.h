@@ -101,8 +101,12 @@ class MetadataJsonCache {
   MetadataJsonCache(const MetadataJsonCache&) = delete;
   MetadataJsonCache& operator=(const MetadataJsonCache&) = delete;
 
+  // Metadata texts remembered: a query's blocks each pass their own
+  // metadata, so one entry would miss on every block of a nested query.
+  static constexpr int kEntries = 8;
+
   // The JSON object text of `m` (see metadata_json.h), from the cache when
-  // its keys and values are the objects last serialised; else written to
+  // its keys and values are the objects of a remembered text; else written to
   // `*scratch` (and remembered when every value is immutable). The view
   // stays valid until the next call or `*scratch` changes.
   // `*key` (optional) gets a nonzero number shared by every call that
@@ -120,11 +124,20 @@ class MetadataJsonCache {
   void Clear();
 
  private:
-  PyObject* keys_[BlockMetadata::kInlinePairs];
-  PyObject* values_[BlockMetadata::kInlinePairs];
-  int count_;  // -1: nothing cached
-  uint64_t key_;  // unique per cached text (process-wide)
-  std::string json_;
+  struct Entry {
+    PyObject* keys[BlockMetadata::kInlinePairs];    // strong
+    PyObject* values[BlockMetadata::kInlinePairs];  // strong
+    int count = -1;    // -1: empty
+    uint64_t key = 0;  // unique per cached text (process-wide)
+    std::string json;
+  };
+  // The entry holding exactly these pairs (by identity), or NULL.
+  Entry* Find(PyObject* const* keys, PyObject* const* values, int count);
+  static void Drop(Entry* e);
+
+  Entry entries_[kEntries];
+  int last_ = 0;  // the entry of the last hit, tested first
+  int next_ = 0;  // the entry replaced next (round robin)
 };
 
 }  // namespace ragperf::bindings

@@ -313,7 +313,7 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
   Py_VISIT(hot->last_kwnames);
-  Py_VISIT(hot->handle_model);
+  for (const ModelHandleEntry& e : hot->model_handles) Py_VISIT(e.model);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return hot->metadata_json != nullptr ? hot->metadata_json->Traverse(visit, arg) : 0;
 }
@@ -329,7 +329,7 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->exit_hook);
   Py_CLEAR(hot->dimensions);
   Py_CLEAR(hot->last_kwnames);
-  Py_CLEAR(hot->handle_model);
+  for (ModelHandleEntry& e : hot->model_handles) Py_CLEAR(e.model);
   if (hot->metadata_json != nullptr) hot->metadata_json->Clear();
   if (hot->cached_stack != nullptr) {
     ForgetCachedStack(reinterpret_cast<SpanStackObject*>(hot->cached_stack));
@@ -446,8 +446,8 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->internal_errors = 0;
   hot->dimensions = nullptr;
   hot->last_kwnames = nullptr;
-  hot->handle_model = nullptr;
-  hot->model_handle = ModelUsageHandle();
+  for (ModelHandleEntry& e : hot->model_handles) e = ModelHandleEntry{nullptr, ModelUsageHandle()};
+  hot->model_last = hot->model_next = 0;
   hot->last_kw_operation = hot->last_kw_metadata = -1;
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));

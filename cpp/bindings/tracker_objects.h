@@ -55,6 +55,12 @@ struct ResolvedOperation {
   int id;           // the id in entry, read without PyLong_AsLong
 };
 
+// A model str (strong) and the usage handle kept for it.
+struct ModelHandleEntry {
+  PyObject* model;
+  ModelUsageHandle handle;
+};
+
 struct HotPathObject {
   PyObject_HEAD
   std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
@@ -99,8 +105,10 @@ struct HotPathObject {
   // the operation and the metadata dict (-1: none).
   // The model (str, strong) whose usage handle is kept: blocks naming the
   // same str object record its usage without a lookup or lock.
-  PyObject* handle_model;
-  ModelUsageHandle model_handle;
+  static constexpr int kModelHandles = 8;
+  ModelHandleEntry model_handles[kModelHandles];
+  int model_last;  // the entry of the last hit, tested first
+  int model_next;  // the entry replaced next (round robin)
   PyObject* last_kwnames;
   Py_ssize_t last_kw_operation;
   Py_ssize_t last_kw_metadata;

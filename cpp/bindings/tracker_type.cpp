@@ -192,22 +192,39 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
 }
 
 // The usage handle of `model` (a str whose text is `text`), kept for the
-// last model object seen; NULL (look up by name) when it cannot be made.
+// last few model objects seen (a query's blocks name different models);
+// NULL (look up by name) when it cannot be made.
 const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
                                     absl::string_view text) {
   ModelUsage& usage = hot->monitor->models();
-  if (model != hot->handle_model || !usage.IsCurrent(hot->model_handle)) {
-    try {
-      usage.Resolve(text, &hot->model_handle);
-    } catch (...) {
-      hot->model_handle = ModelUsageHandle();
-      Py_CLEAR(hot->handle_model);
-      return nullptr;
+  constexpr int kEntries = HotPathObject::kModelHandles;
+  ModelHandleEntry* entry = &hot->model_handles[hot->model_last];
+  if (entry->model != model) {  // not the last model: the others
+    entry = nullptr;
+    for (int i = 0; i < kEntries; ++i) {
+      if (hot->model_handles[i].model == model) {
+        hot->model_last = i;
+        entry = &hot->model_handles[i];
+        break;
+      }
     }
-    Py_INCREF(model);
-    Py_XSETREF(hot->handle_model, model);  // a str: no code runs
   }
-  return &hot->model_handle;
+  if (entry != nullptr && usage.IsCurrent(entry->handle)) return &entry->handle;
+  if (entry == nullptr) {
+    hot->model_last = hot->model_next;
+    hot->model_next = (hot->model_next + 1) % kEntries;
+    entry = &hot->model_handles[hot->model_last];
+    Py_INCREF(model);
+    Py_XSETREF(entry->model, model);  // a str: no code runs
+  }
+  try {
+    usage.Resolve(text, &entry->handle);
+  } catch (...) {
+    entry->handle = ModelUsageHandle();
+    Py_CLEAR(entry->model);
+    return nullptr;
+  }
+  return &entry->handle;
 }
 
 // The record's model, response model and metadata text (a block that has

@@ -404,3 +404,37 @@ def test_a_value_whose_str_edits_the_block_while_its_text_is_written(pairs: int)
     assert [r["model"] for r in rows] == ["m1"] * 3
     assert [r["error_type"] for r in rows] == ["KeyError"] * 3
     assert all(r["metadata"]["editor"] == "edited" for r in rows)
+
+
+def test_more_metadata_texts_and_models_than_the_caches_hold() -> None:
+    """The JSON cache and the model handles keep 8 entries each; 11 distinct
+    call patterns cycled (as a query's blocks do) must each keep their own
+    text, model totals and price."""
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    monitor.set_model_prices({"model-3": {"input": 1.0, "output": 2.0}})
+    metas = [{"model": f"model-{i}", "k": i, "tag": f"t{i}"} for i in range(11)]
+    for _ in range(3):
+        for i, meta in enumerate(metas):
+            with monitor.track_operation(f"op{i}", meta) as op:
+                op.prompt_tokens = 1_000_000
+                op.completion_tokens = i
+    for i, meta in enumerate(metas):
+        assert [r["metadata"] for r in recent(monitor, f"op{i}")] == [meta] * 3
+    models = monitor.get_model_stats()
+    for i in range(11):
+        assert models[f"model-{i}"]["operations"] == 3
+        assert models[f"model-{i}"]["completion_tokens"] == 3 * i
+    assert models["model-3"]["cost_usd"] == pytest.approx(3 * (1.0 + 3 * 2e-6))
+    assert models["model-4"]["cost_usd"] is None
+
+
+def test_a_price_set_between_blocks_applies_to_the_next_block() -> None:
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    costs = []
+    for step in range(4):
+        if step == 2:
+            monitor.set_model_prices({"qwen": {"input": 1.0, "output": 1.0}})
+        with monitor.track_operation("x", model="qwen") as op:
+            op.prompt_tokens = 1_000_000
+        costs.append(recent(monitor)[-1]["cost_usd"])
+    assert costs == [None, None, pytest.approx(1.0), pytest.approx(1.0)]
