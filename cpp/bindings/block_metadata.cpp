@@ -66,20 +66,18 @@ void MetadataInit(BlockMetadata* m) {
 }
 
 void MetadataClearPairs(BlockMetadata* m) {
-  // Fields first, references after: a DECREF can run arbitrary code.
+  // Fields first, references after: releasing a value can run arbitrary
+  // code (a __del__) that edits this metadata. Keys are exact str, whose
+  // release runs none, so they are released in place.
   const int count = m->count;
-  PyObject* keys[BlockMetadata::kInlinePairs];
+  m->count = 0;
   PyObject* values[BlockMetadata::kInlinePairs];
   for (int i = 0; i < count; ++i) {
-    keys[i] = m->keys[i];
     values[i] = m->values[i];
+    Py_DECREF(m->keys[i]);
   }
-  m->count = 0;
   Py_CLEAR(m->dict);
-  for (int i = 0; i < count; ++i) {
-    Py_DECREF(keys[i]);
-    Py_DECREF(values[i]);
-  }
+  for (int i = 0; i < count; ++i) Py_DECREF(values[i]);
 }
 
 int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg) {
@@ -182,7 +180,7 @@ int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
   return rc;
 }
 
-PyObject* MetadataGet(const BlockMetadata* m, PyObject* key) {
+PyObject* MetadataGetSlow(const BlockMetadata* m, PyObject* key) {
   if (m->dict != nullptr) {
     PyObject* v = PyDict_GetItemWithError(m->dict, key);
     if (v == nullptr) PyErr_Clear();

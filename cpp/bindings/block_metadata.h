@@ -84,7 +84,15 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
                         Py_ssize_t skip_b);
 // metadata.get(key) for an exact str `key`: borrowed, or NULL when missing
 // (never leaves an exception set).
-PyObject* MetadataGet(const BlockMetadata* m, PyObject* key);
+PyObject* MetadataGetSlow(const BlockMetadata* m, PyObject* key);
+inline PyObject* MetadataGet(const BlockMetadata* m, PyObject* key) {
+  if (m->dict == nullptr) {  // the same (interned) key object: no compare
+    for (int i = 0; i < m->count; ++i) {
+      if (m->keys[i] == key) return m->values[i];
+    }
+  }
+  return MetadataGetSlow(m, key);
+}
 // The dict itself (borrowed), built from the inline pairs on first use;
 // NULL with an exception on failure.
 PyObject* MetadataDict(BlockMetadata* m);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "ragperf/utf8.h"
 #include "ragperf/saturating.h"
@@ -30,10 +32,19 @@ absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
 }
 
 void AddSaturating(std::atomic<int64_t>& total, int64_t n) {
-  if (n == 0) return;
-  int64_t seen = total.load(std::memory_order_relaxed);
-  while (!total.compare_exchange_weak(seen, SaturatingAdd(seen, n),
-                                      std::memory_order_relaxed)) {
+  if (n <= 0) {
+    if (n == 0) return;
+    int64_t seen = total.load(std::memory_order_relaxed);
+    while (!total.compare_exchange_weak(seen, SaturatingAdd(seen, n),
+                                        std::memory_order_relaxed)) {
+    }
+    return;
+  }
+  // The usual case, one atomic add; a total that passed the maximum (only
+  // after ~9.2e18 tokens) is set back to it.
+  const int64_t before = total.fetch_add(n, std::memory_order_relaxed);
+  if (ABSL_PREDICT_FALSE(before > std::numeric_limits<int64_t>::max() - n)) {
+    total.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
   }
 }
 
