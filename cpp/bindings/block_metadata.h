@@ -60,10 +60,14 @@ int InitBlockMetadata();
 
 // Empty metadata (no references held).
 void MetadataInit(BlockMetadata* m);
+// No metadata was ever given or read (no pairs, no dict): most blocks.
+inline bool MetadataUnset(const BlockMetadata* m) {
+  return m->count == 0 && m->dict == nullptr;
+}
 // Drops every reference; `m` is empty afterwards.
 void MetadataClearPairs(BlockMetadata* m);
 inline void MetadataClear(BlockMetadata* m) {
-  if (m->count != 0 || m->dict != nullptr) MetadataClearPairs(m);  // most blocks: none
+  if (!MetadataUnset(m)) MetadataClearPairs(m);
 }
 int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg);
 // Whether there are no pairs.

@@ -6,6 +6,7 @@
 // a value maps to (and the "__other__" cap) is the core's DimensionResolver
 // and DimensionStats; this file only reads the values out of Python objects.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +31,7 @@ ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
   // (that code may record another block, replacing the JSON cache the text
   // views).
   const OperationRecord* rec = &block;
-  OperationRecord copy;
+  std::optional<OperationRecord> copy;  // made only if needed: most values are str
   std::string metadata_json;
   PyObject* model = held->held ? held->model : ModelOf(self);
   DimensionResolver& resolver = *hot->resolver;
@@ -47,13 +48,12 @@ ABSL_ATTRIBUTE_NOINLINE void RecordDimensions(TrackerObject* self,
       text = Py_NewRef(value);
     } else {
       if (rec == &block) {
-        held->Hold(model, self->response_model, self->error_type,
-                   self->error_message);
+        HoldRecordText(self, held);  // keeps the recorded model if held already
         model = held->model;
-        copy = block;
         metadata_json.assign(block.metadata_json.data(), block.metadata_json.size());
-        copy.metadata_json = metadata_json;
-        rec = &copy;
+        copy.emplace(block);
+        copy->metadata_json = metadata_json;
+        rec = &*copy;
       }
       Py_INCREF(value);
       text = PyObject_Str(value);

@@ -137,8 +137,8 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
 // ("operation"/"operation_type", unless given positionally) and the metadata
 // dict ("metadata", unless given positionally); -1 when none. Remembered for
 // the last keyword tuple: a call site passes the same constant one.
-int ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
-                     Py_ssize_t* op_kw, Py_ssize_t* metadata_kw) {
+void ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
+                      Py_ssize_t* op_kw, Py_ssize_t* metadata_kw) {
   if (kwnames != hot->last_kwnames) {
     Py_ssize_t op = -1;
     Py_ssize_t metadata = -1;
@@ -159,7 +159,6 @@ int ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
   // Given positionally, the keyword is a metadata pair like any other.
   *op_kw = nargs >= 1 ? -1 : hot->last_kw_operation;
   *metadata_kw = nargs >= 2 ? -1 : hot->last_kw_metadata;
-  return 0;
 }
 
 // track_operation(operation, metadata=None, /, **metadata_kwargs)
@@ -183,10 +182,7 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
   // keyword is a metadata pair.
   Py_ssize_t op_kw = -1;
   Py_ssize_t metadata_kw = -1;
-  if (kwnames != nullptr &&
-      ClassifyKeywords(hot, kwnames, nargs, &op_kw, &metadata_kw) < 0) {
-    return nullptr;
-  }
+  if (kwnames != nullptr) ClassifyKeywords(hot, kwnames, nargs, &op_kw, &metadata_kw);
   if (op_kw >= 0) op = args[nargs + op_kw];
   if (metadata_kw >= 0) metadata_arg = args[nargs + metadata_kw];
   if (op == nullptr) {

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "block_metadata.h"
 #include "py_args.h"
@@ -179,9 +180,6 @@ void NoteInternalError(HotPathObject* hot, const char* where);
 // Imports the logging module NoteInternalError logs with (at module init);
 // -1 with a Python exception set on failure.
 int ImportLoggingOnce();
-// The model this block asked for: op.model, else a str metadata["model"],
-// else the model the response named; NULL when none (borrowed).
-PyObject* ModelOf(TrackerObject* self);
 
 // The async forms of __enter__/__exit__ (listed in kTrackerMethods).
 PyObject* TrackerAEnterMethod(PyObject* self, PyObject* args);
@@ -230,6 +228,18 @@ void RecordDimensions(TrackerObject* self, const OperationRecord& rec,
                       HeldText* held);
 // HotPath.set_dimensions(tuple of str | None).
 PyObject* HotSetDimensions(PyObject* self, PyObject* dims);
+
+// ---- tracker_record_text.cpp
+// The model this block asked for: op.model, else a str metadata["model"],
+// else the model the response named; NULL when none (borrowed).
+PyObject* ModelOf(TrackerObject* self);
+// Holds the objects a record of `self` views (once; see HeldText).
+void HoldRecordText(TrackerObject* self, HeldText* held);
+// Fills rec's model, response model, model usage handle, metadata text and
+// text key for a block that has any of them (`scratch` holds the text when
+// the JSON cache cannot). May run Python code; holds what rec views first.
+void DescribeModelAndMetadata(TrackerObject* self, OperationRecord* rec,
+                              std::string* scratch, HeldText* held);
 
 // ---- tracker_properties.cpp
 extern PyGetSetDef kTrackerGetSet[];

@@ -191,93 +191,6 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   return AsObject(self);
 }
 
-// The usage handle of `model` (a str whose text is `text`), kept for the
-// last few model objects seen (a query's blocks name different models);
-// NULL (look up by name) when it cannot be made.
-const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
-                                    absl::string_view text) {
-  ModelUsage& usage = hot->monitor->models();
-  constexpr int kEntries = HotPathObject::kModelHandles;
-  ModelHandleEntry* entry = &hot->model_handles[hot->model_last];
-  if (entry->model != model) {  // not the last model: the others
-    entry = nullptr;
-    for (int i = 0; i < kEntries; ++i) {
-      if (hot->model_handles[i].model == model) {
-        hot->model_last = i;
-        entry = &hot->model_handles[i];
-        break;
-      }
-    }
-  }
-  if (entry != nullptr && usage.IsCurrent(entry->handle)) return &entry->handle;
-  if (entry == nullptr) {
-    hot->model_last = hot->model_next;
-    hot->model_next = (hot->model_next + 1) % kEntries;
-    entry = &hot->model_handles[hot->model_last];
-    Py_INCREF(model);
-    Py_XSETREF(entry->model, model);  // a str: no code runs
-  }
-  try {
-    usage.Resolve(text, &entry->handle);
-  } catch (...) {
-    entry->handle = ModelUsageHandle();
-    Py_CLEAR(entry->model);
-    return nullptr;
-  }
-  return &entry->handle;
-}
-
-// The record's model, response model and metadata text (a block that has
-// any of them; `scratch` holds the text when the cache cannot).
-struct HoldContext {
-  TrackerObject* self;
-  HeldText* held;
-};
-
-// MetadataJsonCache's hook: holds what the record will view (see HeldText).
-void HoldText(void* arg) {
-  HoldContext* c = static_cast<HoldContext*>(arg);
-  c->held->Hold(ModelOf(c->self), c->self->response_model, c->self->error_type,
-                c->self->error_message);
-}
-
-void DescribeModelAndMetadata(TrackerObject* self, OperationRecord* rec,
-                              std::string* scratch, HeldText* held) {
-  // Writing the metadata may run Python code (str() of a value) that edits
-  // this block (`op.metadata = ...`, `op.model = ...`): just before it, the
-  // objects the record views are held (HoldText), and they are viewed only
-  // after it ran. Immutable values (the usual block) run no code, hold
-  // nothing.
-  const bool model_from_pairs = self->model == nullptr && self->response_model == nullptr;
-  if (!MetadataEmpty(&self->metadata)) {
-    uint64_t key = 0;
-    HoldContext context{self, held};
-    rec->metadata_json = self->hot->metadata_json->Json(
-        self->metadata, scratch, &key, &HoldText, &context);
-    // The metadata's text, and the model when it comes from the metadata,
-    // are then fixed by the cache key (a key is given only when no Python
-    // code ran): the recent ring can skip comparing.
-    if (rec->success && model_from_pairs) rec->text_key = key;
-  }
-  const bool ran_code = held->held;
-  PyObject* model = ran_code ? held->model : ModelOf(self);
-  PyObject* response_model = ran_code ? held->response_model : self->response_model;
-  if (ran_code) {
-    if (held->error_type != nullptr) rec->error_type = Utf8View(held->error_type);
-    if (held->error_message != nullptr) {
-      rec->error_message = Utf8View(held->error_message);
-    }
-  }
-  if (model != nullptr) {
-    rec->model = Utf8View(model);
-    if (response_model != nullptr) {
-      rec->response_model = Utf8View(response_model);
-    } else if (!rec->model.empty()) {
-      rec->model_handle = ModelHandle(self->hot, model, rec->model);
-    }
-  }
-}
-
 // Fills the failure fields from the exception being propagated.
 void NoteFailure(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   const absl::string_view type = ExceptionTypeName(exc_type);
@@ -401,7 +314,7 @@ int TrackerExitImpl(TrackerObject* self, PyObject* exc_type, PyObject* exc) {
   std::string metadata_json;  // used only when the cache cannot answer
   HeldText held;
   if (self->model != nullptr || self->response_model != nullptr ||
-      self->metadata.count != 0 || self->metadata.dict != nullptr) {
+      !MetadataUnset(&self->metadata)) {
     DescribeModelAndMetadata(self, &rec, &metadata_json, &held);
   }
   rec.cache_hit = self->cache_hit;
@@ -564,15 +477,6 @@ PyObject* TrackerAEnterMethod(PyObject* self, PyObject* args) {
 PyObject* TrackerAExitMethod(PyObject* self, PyObject* const* args,
                              Py_ssize_t nargs) {
   return TrackerAExit(self, args, nargs);
-}
-
-PyObject* ModelOf(TrackerObject* self) {
-  if (self->model != nullptr) return self->model;
-  if (self->metadata.count == 0 && self->metadata.dict == nullptr) {
-    return self->response_model;  // no metadata: the common empty block
-  }
-  PyObject* m = MetadataGet(&self->metadata, ModelKey());
-  return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
 
 PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id) {
