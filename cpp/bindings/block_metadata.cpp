@@ -140,8 +140,8 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
   return 0;
 }
 
-int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
-  if (PyDict_CheckExact(mapping) && m->dict == nullptr && m->count == 0 &&
+int MetadataFill(BlockMetadata* m, PyObject* mapping) {
+  if (PyDict_CheckExact(mapping) &&
       PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs) {
     // A small dict with exact str keys (distinct, being a dict's) is taken
     // pair by pair in one pass; at the first other key the pairs are
@@ -169,15 +169,8 @@ int MetadataUpdate(BlockMetadata* m, PyObject* mapping) {
     }
     m->count = 0;  // no references were taken
   }
-  PyObject* copy = CopyMetadata(mapping);  // TypeError for non-mappings
-  if (copy == nullptr) return -1;
-  if (m->dict == nullptr && m->count == 0) {
-    m->dict = copy;
-    return 0;
-  }
-  const int rc = (m->dict != nullptr || Spill(m) == 0) ? PyDict_Update(m->dict, copy) : -1;
-  Py_DECREF(copy);
-  return rc;
+  m->dict = CopyMetadata(mapping);  // TypeError for non-mappings
+  return m->dict == nullptr ? -1 : 0;
 }
 
 PyObject* MetadataGetSlow(const BlockMetadata* m, PyObject* key) {
@@ -204,7 +197,7 @@ int MetadataReplace(BlockMetadata* m, PyObject* mapping) {
   }
   BlockMetadata fresh;
   MetadataInit(&fresh);
-  if (MetadataUpdate(&fresh, mapping) < 0) {
+  if (MetadataFill(&fresh, mapping) < 0) {
     MetadataClear(&fresh);
     return -1;
   }

@@ -75,10 +75,10 @@ inline bool MetadataEmpty(const BlockMetadata* m) {
   return m->dict == nullptr ? m->count == 0 : PyDict_GET_SIZE(m->dict) == 0;
 }
 
-// Adds the pairs of `mapping` (a dict or another mapping; copied: later edits
-// of the caller's object are not seen). -1 with a TypeError naming the value
-// when it is not a mapping.
-int MetadataUpdate(BlockMetadata* m, PyObject* mapping);
+// Fills the empty `m` with the pairs of `mapping` (a dict or another
+// mapping; copied: later edits of the caller's object are not seen). -1 with
+// a TypeError naming the value when it is not a mapping (`m` stays empty).
+int MetadataFill(BlockMetadata* m, PyObject* mapping);
 // metadata[key] = value. -1 with an exception on failure.
 int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value);
 // metadata[kwnames[i]] = values[i] for every keyword of a call except

@@ -200,7 +200,7 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
   // not shared. Keyword metadata wins over the dict. Filled in place.
   BlockMetadata* metadata = &reinterpret_cast<TrackerObject*>(tracker)->metadata;
   if ((metadata_arg != nullptr && metadata_arg != Py_None &&
-       MetadataUpdate(metadata, metadata_arg) < 0) ||
+       MetadataFill(metadata, metadata_arg) < 0) ||
       (kwnames != nullptr && MetadataSetKeywords(metadata, kwnames, args + nargs,
                                                  op_kw, metadata_kw) < 0)) {
     Py_DECREF(tracker);
