@@ -93,8 +93,16 @@ OperationStats StateFrom(const std::string& name, const py::dict& d,
         break;
       case StatType::kErrorsByType:
         for (const auto& [type, n] : Field<py::dict>(d, f.member, where)) {
-          s.errors_by_type.emplace_back(type.cast<std::string>(),
-                                        n.cast<uint64_t>());
+          try {
+            s.errors_by_type.emplace_back(type.cast<std::string>(),
+                                          n.cast<uint64_t>());
+          } catch (const py::cast_error&) {  // as Field's, not a RuntimeError
+            throw py::value_error(where + ": field '" + f.member +
+                                  "' needs str error types and int >= 0 "
+                                  "counts, got " +
+                                  py::repr(type).cast<std::string>() + ": " +
+                                  py::repr(n).cast<std::string>());
+          }
         }
         break;
       case StatType::kHitRate:  // derived, never in a state
