@@ -3,6 +3,7 @@
 #include "block_metadata.h"
 
 #include <cstring>
+#include <utility>
 
 #include "metadata_json.h"
 #include "py_args.h"
@@ -25,9 +26,24 @@ bool SameKey(PyObject* a, PyObject* b) {
                      static_cast<size_t>(n) * PyUnicode_KIND(a)) == 0;
 }
 
+// The block's own copy of its shared metadata, as inline pairs (the shared
+// pairs are distinct exact str keys, at most kInlinePairs).
+void Unshare(BlockMetadata* m) {
+  InternedMetadata* shared = m->interned;
+  if (shared == nullptr) return;
+  for (int i = 0; i < shared->count; ++i) {
+    m->keys[i] = Py_NewRef(shared->keys[i]);
+    m->values[i] = Py_NewRef(shared->values[i]);
+  }
+  m->count = shared->count;
+  m->interned = nullptr;
+  ReleaseInterned(shared);
+}
+
 // The inline pairs as a new dict in `m->dict`; the pairs' references move
 // into it.
 int Spill(BlockMetadata* m) {
+  Unshare(m);
   PyObject* dict = PyDict_New();
   if (dict == nullptr) return -1;
   for (int i = 0; i < m->count; ++i) {
@@ -63,9 +79,24 @@ int InitBlockMetadata() {
 void MetadataInit(BlockMetadata* m) {
   m->dict = nullptr;
   m->count = 0;
+  m->interned = nullptr;
+}
+
+void DeleteInterned(InternedMetadata* shared) {
+  // Dropping str/int/float/bool/None references runs no Python code.
+  for (int i = 0; i < shared->count; ++i) {
+    Py_DECREF(shared->keys[i]);
+    Py_DECREF(shared->values[i]);
+  }
+  delete shared;
 }
 
 void MetadataClearPairs(BlockMetadata* m) {
+  if (m->interned != nullptr) {
+    InternedMetadata* shared = m->interned;
+    m->interned = nullptr;
+    ReleaseInterned(shared);
+  }
   // Fields first, references after: releasing a value can run arbitrary
   // code (a __del__) that edits this metadata. Keys are exact str, whose
   // release runs none, so they are released in place.
@@ -81,6 +112,7 @@ void MetadataClearPairs(BlockMetadata* m) {
 }
 
 int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg) {
+  // Shared metadata holds immutable values only: no cycle runs through it.
   Py_VISIT(m->dict);
   for (int i = 0; i < m->count; ++i) {
     Py_VISIT(m->keys[i]);
@@ -90,6 +122,7 @@ int MetadataTraverse(const BlockMetadata* m, visitproc visit, void* arg) {
 }
 
 int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value) {
+  Unshare(m);
   if (m->dict == nullptr && PyUnicode_CheckExact(key)) {
     for (int i = 0; i < m->count; ++i) {
       if (SameKey(m->keys[i], key)) {
@@ -113,9 +146,22 @@ int MetadataSet(BlockMetadata* m, PyObject* key, PyObject* value) {
 
 int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
                         PyObject* const* values, Py_ssize_t skip_a,
-                        Py_ssize_t skip_b) {
+                        Py_ssize_t skip_b, MetadataJsonCache* cache) {
   const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
   const Py_ssize_t pairs = n - (skip_a >= 0) - (skip_b >= 0);
+  if (cache != nullptr && pairs == n && MetadataUnset(m) &&
+      n <= BlockMetadata::kInlinePairs) {
+    // Every keyword is a pair: the names (a tuple's items) and the values
+    // are already two arrays.
+    InternedMetadata* shared =
+        cache->Intern(&PyTuple_GET_ITEM(kwnames, 0), values, static_cast<int>(n));
+    if (shared != nullptr) {
+      ++shared->refs;
+      m->interned = shared;
+      return 0;
+    }
+  }
+  Unshare(m);
   if (m->dict == nullptr && m->count == 0 &&
       pairs <= BlockMetadata::kInlinePairs) {
     // A call's keyword names are distinct exact str (CPython checks): the
@@ -140,7 +186,7 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
   return 0;
 }
 
-int MetadataFill(BlockMetadata* m, PyObject* mapping) {
+int MetadataFill(BlockMetadata* m, PyObject* mapping, MetadataJsonCache* cache) {
   if (PyDict_CheckExact(mapping) &&
       PyDict_GET_SIZE(mapping) <= BlockMetadata::kInlinePairs) {
     // A small dict with exact str keys (distinct, being a dict's) is taken
@@ -161,6 +207,14 @@ int MetadataFill(BlockMetadata* m, PyObject* mapping) {
       ++m->count;
     }
     if (all_str) {
+      InternedMetadata* shared =
+          cache != nullptr ? cache->Intern(m->keys, m->values, m->count) : nullptr;
+      if (shared != nullptr) {
+        ++shared->refs;
+        m->interned = shared;
+        m->count = 0;  // no references were taken
+        return 0;
+      }
       for (int i = 0; i < m->count; ++i) {
         Py_INCREF(m->keys[i]);
         Py_INCREF(m->values[i]);
@@ -174,6 +228,12 @@ int MetadataFill(BlockMetadata* m, PyObject* mapping) {
 }
 
 PyObject* MetadataGetSlow(const BlockMetadata* m, PyObject* key) {
+  if (m->interned != nullptr) {
+    for (int i = 0; i < m->interned->count; ++i) {
+      if (SameKey(m->interned->keys[i], key)) return m->interned->values[i];
+    }
+    return nullptr;
+  }
   if (m->dict != nullptr) {
     PyObject* v = PyDict_GetItemWithError(m->dict, key);
     if (v == nullptr) PyErr_Clear();
@@ -208,6 +268,11 @@ int MetadataReplace(BlockMetadata* m, PyObject* mapping) {
 
 int MetadataCopy(const BlockMetadata* from, BlockMetadata* to) {
   MetadataInit(to);
+  if (from->interned != nullptr) {  // never edited: shared by the copy too
+    ++from->interned->refs;
+    to->interned = from->interned;
+    return 0;
+  }
   if (from->dict != nullptr) {
     to->dict = PyDict_Copy(from->dict);
     return to->dict == nullptr ? -1 : 0;
@@ -229,52 +294,89 @@ MetadataJsonCache::MetadataJsonCache() = default;
 MetadataJsonCache::~MetadataJsonCache() { Clear(); }
 
 int MetadataJsonCache::Traverse(visitproc visit, void* arg) const {
-  for (const Entry& e : entries_) {
-    for (int i = 0; i < e.count; ++i) {
-      Py_VISIT(e.keys[i]);
-      Py_VISIT(e.values[i]);
+  for (const InternedMetadata* e : entries_) {
+    if (e == nullptr) continue;
+    for (int i = 0; i < e->count; ++i) {
+      Py_VISIT(e->keys[i]);
+      Py_VISIT(e->values[i]);
     }
   }
   return 0;
 }
 
-void MetadataJsonCache::Drop(Entry* e) {
-  const int count = e->count;
-  e->count = -1;
-  // Dropping str/int/float/bool/None references runs no Python code.
-  for (int i = 0; i < count; ++i) {
-    Py_DECREF(e->keys[i]);
-    Py_DECREF(e->values[i]);
+void MetadataJsonCache::Clear() {
+  for (InternedMetadata*& e : entries_) {
+    if (e != nullptr) ReleaseInterned(std::exchange(e, nullptr));
   }
 }
 
-void MetadataJsonCache::Clear() {
-  for (Entry& e : entries_) Drop(&e);
-}
-
-MetadataJsonCache::Entry* MetadataJsonCache::Find(PyObject* const* keys,
-                                                  PyObject* const* values,
-                                                  int count) {
-  auto holds = [&](const Entry& e) {
-    if (e.count != count) return false;
+InternedMetadata* MetadataJsonCache::Find(PyObject* const* keys,
+                                          PyObject* const* values, int count) {
+  auto holds = [&](const InternedMetadata* e) {
+    if (e == nullptr || e->count != count) return false;
     for (int j = 0; j < count; ++j) {
-      if (keys[j] != e.keys[j] || values[j] != e.values[j]) return false;
+      if (keys[j] != e->keys[j] || values[j] != e->values[j]) return false;
     }
     return true;
   };
-  if (holds(entries_[last_])) return &entries_[last_];  // a loop of one block
+  if (holds(entries_[last_])) return entries_[last_];  // a loop of one block
   for (int i = 0; i < kEntries; ++i) {
     if (i != last_ && holds(entries_[i])) {
       last_ = i;
-      return &entries_[i];
+      return entries_[i];
     }
   }
   return nullptr;
 }
 
+InternedMetadata* MetadataJsonCache::Add(PyObject* const* keys,
+                                         PyObject* const* values, int count) {
+  InternedMetadata* e = nullptr;
+  try {
+    e = new InternedMetadata();
+    for (int i = 0; i < count; ++i) {
+      e->keys[i] = Py_NewRef(keys[i]);
+      e->values[i] = Py_NewRef(values[i]);
+      e->count = i + 1;
+      if (e->model == nullptr && PyUnicode_CheckExact(values[i]) &&
+          SameKey(keys[i], g_model_key)) {
+        e->model = values[i];
+        e->model_text = Utf8View(values[i]);
+      }
+    }
+    PairsToJson(e->keys, e->values, count, &e->json);
+  } catch (...) {  // out of memory: the caller writes the text itself
+    if (e != nullptr) ReleaseInterned(e);
+    return nullptr;
+  }
+  e->key = ++g_json_keys;
+  if (entries_[next_] != nullptr) ReleaseInterned(entries_[next_]);
+  entries_[next_] = e;
+  last_ = next_;
+  next_ = (next_ + 1) % kEntries;
+  return e;
+}
+
+InternedMetadata* MetadataJsonCache::InternSlow(PyObject* const* keys,
+                                                PyObject* const* values,
+                                                int count) {
+  if (count <= 0 || count > BlockMetadata::kInlinePairs) return nullptr;
+  if (InternedMetadata* hit = Find(keys, values, count)) return hit;
+  for (int i = 0; i < count; ++i) {
+    if (!PyUnicode_CheckExact(keys[i]) || !IsImmutableValue(values[i])) {
+      return nullptr;
+    }
+  }
+  return Add(keys, values, count);
+}
+
 absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
                                           std::string* scratch, uint64_t* key,
                                           Hook before_python_code, void* arg) {
+  if (m.interned != nullptr) {
+    if (key != nullptr) *key = m.interned->key;
+    return m.interned->json;
+  }
   if (key != nullptr) *key = 0;
   // The pairs to write: inline, or a small dict's (borrowed while the GIL
   // is held and nothing runs Python code).
@@ -297,45 +399,34 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     keys = dict_keys;
     values = dict_values;
   }
-  if (Entry* hit = Find(keys, values, count)) {
-    if (key != nullptr) *key = hit->key;
-    return hit->json;
-  }
   bool cacheable = true;
   for (int i = 0; i < count && cacheable; ++i) {
     cacheable = PyUnicode_CheckExact(keys[i]) && IsImmutableValue(values[i]);
   }
-  if (!cacheable) {
-    // str() of such a value (or key) runs Python code, which may edit this
-    // very metadata (`op.metadata = ...` in a __str__): write from pairs
-    // held here, not from the borrowed ones.
-    PyObject* held_keys[BlockMetadata::kInlinePairs];
-    PyObject* held_values[BlockMetadata::kInlinePairs];
-    for (int i = 0; i < count; ++i) {
-      held_keys[i] = Py_NewRef(keys[i]);
-      held_values[i] = Py_NewRef(values[i]);
+  if (cacheable) {
+    if (InternedMetadata* e = count > 0 ? Intern(keys, values, count) : nullptr) {
+      if (key != nullptr) *key = e->key;
+      return e->json;
     }
-    if (before_python_code != nullptr) before_python_code(arg);
-    PairsToJson(held_keys, held_values, count, scratch);
-    for (int i = 0; i < count; ++i) {
-      Py_DECREF(held_keys[i]);
-      Py_DECREF(held_values[i]);
-    }
+    PairsToJson(keys, values, count, scratch);  // empty, or out of memory
     return *scratch;
   }
-  Entry& e = entries_[next_];
-  last_ = next_;
-  next_ = (next_ + 1) % kEntries;
-  Drop(&e);
+  // str() of such a value (or key) runs Python code, which may edit this
+  // very metadata (`op.metadata = ...` in a __str__): write from pairs
+  // held here, not from the borrowed ones.
+  PyObject* held_keys[BlockMetadata::kInlinePairs];
+  PyObject* held_values[BlockMetadata::kInlinePairs];
   for (int i = 0; i < count; ++i) {
-    e.keys[i] = Py_NewRef(keys[i]);
-    e.values[i] = Py_NewRef(values[i]);
+    held_keys[i] = Py_NewRef(keys[i]);
+    held_values[i] = Py_NewRef(values[i]);
   }
-  e.count = count;
-  e.key = ++g_json_keys;
-  PairsToJson(e.keys, e.values, count, &e.json);
-  if (key != nullptr) *key = e.key;
-  return e.json;
+  if (before_python_code != nullptr) before_python_code(arg);
+  PairsToJson(held_keys, held_values, count, scratch);
+  for (int i = 0; i < count; ++i) {
+    Py_DECREF(held_keys[i]);
+    Py_DECREF(held_values[i]);
+  }
+  return *scratch;
 }
 
 }  // namespace ragperf::bindings

@@ -155,6 +155,8 @@ void ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
     Py_XSETREF(hot->last_kwnames, kwnames);
     hot->last_kw_operation = op;
     hot->last_kw_metadata = metadata;
+    hot->last_kw_all_pairs = op < 0 && metadata < 0 &&
+                             PyTuple_GET_SIZE(kwnames) <= BlockMetadata::kInlinePairs;
   }
   // Given positionally, the keyword is a metadata pair like any other.
   *op_kw = nargs >= 1 ? -1 : hot->last_kw_operation;
@@ -200,9 +202,9 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
   // not shared. Keyword metadata wins over the dict. Filled in place.
   BlockMetadata* metadata = &reinterpret_cast<TrackerObject*>(tracker)->metadata;
   if ((metadata_arg != nullptr && metadata_arg != Py_None &&
-       MetadataFill(metadata, metadata_arg) < 0) ||
+       MetadataFill(metadata, metadata_arg, kwnames == nullptr ? hot->metadata_json : nullptr) < 0) ||
       (kwnames != nullptr && MetadataSetKeywords(metadata, kwnames, args + nargs,
-                                                 op_kw, metadata_kw) < 0)) {
+                                                 op_kw, metadata_kw, hot->metadata_json) < 0)) {
     Py_DECREF(tracker);
     return nullptr;
   }
@@ -211,11 +213,33 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
 
 PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
                             Py_ssize_t nargs, PyObject* kwnames) {
+  HotPathObject* hot = H(self);
   if (nargs == 1 && kwnames == nullptr) {  // track_operation(op): the plain block
-    HotPathObject* hot = H(self);
     int id = -1;
     PyObject* entry = ResolveCached(hot, args[0], &id);
     return entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
+  }
+  if (nargs == 1 && kwnames == hot->last_kwnames && hot->last_kw_all_pairs &&
+      hot->metadata_json != nullptr) {
+    // track_operation(op, model="qwen", k=3) again from the same call site:
+    // its literals share the metadata of the last such block.
+    InternedMetadata* shared =
+        hot->metadata_json->Intern(&PyTuple_GET_ITEM(kwnames, 0), args + 1,
+                                   static_cast<int>(PyTuple_GET_SIZE(kwnames)));
+    if (shared != nullptr) {
+      // Ours before anything below can run Python code (a collection's
+      // finalizer may track blocks that replace the cache's entries).
+      ++shared->refs;
+      int id = -1;
+      PyObject* entry = ResolveCached(hot, args[0], &id);
+      PyObject* tracker = entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
+      if (tracker == nullptr) {
+        ReleaseInterned(shared);
+        return nullptr;
+      }
+      reinterpret_cast<TrackerObject*>(tracker)->metadata.interned = shared;
+      return tracker;
+    }
   }
   return TrackWithArguments(self, args, nargs, kwnames);
 }
@@ -445,6 +469,7 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   for (ModelHandleEntry& e : hot->model_handles) e = ModelHandleEntry{nullptr, ModelUsageHandle()};
   hot->model_last = hot->model_next = 0;
   hot->last_kw_operation = hot->last_kw_metadata = -1;
+  hot->last_kw_all_pairs = false;
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   hot->in_flight = new InFlightCounts();

@@ -113,6 +113,9 @@ struct HotPathObject {
   PyObject* last_kwnames;
   Py_ssize_t last_kw_operation;
   Py_ssize_t last_kw_metadata;
+  // last_kwnames are all metadata pairs, at most BlockMetadata::kInlinePairs
+  // (`track_operation(op, model=..., tenant=...)`: the LLM block's call).
+  bool last_kw_all_pairs;
 };
 
 struct TrackerObject {

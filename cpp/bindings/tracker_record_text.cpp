@@ -18,6 +18,9 @@ PyObject* ModelOf(TrackerObject* self) {
   if (MetadataUnset(&self->metadata)) {
     return self->response_model;  // no metadata: the common empty block
   }
+  if (const InternedMetadata* shared = self->metadata.interned) {
+    return shared->model != nullptr ? shared->model : self->response_model;
+  }
   PyObject* m = MetadataGet(&self->metadata, ModelKey());
   return m != nullptr && PyUnicode_Check(m) ? m : self->response_model;
 }
@@ -32,8 +35,8 @@ namespace {
 // The usage handle of `model` (a str whose text is `text`), kept for the
 // last few model objects seen (a query's blocks name different models);
 // NULL (look up by name) when it cannot be made.
-const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
-                                    absl::string_view text) {
+ABSL_ATTRIBUTE_NOINLINE const ModelUsageHandle* ModelHandleSlow(
+    HotPathObject* hot, PyObject* model, absl::string_view text) {
   ModelUsage& usage = hot->monitor->models();
   constexpr int kEntries = HotPathObject::kModelHandles;
   ModelHandleEntry* entry = &hot->model_handles[hot->model_last];
@@ -65,6 +68,15 @@ const ModelUsageHandle* ModelHandle(HotPathObject* hot, PyObject* model,
   return &entry->handle;
 }
 
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline const ModelUsageHandle* ModelHandle(
+    HotPathObject* hot, PyObject* model, absl::string_view text) {
+  ModelHandleEntry* last = &hot->model_handles[hot->model_last];
+  if (last->model == model && hot->monitor->models().IsCurrent(last->handle)) {
+    return &last->handle;  // the model of the last LLM block
+  }
+  return ModelHandleSlow(hot, model, text);
+}
+
 struct HoldContext {
   TrackerObject* self;
   HeldText* held;
@@ -85,6 +97,18 @@ void DescribeModelAndMetadata(TrackerObject* self, OperationRecord* rec,
   // objects the record views are held (HoldText), and they are viewed only
   // after it ran. Immutable values (the usual block) run no code, hold
   // nothing.
+  if (const InternedMetadata* shared = self->metadata.interned;
+      shared != nullptr && self->model == nullptr &&
+      self->response_model == nullptr) {
+    // Shared metadata fixes the text and the model: nothing to look up.
+    rec->metadata_json = shared->json;
+    if (rec->success) rec->text_key = shared->key;
+    if (!shared->model_text.empty()) {
+      rec->model = shared->model_text;
+      rec->model_handle = ModelHandle(self->hot, shared->model, rec->model);
+    }
+    return;
+  }
   const bool model_from_pairs = self->model == nullptr && self->response_model == nullptr;
   if (!MetadataEmpty(&self->metadata)) {
     uint64_t key = 0;

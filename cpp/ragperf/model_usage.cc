@@ -31,29 +31,20 @@ absl::Status ValidatePrice(absl::string_view model, const ModelPrice& price) {
   return absl::OkStatus();
 }
 
-void AddSaturating(std::atomic<int64_t>& total, int64_t n) {
-  if (n <= 0) {
-    if (n == 0) return;
-    int64_t seen = total.load(std::memory_order_relaxed);
-    while (!total.compare_exchange_weak(seen, SaturatingAdd(seen, n),
-                                        std::memory_order_relaxed)) {
-    }
-    return;
-  }
-  // The usual case, one atomic add; a total that passed the maximum (only
-  // after ~9.2e18 tokens) is set back to it.
-  const int64_t before = total.fetch_add(n, std::memory_order_relaxed);
-  if (ABSL_PREDICT_FALSE(before > std::numeric_limits<int64_t>::max() - n)) {
-    total.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
-  }
-}
+}  // namespace
 
-void AddDouble(std::atomic<double>& total, double x) {
-  double seen = total.load(std::memory_order_relaxed);
-  while (!total.compare_exchange_weak(seen, seen + x,
+namespace model_usage_internal {
+
+void AddSaturatingSlow(std::atomic<int64_t>& total, int64_t n) {
+  int64_t seen = total.load(std::memory_order_relaxed);
+  while (!total.compare_exchange_weak(seen, SaturatingAdd(seen, n),
                                       std::memory_order_relaxed)) {
   }
 }
+
+}  // namespace model_usage_internal
+
+namespace {
 
 bool IsDigits(absl::string_view s) {
   for (const char c : s) {
@@ -99,23 +90,6 @@ void ModelUsage::AddResponseModel(ModelUsageEntry& t,
   if (it != t.response_models.end() && *it == name) return;
   if (t.response_models.size() >= kMaxResponseModels) return;
   t.response_models.insert(it, std::string(name));
-}
-
-std::optional<double> ModelUsage::CostWith(const ModelPrice& price,
-                                           int64_t prompt_tokens,
-                                           int64_t completion_tokens,
-                                           int64_t total_tokens) {
-  if (prompt_tokens == 0 && completion_tokens == 0 && total_tokens > 0) {
-    // Only a total: its split is unknown, which matters only when the two
-    // prices differ.
-    if (price.input_per_million != price.output_per_million) {
-      return std::nullopt;
-    }
-    return static_cast<double>(total_tokens) * price.input_per_million * 1e-6;
-  }
-  return (static_cast<double>(prompt_tokens) * price.input_per_million +
-          static_cast<double>(completion_tokens) * price.output_per_million) *
-         1e-6;
 }
 
 absl::Status ModelUsage::SetPrice(absl::string_view model, ModelPrice price) {
@@ -183,25 +157,6 @@ ModelUsageEntry& ModelUsage::EntryLocked(absl::string_view model) {
   return *e;
 }
 
-void ModelUsage::Add(ModelUsageEntry& e, int64_t prompt_tokens,
-                     int64_t completion_tokens, int64_t total_tokens,
-                     double duration_s, const std::optional<double>& cost) {
-  if (!e.listed.load(std::memory_order_relaxed)) {
-    e.listed.store(true, std::memory_order_relaxed);
-  }
-  e.operations.fetch_add(1, std::memory_order_relaxed);
-  AddSaturating(e.prompt_tokens, prompt_tokens);
-  AddSaturating(e.completion_tokens, completion_tokens);
-  AddSaturating(e.total_tokens, total_tokens);
-  AddDouble(e.duration_s, duration_s);
-  if (cost) {
-    e.priced_operations.fetch_add(1, std::memory_order_relaxed);
-    AddDouble(e.cost_usd, *cost);
-  } else {
-    e.unpriced_operations.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
 std::optional<double> ModelUsage::Record(absl::string_view model,
                                          absl::string_view response_model,
                                          int64_t prompt_tokens,
@@ -227,20 +182,6 @@ void ModelUsage::Resolve(absl::string_view model, ModelUsageHandle* handle) {
   handle->has_price = price != nullptr;
   handle->price = price != nullptr ? *price : ModelPrice();
   handle->prices_version = prices_version_.load(std::memory_order_relaxed);
-}
-
-std::optional<double> ModelUsage::Record(const ModelUsageHandle& handle,
-                                         int64_t prompt_tokens,
-                                         int64_t completion_tokens,
-                                         int64_t total_tokens,
-                                         double duration_s) {
-  std::optional<double> cost;
-  if (handle.has_price) {
-    cost = CostWith(handle.price, prompt_tokens, completion_tokens, total_tokens);
-  }
-  Add(*handle.entry, prompt_tokens, completion_tokens, total_tokens,
-      duration_s, cost);
-  return cost;
 }
 
 std::vector<ModelTotals> ModelUsage::GetAll() const {
@@ -290,12 +231,12 @@ void ModelUsage::MergeTotals(const ModelTotals& m) {
   ModelUsageEntry& t = EntryLocked(m.model);
   t.listed.store(true, kRelaxed);
   t.operations.fetch_add(m.operations, kRelaxed);
-  AddSaturating(t.prompt_tokens, m.prompt_tokens);
-  AddSaturating(t.completion_tokens, m.completion_tokens);
-  AddSaturating(t.total_tokens, m.total_tokens);
-  AddDouble(t.duration_s, m.duration_s);
+  model_usage_internal::AddSaturating(t.prompt_tokens, m.prompt_tokens);
+  model_usage_internal::AddSaturating(t.completion_tokens, m.completion_tokens);
+  model_usage_internal::AddSaturating(t.total_tokens, m.total_tokens);
+  model_usage_internal::AddDouble(t.duration_s, m.duration_s);
   t.priced_operations.fetch_add(m.priced_operations, kRelaxed);
-  AddDouble(t.cost_usd, m.cost_usd);
+  model_usage_internal::AddDouble(t.cost_usd, m.cost_usd);
   t.unpriced_operations.fetch_add(m.unpriced_operations, kRelaxed);
   for (const std::string& r : m.response_models) AddResponseModel(t, r);
 }

@@ -48,12 +48,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -103,6 +105,33 @@ struct ModelUsageEntry {
   std::atomic<uint64_t> unpriced_operations{0};
   std::vector<std::string> response_models;  // sorted, distinct; owner's lock
 };
+
+namespace model_usage_internal {
+
+// total += n, saturating at the int64 limits. Inline: an LLM block adds
+// three token counts, and a call per add was a tenth of its recording cost.
+void AddSaturatingSlow(std::atomic<int64_t>& total, int64_t n);
+inline void AddSaturating(std::atomic<int64_t>& total, int64_t n) {
+  // The usual case, one atomic add; a total that passed the maximum (only
+  // after ~9.2e18 tokens) is set back to it.
+  if (ABSL_PREDICT_TRUE(n > 0)) {
+    const int64_t before = total.fetch_add(n, std::memory_order_relaxed);
+    if (ABSL_PREDICT_FALSE(before > std::numeric_limits<int64_t>::max() - n)) {
+      total.store(std::numeric_limits<int64_t>::max(), std::memory_order_relaxed);
+    }
+  } else if (n != 0) {
+    AddSaturatingSlow(total, n);
+  }
+}
+
+inline void AddDouble(std::atomic<double>& total, double x) {
+  double seen = total.load(std::memory_order_relaxed);
+  while (!total.compare_exchange_weak(seen, seen + x,
+                                      std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace model_usage_internal
 
 // What a caller recording one model repeatedly keeps: the model's entry and
 // its price as of a version of the price table (ModelUsage::Resolve). Not
@@ -193,7 +222,15 @@ class ModelUsage {
   // Resolve.
   std::optional<double> Record(const ModelUsageHandle& handle,
                                int64_t prompt_tokens, int64_t completion_tokens,
-                               int64_t total_tokens, double duration_s);
+                               int64_t total_tokens, double duration_s) {
+    std::optional<double> cost;
+    if (handle.has_price) {
+      cost = CostWith(handle.price, prompt_tokens, completion_tokens, total_tokens);
+    }
+    Add(*handle.entry, prompt_tokens, completion_tokens, total_tokens,
+        duration_s, cost);
+    return cost;
+  }
 
   // Adds saved totals (from GetAll(), e.g. read back from an export);
   // prices are not part of them.
@@ -208,7 +245,24 @@ class ModelUsage {
                                absl::string_view response_model);
   static void Add(ModelUsageEntry& e, int64_t prompt_tokens,
                   int64_t completion_tokens, int64_t total_tokens,
-                  double duration_s, const std::optional<double>& cost);
+                  double duration_s, const std::optional<double>& cost) {
+    using model_usage_internal::AddDouble;
+    using model_usage_internal::AddSaturating;
+    if (!e.listed.load(std::memory_order_relaxed)) {
+      e.listed.store(true, std::memory_order_relaxed);
+    }
+    e.operations.fetch_add(1, std::memory_order_relaxed);
+    AddSaturating(e.prompt_tokens, prompt_tokens);
+    AddSaturating(e.completion_tokens, completion_tokens);
+    AddSaturating(e.total_tokens, total_tokens);
+    AddDouble(e.duration_s, duration_s);
+    if (cost) {
+      e.priced_operations.fetch_add(1, std::memory_order_relaxed);
+      AddDouble(e.cost_usd, *cost);
+    } else {
+      e.unpriced_operations.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   // `model`'s entry (its name capped at kMaxModelNameLength), created if new.
   ModelUsageEntry& EntryLocked(absl::string_view model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -218,7 +272,19 @@ class ModelUsage {
   static std::optional<double> CostWith(const ModelPrice& price,
                                         int64_t prompt_tokens,
                                         int64_t completion_tokens,
-                                        int64_t total_tokens);
+                                        int64_t total_tokens) {
+    if (prompt_tokens == 0 && completion_tokens == 0 && total_tokens > 0) {
+      // Only a total: its split is unknown, which matters only when the two
+      // prices differ.
+      if (price.input_per_million != price.output_per_million) {
+        return std::nullopt;
+      }
+      return static_cast<double>(total_tokens) * price.input_per_million * 1e-6;
+    }
+    return (static_cast<double>(prompt_tokens) * price.input_per_million +
+            static_cast<double>(completion_tokens) * price.output_per_million) *
+           1e-6;
+  }
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ModelPrice> prices_ ABSL_GUARDED_BY(mu_);

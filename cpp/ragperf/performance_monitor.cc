@@ -183,36 +183,27 @@ absl::Status PerformanceMonitor::SetErrorRateThreshold(double rate) {
   return absl::OkStatus();
 }
 
-void PerformanceMonitor::RecordDetailed(int id, OperationRecord* record) {
-  OperationRecord& rec = *record;
-  if (!rec.model.empty()) {
-    const std::optional<double> cost =
-        rec.model_handle != nullptr && rec.response_model.empty() &&
-                models_.IsCurrent(*rec.model_handle)
-            ? models_.Record(*rec.model_handle, rec.prompt_tokens,
-                             rec.completion_tokens, rec.tokens, rec.duration_s)
-            : models_.Record(rec.model, rec.response_model, rec.prompt_tokens,
-                             rec.completion_tokens, rec.tokens, rec.duration_s);
-    rec.has_cost = cost.has_value();
-    rec.cost_usd = cost.value_or(0);
-  }
-  tracker_.Record(id, rec);
-  if (rec.cache_hit >= 0 || !rec.success) {
-    const std::string name = tracker_.NameOf(id);
-    if (rec.cache_hit >= 0) caches_.Record(name, rec.cache_hit > 0).IgnoreError();
-    if (!rec.success) {
-      ErrorEntry e;
-      e.operation = name;
-      e.error_type = std::string(ErrorTypeOrDefault(rec.error_type));
-      e.message = std::string(rec.error_message);
-      e.timestamp_s = rec.timestamp_s;
-      e.duration_s = rec.duration_s;
-      e.model = std::string(rec.model);
-      e.metadata_json = std::string(rec.metadata_json);
-      e.span_id = rec.span_id;
-      e.trace_id = rec.trace_id;
-      errors_.Add(std::move(e));
-    }
+std::optional<double> PerformanceMonitor::RecordModelByName(
+    const OperationRecord& rec) {
+  return models_.Record(rec.model, rec.response_model, rec.prompt_tokens,
+                        rec.completion_tokens, rec.tokens, rec.duration_s);
+}
+
+void PerformanceMonitor::RecordOutcome(int id, const OperationRecord& rec) {
+  const std::string name = tracker_.NameOf(id);
+  if (rec.cache_hit >= 0) caches_.Record(name, rec.cache_hit > 0).IgnoreError();
+  if (!rec.success) {
+    ErrorEntry e;
+    e.operation = name;
+    e.error_type = std::string(ErrorTypeOrDefault(rec.error_type));
+    e.message = std::string(rec.error_message);
+    e.timestamp_s = rec.timestamp_s;
+    e.duration_s = rec.duration_s;
+    e.model = std::string(rec.model);
+    e.metadata_json = std::string(rec.metadata_json);
+    e.span_id = rec.span_id;
+    e.trace_id = rec.trace_id;
+    errors_.Add(std::move(e));
   }
 }
 

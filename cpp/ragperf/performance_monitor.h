@@ -49,6 +49,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -158,19 +159,30 @@ class PerformanceMonitor {
   const OperationCap& operation_cap() const { return cap_; }
   // Hot path: records into the tracker and, when the record carries a memory
   // delta, feeds `rss_end_mb` to the memory aggregates. Records that name a
-  // model, failed, or looked up a cache take a slower path that also feeds
-  // the model, cache and error tables.
+  // model also feed the model table (inline through a current
+  // `model_handle`: an LLM block's usual case); records that failed or
+  // looked up a cache take a slower path that also feeds the cache and error
+  // tables.
   void Record(int id, const OperationRecord& record, double rss_end_mb = -1) {
     OperationRecord copy = record;
     Record(id, &copy, rss_end_mb);
   }
   // The same without a copy; fills record->has_cost and cost_usd.
   void Record(int id, OperationRecord* record, double rss_end_mb = -1) {
-    if (!record->model.empty() || !record->success || record->cache_hit >= 0) {
-      RecordDetailed(id, record);
-    } else {
-      tracker_.Record(id, *record);
+    if (!record->model.empty()) {
+      const ModelUsageHandle* handle = record->model_handle;
+      const std::optional<double> cost =
+          handle != nullptr && record->response_model.empty() &&
+                  models_.IsCurrent(*handle)
+              ? models_.Record(*handle, record->prompt_tokens,
+                               record->completion_tokens, record->tokens,
+                               record->duration_s)
+              : RecordModelByName(*record);
+      record->has_cost = cost.has_value();
+      record->cost_usd = cost.value_or(0);
     }
+    tracker_.Record(id, *record);
+    if (!record->success || record->cache_hit >= 0) RecordOutcome(id, *record);
     if (rss_end_mb >= 0) memory_.Observe(rss_end_mb);
   }
 
@@ -278,7 +290,10 @@ class PerformanceMonitor {
   // or table lock held by one of them.
 
  private:
-  void RecordDetailed(int id, OperationRecord* record);
+  // The model table's part of Record() without a current handle.
+  std::optional<double> RecordModelByName(const OperationRecord& record);
+  // The cache and error tables' part of Record().
+  void RecordOutcome(int id, const OperationRecord& record);
   // Fills the latency classes (and, on request, cold-start-free percentiles).
   void Finish(OperationStats& stats, bool exclude_cold_start) const;
 
