@@ -211,18 +211,16 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithArguments(PyObject* self,
   return tracker;
 }
 
-PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
-                            Py_ssize_t nargs, PyObject* kwnames) {
+// track_operation(op, model="qwen", k=3) again from the same call site (its
+// keywords all metadata pairs): its literals share the metadata of the last
+// such block. Else, or when the values cannot be shared, TrackWithArguments.
+ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithKnownKeywords(PyObject* self,
+                                                         PyObject* const* args,
+                                                         Py_ssize_t nargs,
+                                                         PyObject* kwnames) {
   HotPathObject* hot = H(self);
-  if (nargs == 1 && kwnames == nullptr) {  // track_operation(op): the plain block
-    int id = -1;
-    PyObject* entry = ResolveCached(hot, args[0], &id);
-    return entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
-  }
   if (nargs == 1 && kwnames == hot->last_kwnames && hot->last_kw_all_pairs &&
       hot->metadata_json != nullptr) {
-    // track_operation(op, model="qwen", k=3) again from the same call site:
-    // its literals share the metadata of the last such block.
     InternedMetadata* shared =
         hot->metadata_json->Intern(&PyTuple_GET_ITEM(kwnames, 0), args + 1,
                                    static_cast<int>(PyTuple_GET_SIZE(kwnames)));
@@ -242,6 +240,17 @@ PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
     }
   }
   return TrackWithArguments(self, args, nargs, kwnames);
+}
+
+PyObject* HotTrackOperation(PyObject* self, PyObject* const* args,
+                            Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 1 && kwnames == nullptr) {  // track_operation(op): the plain block
+    HotPathObject* hot = H(self);
+    int id = -1;
+    PyObject* entry = ResolveCached(hot, args[0], &id);
+    return entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
+  }
+  return TrackWithKnownKeywords(self, args, nargs, kwnames);
 }
 
 // resolve(operation) -> (id, name)
