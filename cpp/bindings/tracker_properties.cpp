@@ -358,9 +358,12 @@ int TrackerSetAttr(PyObject* self, PyObject* name, PyObject* value) {
   // Token counts are set in most LLM blocks. STORE_ATTR passes the interned
   // name: an address test finds the setter without the type lookup and
   // descriptor call of the generic path (~150 instructions each).
-  if (name == g_prompt_tokens_name) return SetPromptTokens(self, value, nullptr);
+  BlockUsage& usage = T(self)->usage;
+  if (name == g_prompt_tokens_name) {
+    return ParseTokenCount(value, "prompt_tokens", &usage.prompt_tokens);
+  }
   if (name == g_completion_tokens_name) {
-    return SetCompletionTokens(self, value, nullptr);
+    return ParseTokenCount(value, "completion_tokens", &usage.completion_tokens);
   }
   if (name == g_tokens_name) return SetTokens(self, value, nullptr);
   return PyObject_GenericSetAttr(self, name, value);

@@ -139,7 +139,7 @@ inline void AddDouble(std::atomic<double>& total, double x) {
 // the GIL).
 struct ModelUsageHandle {
   ModelUsageEntry* entry = nullptr;
-  uint64_t prices_version = 0;
+  uint64_t prices_version = 0;  // 0: empty (never current)
   bool has_price = false;
   ModelPrice price;
 };
@@ -213,9 +213,9 @@ class ModelUsage {
   // Whether `handle` is filled and no price changed since (else Resolve
   // again before Record(handle, ...)).
   bool IsCurrent(const ModelUsageHandle& handle) const {
-    return handle.entry != nullptr &&
-           handle.prices_version ==
-               prices_version_.load(std::memory_order_acquire);
+    // An empty handle's version (0) is never the table's (1 and up).
+    return handle.prices_version ==
+           prices_version_.load(std::memory_order_acquire);
   }
   // Record() for the handle's model without taking the lock. `handle` must
   // be current (IsCurrent); a price set meanwhile applies from the next
@@ -289,6 +289,7 @@ class ModelUsage {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ModelPrice> prices_ ABSL_GUARDED_BY(mu_);
   // Changed (under mu_) with every change of prices_: handles compare it.
+  // Starts at 1 and only grows, so an empty handle (0) is never current.
   std::atomic<uint64_t> prices_version_{1};
   // Entries by model; never erased, so ModelUsageHandle pointers stay valid.
   absl::flat_hash_map<std::string, std::unique_ptr<ModelUsageEntry>> totals_
