@@ -83,7 +83,9 @@ void MetadataInit(BlockMetadata* m) {
 }
 
 void DeleteInterned(InternedMetadata* shared) {
-  // Dropping str/int/float/bool/None references runs no Python code.
+  // Dropping str/int/float/bool/None references (and a tuple of str) runs
+  // no Python code.
+  Py_XDECREF(shared->kwnames);
   for (int i = 0; i < shared->count; ++i) {
     Py_DECREF(shared->keys[i]);
     Py_DECREF(shared->values[i]);
@@ -153,8 +155,7 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
       n <= BlockMetadata::kInlinePairs) {
     // Every keyword is a pair: the names (a tuple's items) and the values
     // are already two arrays.
-    InternedMetadata* shared =
-        cache->Intern(&PyTuple_GET_ITEM(kwnames, 0), values, static_cast<int>(n));
+    InternedMetadata* shared = n > 0 ? cache->InternKeywords(kwnames, values) : nullptr;
     if (shared != nullptr) {
       ++shared->refs;
       m->interned = shared;
@@ -368,6 +369,15 @@ InternedMetadata* MetadataJsonCache::InternSlow(PyObject* const* keys,
     }
   }
   return Add(keys, values, count);
+}
+
+InternedMetadata* MetadataJsonCache::InternKeywordsSlow(PyObject* kwnames,
+                                                        PyObject* const* values) {
+  InternedMetadata* e =
+      InternSlow(&PyTuple_GET_ITEM(kwnames, 0), values,
+                 static_cast<int>(PyTuple_GET_SIZE(kwnames)));
+  if (e != nullptr && e->kwnames == nullptr) e->kwnames = Py_NewRef(kwnames);
+  return e;
 }
 
 absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,

@@ -64,6 +64,9 @@ struct InternedMetadata {
   int count = 0;
   PyObject* keys[kInlineMetadataPairs];    // strong
   PyObject* values[kInlineMetadataPairs];  // strong
+  // Strong, optional: a call's keyword-name tuple whose items are `keys`
+  // (comparing it stands for comparing every key).
+  PyObject* kwnames = nullptr;
   PyObject* model = nullptr;  // values[i] of the key "model" when a str
   absl::string_view model_text;  // its UTF-8 text (valid while this lives)
   uint64_t key = 0;           // unique per text (OperationRecord::text_key)
@@ -197,10 +200,24 @@ class MetadataJsonCache {
     return InternSlow(keys, values, count);
   }
 
+  // Intern() for a call whose keywords (kwnames, 1..kInlinePairs of them)
+  // are all metadata pairs, with their values.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE InternedMetadata* InternKeywords(
+      PyObject* kwnames, PyObject* const* values) {
+    InternedMetadata* last = entries_[last_];
+    if (last != nullptr && last->kwnames == kwnames) {  // the same keys
+      int i = 0;
+      while (i < last->count && values[i] == last->values[i]) ++i;
+      if (i == last->count) return last;
+    }
+    return InternKeywordsSlow(kwnames, values);
+  }
+
   int Traverse(visitproc visit, void* arg) const;
   void Clear();
 
  private:
+  InternedMetadata* InternKeywordsSlow(PyObject* kwnames, PyObject* const* values);
   InternedMetadata* InternSlow(PyObject* const* keys, PyObject* const* values,
                                int count);
   // The entry holding exactly these pairs (by identity), or NULL.

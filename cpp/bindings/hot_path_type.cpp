@@ -221,9 +221,7 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithKnownKeywords(PyObject* self,
   HotPathObject* hot = H(self);
   if (nargs == 1 && kwnames == hot->last_kwnames && hot->last_kw_all_pairs &&
       hot->metadata_json != nullptr) {
-    InternedMetadata* shared =
-        hot->metadata_json->Intern(&PyTuple_GET_ITEM(kwnames, 0), args + 1,
-                                   static_cast<int>(PyTuple_GET_SIZE(kwnames)));
+    InternedMetadata* shared = hot->metadata_json->InternKeywords(kwnames, args + 1);
     if (shared != nullptr) {
       // Ours before anything below can run Python code (a collection's
       // finalizer may track blocks that replace the cache's entries).
