@@ -148,6 +148,9 @@ PyObject* GetSpans(PyObject* self, void*) {
 PyObject* GetDroppedSpans(PyObject* self, void*) {
   return PyLong_FromLongLong(T(self)->span.dropped_spans);
 }
+PyObject* GetUnsuccessfulSpans(PyObject* self, void*) {
+  return PyLong_FromLongLong(T(self)->span.unsuccessful_spans);
+}
 
 // ------------------------------------------------- models, cost and caches ----
 
@@ -415,6 +418,11 @@ PyGetSetDef kTrackerGetSet[] = {
      "Finished descendants of a root block (list of trackers).", nullptr},
     {"dropped_spans", GetDroppedSpans, nullptr,
      "Descendants not kept because the tree exceeded 1000 spans.", nullptr},
+    {"unsuccessful_spans", GetUnsuccessfulSpans, nullptr,
+     "Kept descendants (see _spans) that ended unsuccessfully: raised or "
+     "were cancelled. 0 means none of them failed, so a trace sampler need "
+     "not look through them.",
+     nullptr},
     {"tokens", GetTokens, SetTokens,
      "Total tokens of this operation (int >= 0). Defaults to prompt_tokens + "
      "completion_tokens when not set.",

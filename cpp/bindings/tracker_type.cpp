@@ -103,6 +103,8 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline void ExitSpan(TrackerObject* self) {
     if (r->spans == nullptr || PyList_Append(r->spans, AsObject(self)) < 0) {
       PyErr_Clear();
       SpanTree::Unkeep(root);
+    } else if (!self->success) {
+      SpanTree::NoteUnsuccessful(root);
     }
   }
   ReleaseSpanLinks(parent, root);

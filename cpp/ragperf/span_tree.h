@@ -58,6 +58,10 @@ struct SpanNode {
   // On a root: finished descendants kept, and those over the cap.
   int64_t kept_spans = 0;
   int64_t dropped_spans = 0;
+  // On a root: kept descendants that ended unsuccessfully (raised or were
+  // cancelled), counted by the caller (SpanTree::NoteUnsuccessful). 0 lets
+  // a trace sampler skip looking through the spans for a failure.
+  int64_t unsuccessful_spans = 0;
 };
 
 class SpanTree {
@@ -88,6 +92,7 @@ class SpanTree {
     span->active = true;
     span->kept_spans = 0;
     span->dropped_spans = 0;
+    span->unsuccessful_spans = 0;
     if (innermost == nullptr) {
       span->ids.parent_id = 0;
       span->ids.trace_id = span->ids.span_id;
@@ -121,6 +126,9 @@ class SpanTree {
     ++root->dropped_spans;
     return Finished::kDropped;
   }
+
+  // A kept descendant (Exit gave kKept) that ended unsuccessfully.
+  static void NoteUnsuccessful(SpanNode* root) { ++root->unsuccessful_spans; }
 
   // A kept descendant its root could not store after all (out of memory):
   // counted as dropped instead.

@@ -1578,3 +1578,33 @@ def test_a_new_context_at_a_dead_contexts_address_gets_its_own_stack(monitor: Pe
         pass
     base.run(spawn_many)
     assert parents == [None] * 200
+
+
+def test_unsuccessful_spans_counts_the_kept_descendants_that_failed() -> None:
+    """A root's count of kept descendants that raised or were cancelled
+    (what lets a trace sampler skip looking through a clean tree)."""
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    root = monitor.track_operation("query")
+    for round_ in range(2):  # a root entered again starts from 0
+        with root:
+            with monitor.track_operation("ok"):
+                pass
+            with pytest.raises(ValueError):
+                with monitor.track_operation("bad"):
+                    raise ValueError("x")
+            with pytest.raises(asyncio.CancelledError):
+                with monitor.track_operation("cancelled"):
+                    raise asyncio.CancelledError()
+            with monitor.track_operation("parent"):
+                with pytest.raises(KeyError):
+                    with monitor.track_operation("deep_bad"):
+                        raise KeyError("k")
+            if round_ == 0:
+                with monitor.track_operation("ok_again"):
+                    pass
+        assert root.unsuccessful_spans == 3
+        assert sum(1 for s in root._spans if s.success is False) == 3
+    with monitor.track_operation("clean") as clean:
+        with monitor.track_operation("child"):
+            pass
+    assert clean.unsuccessful_spans == 0

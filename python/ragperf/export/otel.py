@@ -192,7 +192,7 @@ class Instrumentation:
             )
             meter_provider = None
         #: The exit hook installed on the monitor: spans only when statistics are pushed.
-        self._hook = self._on_exit if metric_exporter is None else self._on_exit_spans
+        self._hook = self._on_exit if metric_exporter is None else self._record_span
         self._metrics = BlockMetrics(meter_provider, genai_operations, latest_experimental) if meter_provider is not None else None
         self._lock = threading.RLock()
         # trace_id -> {ragperf span_id: OTel span} of recently emitted trees,
@@ -291,37 +291,46 @@ class Instrumentation:
             raise failure  # counted (and logged once) by the tracker
 
     def _on_exit_spans(self, op: Any) -> None:
-        """The hook when statistics are pushed: spans only, no per-block metric."""
+        """The hook when statistics are pushed: spans only, no per-block
+        metric (what :meth:`_record_span`, the installed hook, does)."""
         self._record_span(op)
-
-    # Roots carry their finished tree: other blocks need no call (see
-    # ragperf.export.exporters).
-    _on_exit_spans.roots_only = True  # type: ignore[attr-defined]
 
     def _keep(self, root: Any) -> bool:
         """The sampling decision for the trace ``root`` heads: a random
         fraction ``trace_sample_ratio``, every trace with a failed block and
         every trace whose root took ``trace_slow_threshold_s`` or longer."""
-        if self._random() < self.trace_sample_ratio or failed(root):
+        # Called for every trace: the tests that usually fail come first,
+        # and failed() only for a block that did not succeed.
+        if self._random() < self.trace_sample_ratio or (root.success is False and failed(root)):
             return True
         slow = self.trace_slow_threshold_s
         if slow is not None and (root.duration_s or 0.0) >= slow:
             return True
-        for span in root._spans:
-            if span.success is False and failed(span):
-                return True
+        if root.unsuccessful_spans:  # else no kept block failed: nothing to look for
+            for span in root._spans:
+                if span.success is False and failed(span):
+                    return True
         return False
 
     def _record_span(self, op: Any) -> None:
+        """Exports a finished root with its tree (or drops the trace, when
+        sampled out), or a block that finished after its root."""
+        if op.parent_id is None:  # a root: the usual call
+            keep = not self._sampling or self._keep(op)
+            with self._lock:
+                if keep:
+                    self._emit_root(op)
+                else:
+                    self.traces_dropped += 1
+            return
         trace_id = op.trace_id
         span_id = op.span_id
         with self._lock:
-            if op.parent_id is None or trace_id is None or span_id is None:
-                if self._sampling and not self._keep(op):
+            if trace_id is None or span_id is None:
+                if not self._sampling or self._keep(op):
+                    self._emit_root(op)
+                else:
                     self.traces_dropped += 1
-                    return
-                self.traces_emitted += 1
-                self._emit_tree(op)
                 return
             spans = self._traces.get(trace_id)
             if spans is None:
@@ -333,6 +342,15 @@ class Instrumentation:
             failure = self._emit_subtree(op, parent, spans, trace_id)
         if failure is not None:
             raise failure
+
+    # Roots carry their finished tree: other blocks need no call (see
+    # ragperf.export.exporters).
+    _record_span.roots_only = True  # type: ignore[attr-defined]
+
+    def _emit_root(self, root: Any) -> None:
+        """Emits the tree of ``root``, a kept trace (lock held)."""
+        self.traces_emitted += 1
+        self._emit_tree(root)
 
     def _emit_tree(self, root: Any) -> None:
         emit, parent_context = self._builder.root_parent()
