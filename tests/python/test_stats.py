@@ -3,6 +3,7 @@ record(), and the seed's ResponseTimeTracker."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -393,3 +394,31 @@ def test_response_time_tracker_percentiles_and_types() -> None:
 def test_response_time_tracker_max_history_property() -> None:
     assert ResponseTimeTracker(max_history=7).max_history == 7
     assert ResponseTimeTracker().max_history == 1000
+
+
+def test_stats_from_core_equal_the_dataclass_built_the_usual_way() -> None:
+    """PerformanceStats._from_core skips the frozen dataclass __init__ for
+    speed: the object must be the one __init__ would build, defaults and
+    fresh default containers included."""
+    from ragperf.model.stats_fields import values_from_core
+
+    monitor = PerformanceMonitor(enable_memory_tracking=False)
+    for i in range(20):
+        with pytest.raises(ValueError) if i % 7 == 0 else contextlib.nullcontext():
+            with monitor.track_operation("llm", model="qwen") as op:
+                op.prompt_tokens, op.completion_tokens = 10, i
+                op.cache_hit = i % 2 == 0
+                if i % 7 == 0:
+                    raise ValueError("x")
+    with monitor.track_operation("plain"):
+        pass
+    for d in monitor._core.get_all_stats():
+        fast = PerformanceStats._from_core(d, d["name"], window_minutes=5, exclude_cold_start=True)
+        usual = PerformanceStats(
+            operation_type=d["name"], window_minutes=5, exclude_cold_start=True, **values_from_core(d)
+        )
+        assert fast == usual and fast.to_dict() == usual.to_dict()
+        assert vars(fast) == vars(usual)
+    empty = PerformanceStats._from_values({"operation_type": "a"})
+    other = PerformanceStats._from_values({"operation_type": "b"})
+    assert empty == PerformanceStats("a") and empty.errors_by_type is not other.errors_by_type

@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
 
 from .. import _core
@@ -151,32 +151,45 @@ DURATION_QUANTILES: Final[tuple[tuple[float, str], ...]] = tuple(
 )
 
 
-def _convert(f: StatField, value: Any) -> Any:
-    if value is None:
-        return None
-    if f.type == "map":
-        return {str(k): int(v) for k, v in dict(value).items()}
-    return int(value) if f.type == "int" else float(value)
+def _as_map(value: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in dict(value).items()}
 
 
-def _known(f: StatField, values: Mapping[str, Any]) -> bool:
-    return f.known_if is None or bool(values.get(_BY_CORE_KEY[f.known_if].attribute or ""))
+_CONVERTERS: Final[dict[str, Callable[[Any], Any]]] = {"int": int, "float": float, "map": _as_map}
+
+#: The stored (not derived) statistics, as ``(field, attribute, core key,
+#: converter, optional)``: worked out once, because a report converts a few
+#: hundred stats dicts (the per-field lookups were most of its time).
+_PLAN: Final[tuple[tuple[StatField, str, str | None, Callable[[Any], Any], bool], ...]] = tuple(
+    (f, f.attribute, f.core_key, _CONVERTERS[f.type if f.type in _CONVERTERS else "float"], f.optional)
+    for f in STATS_FIELDS
+    if f.attribute is not None and f.type != "derived"
+)
+#: The attributes of the optional stored fields (None when missing).
+_OPTIONAL: Final[tuple[str, ...]] = tuple(a for _, a, _, _, optional in _PLAN if optional)
+#: ``(attribute, attribute of the count it depends on)`` of the optional
+#: fields known only when that count is nonzero (``known_if``).
+_KNOWN_IF: Final[tuple[tuple[str, str], ...]] = tuple(
+    (f.attribute, _BY_CORE_KEY[f.known_if].attribute or "")
+    for f in STATS_FIELDS
+    if f.attribute is not None and f.type != "derived" and f.optional and f.known_if is not None
+)
 
 
-def _values(read: Any) -> dict[str, Any]:
+def _values(read: Callable[[StatField], Any] | None = None, get: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """PerformanceStats keyword arguments, reading each field with
-    ``read(f)``; a missing value (None) is left out (the PerformanceStats
-    default) unless the field is optional."""
-    values: dict[str, Any] = {}
-    for f in STATS_FIELDS:
-        if f.attribute is None or f.type == "derived":
-            continue
-        value = _convert(f, read(f))
-        if value is not None or f.optional:
-            values[f.attribute] = value
-    for f in STATS_FIELDS:  # after the counts they depend on
-        if f.attribute in values and f.optional and not _known(f, values):
-            values[f.attribute] = None
+    ``read(f)`` (or ``get(core key)``); a missing value (None) is left out
+    (the PerformanceStats default) unless the field is optional."""
+    if get is not None:
+        values = {a: convert(v) for _, a, key, convert, _ in _PLAN if (v := get(key)) is not None}
+    else:
+        assert read is not None
+        values = {a: convert(v) for f, a, _, convert, _ in _PLAN if (v := read(f)) is not None}
+    for attribute in _OPTIONAL:
+        values.setdefault(attribute, None)
+    for attribute, count in _KNOWN_IF:  # after the counts they depend on
+        if attribute in values and not values.get(count):
+            values[attribute] = None
     return values
 
 
@@ -188,7 +201,7 @@ def values_from_core(d: Mapping[str, Any]) -> dict[str, Any]:
         >>> values_from_core({"total": 2, "p95_s": 0.5})["p95_duration"]
         0.5
     """
-    return _values(lambda f: d.get(f.core_key))
+    return _values(get=d.get)
 
 
 def report_value(entry: Mapping[str, Any], path: str) -> Any:

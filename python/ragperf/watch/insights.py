@@ -114,9 +114,13 @@ class Insights(Component):
     def _suggestions(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now_s = self._clock.now()
         full = {d["name"]: PerformanceStats._from_core(d, d["name"]) for d in self._core.get_all_stats()}
+        # Without its first record an operation's p99 can only fall (as the
+        # cold-start rule asks) when that record was not far below the p99:
+        # the others need no second look.
         warm = {
-            d["name"]: PerformanceStats._from_core(d, d["name"], exclude_cold_start=True)
-            for d in self._core.get_all_stats(True)
+            op: PerformanceStats._from_core(self._core.get_stats(op, True), op, exclude_cold_start=True)
+            for op, s in full.items()
+            if s.cold_start_duration is not None and s.cold_start_duration * 1.5 >= s.p99_duration
         }
         recent = {
             op: PerformanceStats._from_core(self._core.get_window_stats(op, 5, now_s), op, window_minutes=5)
