@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
 
 namespace ragperf {
 namespace {
@@ -37,10 +37,27 @@ void Prepare();
 void Parent();
 void Child();
 
+// The word of an absl::Mutex held by one writer with no waiters, read from
+// a lone Lock() (in the parent: never computed in a fork child).
+intptr_t ReadHeldWord() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  absl::Mutex probe;
+  probe.Lock();
+  const intptr_t word =
+      reinterpret_cast<std::atomic<intptr_t>*>(&probe)->load(std::memory_order_relaxed);
+  probe.Unlock();
+  return word;
+}
+
+intptr_t HeldWord() {
+  static const intptr_t word = ReadHeldWord();
+  return word;
+}
+
 GateState& State() {
   // Never destroyed: a fork or a report may happen during static destruction.
   static GateState* const state = [] {
     auto* s = new GateState();
+    (void)HeldWord();  // before any fork
     pthread_atfork(&Prepare, &Parent, &Child);
     return s;
   }();
@@ -76,13 +93,20 @@ void Child() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   // Only this thread exists now: readers of other threads are gone.
   s.active = s.forker_reads;
   s.forking = false;
-  s.mu.Unlock();
   // Threads queued on the gate in the parent are still listed as waiters in
-  // the mutex word; a fresh mutex has none.
-  new (&s.mu) absl::Mutex();
+  // the mutex word (and one may have held its spin bit).
+  ReleaseHeldMutexInChild(&s.mu);
 }
 
 }  // namespace
+
+void ReleaseHeldMutexInChild(absl::Mutex* mu) {
+  static_assert(sizeof(absl::Mutex) == sizeof(std::atomic<intptr_t>),
+                "absl::Mutex is expected to be one atomic word");
+  reinterpret_cast<std::atomic<intptr_t>*>(mu)->store(HeldWord(),
+                                                      std::memory_order_relaxed);
+  mu->Unlock();
+}
 
 ForkGate::Reader::Reader() {
   if (tl_depth++ > 0) return;

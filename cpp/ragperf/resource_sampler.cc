@@ -153,15 +153,14 @@ void ResourceSampler::ParentAfterFork() {
 
 void ResourceSampler::ChildAfterFork() {
   was_running_at_fork_ = running_ && thread_pid_ != getpid();
-  mu_.Unlock();
-  sample_mu_.Unlock();
-  lifecycle_mu_.Unlock();
-  // The parent's sampling thread may be queued on these (the CondVar in
-  // particular, between samples); fresh objects list no waiters.
+  // The parent's sampling thread (or a caller of SampleNow) may be queued on
+  // these (the CondVar in particular, between samples): the mutexes are
+  // released as having no waiters (see ReleaseHeldMutexInChild), the
+  // CondVar is a fresh one.
+  ReleaseHeldMutexInChild(&mu_);
+  ReleaseHeldMutexInChild(&sample_mu_);
+  ReleaseHeldMutexInChild(&lifecycle_mu_);
   new (&wake_) absl::CondVar();
-  new (&mu_) absl::Mutex();
-  new (&sample_mu_) absl::Mutex();
-  new (&lifecycle_mu_) absl::Mutex();
 }
 
 bool ResourceSampler::was_running_at_fork() const {
