@@ -36,6 +36,7 @@
 
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ragperf {
@@ -66,7 +67,7 @@ class ForkParticipant {
 //
 // Example (in a participant's ChildAfterFork):
 //   ReleaseHeldMutexInChild(&mu_);
-void ReleaseHeldMutexInChild(absl::Mutex* mu);
+void ReleaseHeldMutexInChild(absl::Mutex* mu) ABSL_UNLOCK_FUNCTION(mu);
 
 class ForkGate {
  public:
