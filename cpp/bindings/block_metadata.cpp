@@ -29,15 +29,20 @@ bool SameKey(PyObject* a, PyObject* b) {
 // The block's own copy of its shared metadata, as inline pairs (the shared
 // pairs are distinct exact str keys, at most kInlinePairs).
 void Unshare(BlockMetadata* m) {
-  InternedMetadata* shared = m->interned;
+  const InternedMetadata* shared = m->interned;
   if (shared == nullptr) return;
   for (int i = 0; i < shared->count; ++i) {
     m->keys[i] = Py_NewRef(shared->keys[i]);
     m->values[i] = Py_NewRef(shared->values[i]);
   }
   m->count = shared->count;
-  m->interned = nullptr;
-  ReleaseInterned(shared);
+  MetadataDropShared(m);
+}
+
+// `m` (empty) holds a reference to `shared`.
+void Share(BlockMetadata* m, InternedMetadata* shared) {
+  RetainInterned(shared);
+  m->interned = shared;
 }
 
 // The inline pairs as a new dict in `m->dict`; the pairs' references move
@@ -67,6 +72,15 @@ bool IsImmutableValue(PyObject* v) {
          PyFloat_CheckExact(v) || PyBool_Check(v);
 }
 
+// Pairs the cache may remember and share: exact str keys and values whose
+// text cannot change while the same object lives.
+bool Shareable(PyObject* const* keys, PyObject* const* values, int count) {
+  for (int i = 0; i < count; ++i) {
+    if (!PyUnicode_CheckExact(keys[i]) || !IsImmutableValue(values[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 PyObject* ModelKey() { return g_model_key; }
@@ -94,11 +108,7 @@ void DeleteInterned(InternedMetadata* shared) {
 }
 
 void MetadataClearPairs(BlockMetadata* m) {
-  if (m->interned != nullptr) {
-    InternedMetadata* shared = m->interned;
-    m->interned = nullptr;
-    ReleaseInterned(shared);
-  }
+  MetadataDropShared(m);
   // Fields first, references after: releasing a value can run arbitrary
   // code (a __del__) that edits this metadata. Keys are exact str, whose
   // release runs none, so they are released in place.
@@ -157,8 +167,7 @@ int MetadataSetKeywords(BlockMetadata* m, PyObject* kwnames,
     // are already two arrays.
     InternedMetadata* shared = n > 0 ? cache->InternKeywords(kwnames, values) : nullptr;
     if (shared != nullptr) {
-      ++shared->refs;
-      m->interned = shared;
+      Share(m, shared);
       return 0;
     }
   }
@@ -211,9 +220,8 @@ int MetadataFill(BlockMetadata* m, PyObject* mapping, MetadataJsonCache* cache) 
       InternedMetadata* shared =
           cache != nullptr ? cache->Intern(m->keys, m->values, m->count) : nullptr;
       if (shared != nullptr) {
-        ++shared->refs;
-        m->interned = shared;
         m->count = 0;  // no references were taken
+        Share(m, shared);
         return 0;
       }
       for (int i = 0; i < m->count; ++i) {
@@ -270,8 +278,7 @@ int MetadataReplace(BlockMetadata* m, PyObject* mapping) {
 int MetadataCopy(const BlockMetadata* from, BlockMetadata* to) {
   MetadataInit(to);
   if (from->interned != nullptr) {  // never edited: shared by the copy too
-    ++from->interned->refs;
-    to->interned = from->interned;
+    Share(to, from->interned);
     return 0;
   }
   if (from->dict != nullptr) {
@@ -363,12 +370,7 @@ InternedMetadata* MetadataJsonCache::InternSlow(PyObject* const* keys,
                                                 int count) {
   if (count <= 0 || count > BlockMetadata::kInlinePairs) return nullptr;
   if (InternedMetadata* hit = Find(keys, values, count)) return hit;
-  for (int i = 0; i < count; ++i) {
-    if (!PyUnicode_CheckExact(keys[i]) || !IsImmutableValue(values[i])) {
-      return nullptr;
-    }
-  }
-  return Add(keys, values, count);
+  return Shareable(keys, values, count) ? Add(keys, values, count) : nullptr;
 }
 
 InternedMetadata* MetadataJsonCache::InternKeywordsSlow(PyObject* kwnames,
@@ -409,11 +411,7 @@ absl::string_view MetadataJsonCache::Json(const BlockMetadata& m,
     keys = dict_keys;
     values = dict_values;
   }
-  bool cacheable = true;
-  for (int i = 0; i < count && cacheable; ++i) {
-    cacheable = PyUnicode_CheckExact(keys[i]) && IsImmutableValue(values[i]);
-  }
-  if (cacheable) {
+  if (Shareable(keys, values, count)) {
     if (InternedMetadata* e = count > 0 ? Intern(keys, values, count) : nullptr) {
       if (key != nullptr) *key = e->key;
       return e->json;

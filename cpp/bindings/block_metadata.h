@@ -74,7 +74,8 @@ struct InternedMetadata {
 };
 // Frees `shared` (its last reference was dropped).
 void DeleteInterned(InternedMetadata* shared);
-// Drops one reference to `shared`.
+// Takes / drops one reference to `shared`.
+inline void RetainInterned(InternedMetadata* shared) { ++shared->refs; }
 inline void ReleaseInterned(InternedMetadata* shared) {
   if (--shared->refs == 0) DeleteInterned(shared);
 }
@@ -105,12 +106,16 @@ inline bool MetadataUnset(const BlockMetadata* m) {
 }
 // Drops every reference; `m` is empty afterwards.
 void MetadataClearPairs(BlockMetadata* m);
+// Drops the reference to shared metadata, if any.
+inline void MetadataDropShared(BlockMetadata* m) {
+  if (InternedMetadata* shared = m->interned) {
+    m->interned = nullptr;
+    ReleaseInterned(shared);
+  }
+}
 inline void MetadataClear(BlockMetadata* m) {
   if (m->count == 0 && m->dict == nullptr) {
-    if (InternedMetadata* shared = m->interned) {  // shared only: no pairs
-      m->interned = nullptr;
-      ReleaseInterned(shared);
-    }
+    MetadataDropShared(m);  // shared only: no pairs
     return;
   }
   MetadataClearPairs(m);

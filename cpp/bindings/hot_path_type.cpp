@@ -225,7 +225,7 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithKnownKeywords(PyObject* self,
     if (shared != nullptr) {
       // Ours before anything below can run Python code (a collection's
       // finalizer may track blocks that replace the cache's entries).
-      ++shared->refs;
+      RetainInterned(shared);
       int id = -1;
       PyObject* entry = ResolveCached(hot, args[0], &id);
       PyObject* tracker = entry != nullptr ? NewTracker(hot, entry, id) : nullptr;

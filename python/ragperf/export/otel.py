@@ -315,7 +315,13 @@ class Instrumentation:
     def _record_span(self, op: Any) -> None:
         """Exports a finished root with its tree (or drops the trace, when
         sampled out), or a block that finished after its root."""
-        if op.parent_id is None:  # a root: the usual call
+        parent_id = op.parent_id
+        # A root (the usual call) needs no ids; a block without ids counts as one.
+        trace_id = span_id = None
+        if parent_id is not None:
+            trace_id = op.trace_id
+            span_id = op.span_id
+        if trace_id is None or span_id is None:
             keep = not self._sampling or self._keep(op)
             with self._lock:
                 if keep:
@@ -323,21 +329,13 @@ class Instrumentation:
                 else:
                     self.traces_dropped += 1
             return
-        trace_id = op.trace_id
-        span_id = op.span_id
         with self._lock:
-            if trace_id is None or span_id is None:
-                if not self._sampling or self._keep(op):
-                    self._emit_root(op)
-                else:
-                    self.traces_dropped += 1
-                return
             spans = self._traces.get(trace_id)
             if spans is None:
                 return  # the root has not finished: it will emit this block
-            parent = spans.get(op.parent_id)
+            parent = spans.get(parent_id)
             if parent is None:
-                self._pending.setdefault((trace_id, op.parent_id), []).append(op)
+                self._pending.setdefault((trace_id, parent_id), []).append(op)
                 return
             failure = self._emit_subtree(op, parent, spans, trace_id)
         if failure is not None:
