@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/synchronization/mutex.h"
+#include "http_exchange.h"
 #include "tracker_type.h"
 #include "registers.h"
 
@@ -43,7 +44,8 @@ PYBIND11_MODULE(_core, m) {
   ragperf::bindings::RegisterDimensions(m);
   ragperf::bindings::RegisterConstants(m);
   ragperf::bindings::RegisterEnum(m);
-  if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0) {
+  if (ragperf::bindings::RegisterOperationTrackerTypes(m.ptr()) < 0 ||
+      ragperf::bindings::RegisterHttpExchangeTypes(m.ptr()) < 0) {
     throw py::error_already_set();
   }
 }

@@ -6,7 +6,7 @@ tests/python/test_stubs.py)."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Generator, Literal, Sequence
+from typing import Any, Awaitable, Callable, Generator, Literal, Mapping, MutableMapping, Sequence
 
 __version__: str
 CHARS_PER_TOKEN: int
@@ -118,6 +118,28 @@ class _Ready(Awaitable[Any]):
     def __await__(self) -> Generator[Any, None, Any]: ...
     def __iter__(self) -> _Ready: ...
     def __next__(self) -> Any: ...
+
+class _HttpTiming:
+    """The per-request work of RagperfMiddleware (cpp/bindings/http_exchange.h).
+
+    Example:
+        >>> exchange = _HttpTiming(monitor.track_operation, "http_request", b"x-response-time", failure)(scope, send)  # doctest: +SKIP
+    """
+    def __init__(
+        self,
+        track_operation: Callable[..., OperationTracker],
+        operation: str,
+        header: bytes | None,
+        failure: Callable[[Any], BaseException],
+    ) -> None: ...
+    def __call__(self, scope: MutableMapping[str, Any], send: Callable[[Any], Any], /) -> _HttpExchange: ...
+
+class _HttpExchange:
+    """One request: the send() given to the app, and finish(exc) once it returned or raised."""
+    def __call__(self, message: Mapping[str, Any], /) -> Any: ...
+    def finish(self, exc: BaseException | None, /) -> None: ...
+    @property
+    def tracker(self) -> OperationTracker: ...
 
 class OperationTracker:
     tokens: int

@@ -38,8 +38,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from time import perf_counter as _perf_counter
-
+from .. import _core
 from ._spans import error_class, resolve_monitor
 
 if TYPE_CHECKING:
@@ -57,20 +56,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _route_template(scope: Scope, root_path: str) -> str | None:
-    """The matched route's template with any mount prefix, or None.
-
-    FastAPI's router leaves the matched route in ``scope["route"]``; a mount
-    extends ``scope["root_path"]`` by its (resolved) prefix.
-    """
-    route = scope.get("route")
-    template = getattr(route, "path_format", None) or getattr(route, "path", None)
-    if not isinstance(template, str):
-        return None
-    prefix = scope.get("root_path", "")
-    if isinstance(prefix, str) and prefix.startswith(root_path) and len(prefix) > len(root_path):
-        return prefix[len(root_path):] + template
-    return template
+def _http_failure(status: object) -> BaseException:
+    """The exception a 5xx response fails its request with: ``HTTP503``..."""
+    return error_class(f"HTTP{status}")(f"HTTP {status} response")
 
 
 class RagperfMiddleware:
@@ -119,45 +107,19 @@ class RagperfMiddleware:
             self._header: bytes | None = response_time_header.strip().lower().encode("latin-1")
         else:
             self._header = None
+        self._exchange = _core._HttpTiming(self._track, self.operation, self._header, _http_failure)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Per request: one tracker (metadata filled in at the end), one
-        # closure, no other allocation on the way in. See benchmarks/bench_asgi.py.
-        root_path = scope.get("root_path", "")
-        header = self._header
-        started = _perf_counter()
-        status = 0
-        op = self._track(self.operation, method=scope.get("method"))
-
-        async def send_timed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if header is not None:
-                    elapsed = b"%.3fms" % ((_perf_counter() - started) * 1e3)
-                    message = {**message, "headers": [*message.get("headers", ()), (header, elapsed)]}
-            await send(message)
-
-        # Entered in the request's own context: blocks the endpoint opens
-        # nest under the request.
-        op.__enter__()
+        # The per-request work is C++ (_core._HttpTiming): the request's
+        # block, entered here in the request's own context (blocks the
+        # endpoint opens nest under it), and the send() the app is given.
+        exchange = self._exchange(scope, send)
         try:
-            await self.app(scope, receive, send_timed)
+            await self.app(scope, receive, exchange)
         except BaseException as e:
-            _note(op.metadata, scope, root_path, status or 500)  # 500: what the server answers
-            op.__exit__(type(e), e, e.__traceback__)
+            exchange.finish(e)
             raise
-        _note(op.metadata, scope, root_path, status or None)
-        if status >= 500:
-            failure = error_class(f"HTTP{status}")(f"HTTP {status} response")
-            op.__exit__(type(failure), failure, None)
-        else:
-            op.__exit__(None, None, None)
-
-
-def _note(metadata: dict[str, Any], scope: Scope, root_path: object, status: int | None) -> None:
-    metadata["route"] = _route_template(scope, root_path if isinstance(root_path, str) else "")
-    metadata["status_code"] = status
+        exchange.finish(None)
