@@ -20,7 +20,13 @@ order rotating every round. CPU is the server process's own (its threads'
 run time from `/proc/PID/task/*/schedstat`), so load from other processes is
 not counted; every round checks that ab completed exactly the requests sent,
 none failed, and ragperf recorded each one. "Added" is a variant's CPU per
-request minus plain's in the same round (median over rounds)."""
+request minus plain's in the same round (median over rounds). Rounds are
+short and many, and every server is replaced by a fresh process every few
+rounds: on a shared machine three servers of the very same app differ by up
+to 4% in median throughput, a process's luck for life. "Instructions" are
+counted exactly by running each server under callgrind for a fixed number
+of requests (user-space only: the kernel's side of a `/proc` read is not
+in them)."""
 
 STREAM_INTRO = """\
 What `track_stream` adds per streamed chunk: the same list of chunks is
@@ -42,7 +48,8 @@ def section_asgi(res: Any) -> List[str]:
     out += [
         f"uvicorn {ctx.get('uvicorn')}, FastAPI {ctx.get('fastapi')}, Starlette {ctx.get('starlette')}, "
         f"HTTP parser {ctx.get('http')}; {ctx.get('rounds')} rounds of {ctx.get('requests_per_round')} requests "
-        f"per server, concurrency {ctx.get('concurrency')}; load average before/after "
+        f"per server" + (f", fresh servers every {ctx['restart_every']} rounds" if ctx.get("restart_every") else "")
+        + f", concurrency {ctx.get('concurrency')}; load average before/after "
         f"{ctx.get('loadavg_before')} / {ctx.get('loadavg_after')}.",
         "",
     ]
@@ -60,7 +67,17 @@ def section_asgi(res: Any) -> List[str]:
             "0" if name == "plain" else f"{_us(add.get('median'))} ({_us(add.get('min'))}–{_us(add.get('max'))})",
             f"{rps.get('median', 0):,.0f}",
         ])
-    out += rd.table(["server", "CPU µs per request (min–max)", "added µs (min–max)", "requests/s"], rows, "lrrr")
+    instructions = data.get("instructions") or {}
+    per_request = instructions.get("per_request", {})
+    added_instructions = instructions.get("added_per_request", {})
+    headers = ["server", "CPU µs per request (min–max)", "added µs (min–max)", "requests/s"]
+    if per_request:
+        headers += ["instructions per request", "added instructions"]
+        for row in rows:
+            name = row[0]
+            row += [f"{per_request.get(name, 0):,.0f}",
+                    "0" if name == "plain" else f"{added_instructions.get(name, 0):,.0f}"]
+    out += rd.table(headers, rows, "lrrr" + "rr" * bool(per_request))
     return out
 
 
