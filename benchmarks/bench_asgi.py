@@ -18,13 +18,14 @@ request minus plain's in the same round, median over rounds); and the
 targets of issue 20 item 4: ragperf adds at most 2x the no-op middleware's
 CPU, and keeps at least 0.95x the plain app's throughput.
 
-Noise, and what is done about it: on a shared 2-core machine one round's
-ratio swings by +-20%, and three servers of the *same* plain app differ by
-up to 4% in median throughput over 12 rounds (a server process keeps its
-memory layout and hash seed for life). So rounds are short and many (60 x
-1,000 requests by default) and every server is replaced by a fresh process
-every ``--restart-every`` rounds (10), which turns one process's luck into
-noise the median averages out.
+Noise, and what is done about it: on a shared 2-core machine the ratio of
+two servers of the *same* plain app has a standard deviation of ~11-16% per
+round of 1,000 requests (~25% for 250: the noise per second of measuring is
+about fixed), so the median of 12 rounds is only good to ~4% and two such
+servers differed by 3.8%. Hence many rounds (200 x 1,000 requests by
+default: the median's standard error is ~1.5%), and every server is
+replaced by a fresh process every ``--restart-every`` rounds (20), so that
+no one process's memory layout or hash seed decides the result.
 
 ``--instructions`` (on by default, needs valgrind) also counts the
 instructions per request of each server exactly: the server runs under
@@ -36,8 +37,8 @@ costs where wall-clock time cannot (kernel time, e.g. reading
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_asgi.py [--rounds 60] [--requests 1000]
-        [--restart-every 10] [--concurrency 8] [--no-instructions]
+    .venv/bin/python benchmarks/bench_asgi.py [--rounds 200] [--requests 1000]
+        [--restart-every 20] [--concurrency 8] [--no-instructions]
         [--json benchmarks/results/asgi.json] [--quick] [--check]
 """
 
@@ -227,9 +228,9 @@ def spread(values: List[float]) -> Dict[str, float]:
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=200)
     p.add_argument("--requests", type=int, default=1000, help="requests per round and server")
-    p.add_argument("--restart-every", type=int, default=10,
+    p.add_argument("--restart-every", type=int, default=20,
                    help="rounds after which every server is replaced by a fresh process")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--warmup", type=int, default=1000, help="requests per server after each start")
