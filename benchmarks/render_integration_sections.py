@@ -21,9 +21,11 @@ run time from `/proc/PID/task/*/schedstat`), so load from other processes is
 not counted; every round checks that ab completed exactly the requests sent,
 none failed, and ragperf recorded each one. "Added" is a variant's CPU per
 request minus plain's in the same round (median over rounds). Rounds are
-short and many, and every server is replaced by a fresh process every few
-rounds: on a shared machine three servers of the very same app differ by up
-to 4% in median throughput, a process's luck for life. "Instructions" are
+many: on this shared machine the throughput ratio of two servers of the
+very same app has a standard deviation of 11–16% per round of 1,000
+requests, so the median of 200 rounds is good to ~1.5–2%; every server is
+replaced by a fresh process every few rounds, so that no one process's
+memory layout decides the result. "Instructions" are
 counted exactly by running each server under callgrind for a fixed number
 of requests (user-space only: the kernel's side of a `/proc` read is not
 in them)."""
