@@ -206,6 +206,8 @@ Example:
             return self.tracker().Count(name);
           },
           py::arg("operation") = std::string())
+      .def("operation_count",
+           [](const Monitor& self) { return self.tracker().OperationCount(); })
       .def("memory_stats",
            [](Monitor& self) { return MemoryStatsToDict(self.memory().GetStats()); })
       .def("health",

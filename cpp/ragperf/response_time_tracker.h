@@ -261,6 +261,9 @@ class ResponseTimeTracker {
                                       size_t limit) const;
   // Number of records of `name` (all operations when empty).
   uint64_t Count(absl::string_view name = {}) const;
+  // How many operations GetAllStats() returns (those with a record or a
+  // cancelled block), without working out their statistics.
+  size_t OperationCount() const;
   // Forgets every statistic; interned ids stay valid.
   void Clear();
 

@@ -221,4 +221,18 @@ uint64_t ResponseTimeTracker::Count(absl::string_view name) const {
   return total;
 }
 
+size_t ResponseTimeTracker::OperationCount() const {
+  size_t count = 0;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const std::unique_ptr<OpState>& op : shard.ops) {
+      if (op != nullptr &&
+          (op->all_time.total > 0 || op->all_time.cancelled > 0)) {
+        ++count;
+      }
+    }
+  }
+  return count;
+}
+
 }  // namespace ragperf

@@ -741,6 +741,20 @@ TEST(ResponseTimeTrackerMergeStateTest, RefusesSketchesOfAnotherAccuracy) {
   EXPECT_EQ(b.Count("op"), 0u);
 }
 
+TEST(ResponseTimeTrackerOperationCountTest, CountsWhatGetAllStatsReturns) {
+  ResponseTimeTracker t;
+  EXPECT_EQ(t.OperationCount(), 0u);
+  t.Intern("interned_only");  // no record: not an operation yet
+  t.RecordDuration("a", 0.1);
+  t.RecordDuration("b", 0.2);
+  t.RecordDuration("b", 0.3);
+  t.RecordCancelled(t.Intern("cancelled_only"), kNow);
+  EXPECT_EQ(t.OperationCount(), 3u);
+  EXPECT_EQ(t.OperationCount(), t.GetAllStats().size());
+  t.Clear();
+  EXPECT_EQ(t.OperationCount(), 0u);
+}
+
 TEST(ResponseTimeTrackerCancelledTest, CountedApartFromRecordsAndWindowed) {
   ResponseTimeTracker t;
   const int id = t.Intern("llm");

@@ -148,7 +148,7 @@ def overhead_report(
         "calibration_blocks": cal.blocks,
         "calibration_runs": cal.runs,
         "records": records,
-        "operations": len(core.get_all_stats()),
+        "operations": int(core.operation_count()),
         "estimated_total_overhead_s": records * ns / 1e9,
         "statistics_bytes": int(core.memory_bytes()),
         "exit_hooks": exit_hooks,
