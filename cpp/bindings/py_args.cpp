@@ -131,4 +131,42 @@ absl::string_view ExceptionTypeName(PyObject* exc_type) {
   return dot != nullptr ? absl::string_view(dot + 1) : absl::string_view(full);
 }
 
+// mapping.get(key): 1 with a new reference, 0 (no error) when missing, -1
+// with an exception.
+int GetOptional(PyObject* mapping, PyObject* key, PyObject** out) {
+  *out = nullptr;
+  if (PyDict_CheckExact(mapping)) {
+    PyObject* v = PyDict_GetItemWithError(mapping, key);
+    if (v == nullptr) return PyErr_Occurred() ? -1 : 0;
+    *out = Py_NewRef(v);
+    return 1;
+  }
+  PyObject* v = PyObject_GetItem(mapping, key);
+  if (v == nullptr) {
+    if (!PyErr_ExceptionMatches(PyExc_KeyError)) return -1;
+    PyErr_Clear();
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+// mapping[key] (new reference), KeyError when missing.
+PyObject* GetRequired(PyObject* mapping, PyObject* key) {
+  PyObject* v = nullptr;
+  const int found = GetOptional(mapping, key, &v);
+  if (found == 0) PyErr_SetObject(PyExc_KeyError, key);
+  return v;
+}
+
+// getattr(obj, name, None) as a new reference (NULL with an exception other
+// than AttributeError).
+PyObject* GetAttrOrNone(PyObject* obj, PyObject* name) {
+  PyObject* v = PyObject_GetAttr(obj, name);
+  if (v != nullptr) return v;
+  if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return nullptr;
+  PyErr_Clear();
+  return Py_NewRef(Py_None);
+}
+
 }  // namespace ragperf::bindings

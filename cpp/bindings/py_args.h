@@ -4,7 +4,7 @@
 // -----------------------------------------------------------------------------
 // Python -> C++ conversions shared by the plain CPython types of the hot path
 // (tracker_type.cpp, tracker_properties.cpp, hot_path_type.cpp,
-// hot_path_record.cpp). Type problems raise TypeError here; the value rules
+// hot_path_record.cpp, http_exchange.cpp). Type problems raise TypeError here; the value rules
 // (ranges, finiteness) are the core's (ragperf/record_validator.h), raised
 // through py_error.h. Every function returns -1 / NULL with a Python
 // exception set on failure.
@@ -98,6 +98,16 @@ inline bool KeywordIs(PyObject* key, const char* name) {
 // Name of an exception type without its module ("ValueError"). Points into
 // tp_name: no allocation on the exit path.
 absl::string_view ExceptionTypeName(PyObject* exc_type);
+
+// mapping.get(key): 1 with a new reference in *out, 0 (no error, *out NULL)
+// when missing, -1 with an exception. A dict is read directly; any other
+// mapping through __getitem__ (KeyError means missing).
+int GetOptional(PyObject* mapping, PyObject* key, PyObject** out);
+// mapping[key] as a new reference; KeyError(key) when missing.
+PyObject* GetRequired(PyObject* mapping, PyObject* key);
+// getattr(obj, name, None) as a new reference (NULL only with an exception
+// other than AttributeError).
+PyObject* GetAttrOrNone(PyObject* obj, PyObject* name);
 
 }  // namespace ragperf::bindings
 
