@@ -234,14 +234,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help="rounds after which every server is replaced by a fresh process")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--warmup", type=int, default=1000, help="requests per server after each start")
-    p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=True,
-                   help="also count instructions per request under callgrind (needs valgrind)")
+    p.add_argument("--instructions", action=argparse.BooleanOptionalAction, default=None,
+                   help="also count instructions per request under callgrind (needs valgrind; "
+                        "default: on, off with --quick)")
     p.add_argument("--instruction-requests", type=int, default=1000)
     common.add_output_args(p, common.RESULTS_DIR / "asgi.json", quick_help="3 rounds of 1000 requests (a smoke run)",
                            check_help="exit 1 when a target is missed")
     args = p.parse_args(argv)
     if args.quick:
-        args.rounds, args.requests, args.warmup, args.instructions = 3, 1000, 300, False
+        args.rounds, args.requests, args.warmup = 3, 1000, 300
+    if args.instructions is None:
+        args.instructions = not args.quick
     for name in ("rounds", "requests", "restart_every", "concurrency", "instruction_requests"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")

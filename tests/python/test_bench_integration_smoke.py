@@ -15,9 +15,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _run(script: str, out: Path) -> dict:  # type: ignore[type-arg]
+def _run(script: str, out: Path, *extra: str) -> dict:  # type: ignore[type-arg]
     proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", "--json", str(out)],
+        [sys.executable, str(BENCH / script), "--quick", "--json", str(out), *extra],
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -51,3 +51,22 @@ def test_bench_asgi_quick(tmp_path: Path) -> None:
         for v in ("plain", "noop", "ragperf"):
             assert rd[v]["cpu_us_per_request"] > 0 and rd[v]["rps"] > 0
     assert set(result["added_cpu_us_per_request"]) == {"noop", "ragperf"}
+
+
+def test_bench_asgi_counts_instructions_under_callgrind(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("fastapi")
+    if shutil.which("ab") is None or shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        pytest.skip("needs ApacheBench and valgrind (apache2-utils, valgrind)")
+    result = _run("bench_asgi.py", tmp_path / "asgi.json", "--rounds", "1", "--instructions",
+                  "--instruction-requests", "40")
+    counted = result["instructions"]
+    assert counted["requests"] == 40
+    per_request = counted["per_request"]
+    assert set(per_request) == {"plain", "noop", "ragperf"}
+    # A FastAPI request is hundreds of thousands of instructions; a middleware
+    # that records it adds some, never removes any.
+    assert all(n > 100_000 for n in per_request.values())
+    assert counted["added_per_request"]["ragperf"] == per_request["ragperf"] - per_request["plain"] > 0
+    line = [t for t in result["targets"] if "instructions" in t["name"]]
+    assert len(line) == 1 and line[0]["informational"] is True
