@@ -204,10 +204,7 @@ def instructions_per_request(variant: str, http: str, requests: int, concurrency
     dumps = sorted(workdir.glob(f"callgrind.{variant}.{server.proc.pid}.*"))
     if len(dumps) != 1:
         raise RuntimeError(f"{variant}: expected one callgrind dump, found {[d.name for d in dumps]}")
-    m = re.search(r"^summary:\s+(\d+)", dumps[0].read_text(errors="replace"), re.M)
-    if m is None:
-        raise RuntimeError(f"{variant}: no summary line in {dumps[0]}")
-    return int(m.group(1)) / requests
+    return common.callgrind_total(dumps[0]) / requests
 
 
 def measure_instructions(http: str, requests: int, concurrency: int) -> Dict[str, Any]:

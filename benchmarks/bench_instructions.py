@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from common import HERE, RESULTS_DIR, environment, finish, log, run_start, target
+from common import HERE, RESULTS_DIR, callgrind_total, environment, finish, log, run_start, target
 
 LOOP = """
 import contextlib, sys
@@ -110,10 +109,7 @@ def instructions(site: Optional[str], mode: str, n: int, workdir: Path) -> int:
          str(script), mode, str(n), str(HERE)],
         check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
-    if match is None:
-        raise RuntimeError(f"no summary line in {out}")
-    return int(match.group(1))
+    return callgrind_total(out)
 
 
 def per_block(site: Optional[str], mode: str, n: int, workdir: Path) -> float:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from common import RESULTS_DIR, environment, finish, log, run_start
+from common import RESULTS_DIR, callgrind_total, environment, finish, log, run_start
 
 LOOP = """
 import importlib.util, os, sys
@@ -119,10 +118,7 @@ def instructions(otel_file: str, operation: str, opt_in: str, n: int, workdir: P
          str(script), otel_file, operation, opt_in, str(n)],
         check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
-    if match is None:
-        raise RuntimeError(f"no summary line in {out}")
-    return int(match.group(1))
+    return callgrind_total(out)
 
 
 def per_block(otel_file: str, operation: str, opt_in: str, n: int, workdir: Path) -> float:

@@ -42,7 +42,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from common import RESULTS_DIR, environment, finish, log, run_start, target
+from common import RESULTS_DIR, callgrind_total, environment, finish, log, run_start, target
 
 RECEIVER = r"""
 import json, sys, threading
@@ -257,7 +257,6 @@ def _inner(case: str, n: int) -> None:
 def instructions_per_query(case: str, n: int) -> float:
     """(I(2n) - I(n)) / n under ``valgrind --tool=callgrind``: instructions
     per query with the flush, start-up cancelled out."""
-    import re
     import tempfile
 
     totals = []
@@ -270,10 +269,7 @@ def instructions_per_query(case: str, n: int) -> float:
                 check=True, env=dict(os.environ, PYTHONHASHSEED="0"),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
-            match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
-            if match is None:
-                raise RuntimeError(f"no summary line in {out}")
-            totals.append(int(match.group(1)))
+            totals.append(callgrind_total(out))
     return (totals[1] - totals[0]) / n
 
 

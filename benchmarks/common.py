@@ -28,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -242,6 +243,20 @@ def summarize(samples: Sequence[float], scale: float = 1.0, unit: str = "ns") ->
 # --------------------------------------------------------------------------
 # Targets and output.
 # --------------------------------------------------------------------------
+
+
+def callgrind_total(out: Path) -> int:
+    """The instructions a callgrind output file counted (its ``summary:``
+    line); RuntimeError naming the file when it has none.
+
+    Example:
+        >>> callgrind_total(Path("cg.out"))  # doctest: +SKIP
+        822818351
+    """
+    match = re.search(r"^summary:\s+(\d+)", out.read_text(errors="replace"), re.M)
+    if match is None:
+        raise RuntimeError(f"no summary line in {out}")
+    return int(match.group(1))
 
 
 def target(
