@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "http_request_fields.h"
 #include "py_args.h"
 #include "ragperf/clock.h"
 
@@ -15,30 +16,15 @@
 namespace ragperf::bindings {
 namespace {
 
-// Interned names and the one object per value (RegisterHttpExchangeTypes).
+// Interned names (RegisterHttpExchangeTypes).
 PyObject* g_type_key;
 PyObject* g_status_key;
 PyObject* g_headers_key;
-PyObject* g_route_key;
-PyObject* g_root_path_key;
-PyObject* g_method_key;
-PyObject* g_status_code_key;
-PyObject* g_path_format;
-PyObject* g_path;
 PyObject* g_metadata;
 PyObject* g_enter;
 PyObject* g_exit;
 PyObject* g_response_start;
 PyObject* g_method_kwnames;  // ("method",)
-PyObject* g_methods;         // dict: an HTTP method -> the one str for it
-PyObject* g_empty_str;
-PyObject* g_500;
-constexpr long kFirstStatus = 100;
-constexpr long kEndStatus = 600;
-PyObject* g_statuses[kEndStatus - kFirstStatus];
-// Mounts whose prefix holds a path parameter give one joined route per
-// value: the table of joined routes stops growing here.
-constexpr Py_ssize_t kMaxJoinedRoutes = 1024;
 
 struct HttpTimingObject {
   PyObject_HEAD
@@ -47,7 +33,7 @@ struct HttpTimingObject {
   PyObject* operation;  // its first argument
   PyObject* header;     // bytes, or Py_None for no header
   PyObject* failure;    // callable(status) -> exception instance (5xx)
-  PyObject* joined;     // dict: (mount prefix, template) -> joined route
+  PyObject* joined;     // RequestMetadata's joined_routes for this middleware
 };
 
 struct HttpExchangeObject {
@@ -167,25 +153,11 @@ PyObject* TimingCall(PyObject* callable, PyObject* const* args, size_t nargsf,
   }
   PyObject* scope = args[0];
   PyObject* send = args[1];
-  PyObject* root_path = nullptr;
-  PyObject* method = nullptr;
-  if (GetOptional(scope, g_root_path_key, &root_path) < 0 ||
-      GetOptional(scope, g_method_key, &method) < 0) {
+  PyObject* root_path = RequestRootPath(scope);
+  PyObject* method = root_path != nullptr ? RequestMethod(scope) : nullptr;
+  if (method == nullptr) {
     Py_XDECREF(root_path);
     return nullptr;
-  }
-  if (root_path == nullptr) root_path = Py_NewRef(g_empty_str);
-  if (method == nullptr) {
-    method = Py_NewRef(Py_None);
-  } else if (PyUnicode_CheckExact(method)) {
-    PyObject* one = PyDict_GetItemWithError(g_methods, method);
-    if (one != nullptr) {
-      Py_SETREF(method, Py_NewRef(one));
-    } else if (PyErr_Occurred()) {
-      Py_DECREF(method);
-      Py_DECREF(root_path);
-      return nullptr;
-    }
   }
   // Allocated before the block opens: a block once entered must be exited.
   auto* ex = PyObject_GC_New(HttpExchangeObject, &HttpExchangeType);
@@ -243,30 +215,6 @@ void ExchangeDealloc(PyObject* self) {
   PyObject_GC_UnTrack(self);
   ExchangeClear(self);
   PyObject_GC_Del(self);
-}
-
-// `ns` as milliseconds with three decimals and the unit ("12.345ms", rounded
-// to the microsecond) in `out` (at least 32 chars); returns the length.
-// Integer digits: glibc's printf("%.3f") costs ~1,000 instructions.
-int FormatMillis(int64_t ns, char* out) {
-  const int64_t us = (ns < 0 ? 0 : ns + 500) / 1000;
-  int64_t whole = us / 1000;
-  const int frac = static_cast<int>(us % 1000);
-  char reversed[24];
-  int n = 0;
-  do {
-    reversed[n++] = static_cast<char>('0' + whole % 10);
-    whole /= 10;
-  } while (whole != 0);
-  int len = 0;
-  while (n > 0) out[len++] = reversed[--n];
-  out[len++] = '.';
-  out[len++] = static_cast<char>('0' + frac / 100);
-  out[len++] = static_cast<char>('0' + frac / 10 % 10);
-  out[len++] = static_cast<char>('0' + frac % 10);
-  out[len++] = 'm';
-  out[len++] = 's';
-  return len;
 }
 
 // The "http.response.start" message with the response-time header added
@@ -330,63 +278,6 @@ PyObject* ExchangeCall(PyObject* callable, PyObject* const* args,
   return r;
 }
 
-// The route template of the matched route (FastAPI's router leaves it in
-// scope["route"]) with the prefix of any mount it went through (a mount
-// extends scope["root_path"]); None when no route matched. New reference.
-PyObject* RouteTemplate(HttpExchangeObject* ex) {
-  PyObject* route = nullptr;
-  if (GetOptional(ex->scope, g_route_key, &route) < 0) return nullptr;
-  if (route == nullptr) return Py_NewRef(Py_None);
-  PyObject* tmpl = GetAttrOrNone(route, g_path_format);
-  int truthy = tmpl != nullptr ? PyObject_IsTrue(tmpl) : -1;
-  if (truthy == 0) {
-    Py_SETREF(tmpl, GetAttrOrNone(route, g_path));
-    truthy = tmpl != nullptr ? 1 : -1;
-  }
-  Py_DECREF(route);
-  if (truthy < 0) {
-    Py_XDECREF(tmpl);
-    return nullptr;
-  }
-  if (!PyUnicode_Check(tmpl)) {
-    Py_DECREF(tmpl);
-    return Py_NewRef(Py_None);
-  }
-  PyObject* prefix = nullptr;
-  if (GetOptional(ex->scope, g_root_path_key, &prefix) < 0) {
-    Py_DECREF(tmpl);
-    return nullptr;
-  }
-  PyObject* root = PyUnicode_Check(ex->root_path) ? ex->root_path : g_empty_str;
-  const Py_ssize_t root_len = PyUnicode_GET_LENGTH(root);
-  if (prefix == nullptr || !PyUnicode_Check(prefix) ||
-      PyUnicode_GET_LENGTH(prefix) <= root_len ||
-      PyUnicode_Tailmatch(prefix, root, 0, root_len, -1) != 1) {
-    Py_XDECREF(prefix);
-    return tmpl;  // no mount (a Tailmatch error cannot happen: both are str)
-  }
-  PyObject* mount =
-      PyUnicode_Substring(prefix, root_len, PyUnicode_GET_LENGTH(prefix));
-  Py_DECREF(prefix);
-  PyObject* key = mount != nullptr ? PyTuple_Pack(2, mount, tmpl) : nullptr;
-  PyObject* joined = nullptr;
-  if (key != nullptr) {
-    joined = PyDict_GetItemWithError(ex->timing->joined, key);
-    if (joined != nullptr) {
-      Py_INCREF(joined);
-    } else if (!PyErr_Occurred() &&
-               (joined = PyUnicode_Concat(mount, tmpl)) != nullptr &&
-               PyDict_GET_SIZE(ex->timing->joined) < kMaxJoinedRoutes &&
-               PyDict_SetItem(ex->timing->joined, key, joined) < 0) {
-      Py_CLEAR(joined);
-    }
-  }
-  Py_XDECREF(key);
-  Py_XDECREF(mount);
-  Py_DECREF(tmpl);
-  return joined;
-}
-
 // tracker.__exit__(type, value, traceback); 0, or -1 with its exception.
 int ExitBlock(HttpExchangeObject* ex, PyObject* type, PyObject* value,
               PyObject* traceback) {
@@ -422,39 +313,6 @@ int ExitWithPendingError(HttpExchangeObject* ex) {
   return -1;
 }
 
-// The metadata of the finished request: method, route, status code.
-PyObject* RequestMetadata(HttpExchangeObject* ex, PyObject* status) {
-  PyObject* route = RouteTemplate(ex);
-  if (route == nullptr) return nullptr;
-  PyObject* metadata = PyDict_New();
-  if (metadata == nullptr ||
-      PyDict_SetItem(metadata, g_method_key, ex->method) < 0 ||
-      PyDict_SetItem(metadata, g_route_key, route) < 0 ||
-      PyDict_SetItem(metadata, g_status_code_key, status) < 0) {
-    Py_CLEAR(metadata);
-  }
-  Py_DECREF(route);
-  return metadata;
-}
-
-// The status code to record: the response's (for an int in 100..599, of any
-// int type such as HTTPStatus, the one plain int object for it), else 500
-// when an exception escaped, else None.
-PyObject* RecordedStatus(HttpExchangeObject* ex, bool raised) {
-  PyObject* status = ex->status;
-  const int truthy = status != nullptr ? PyObject_IsTrue(status) : 0;
-  if (truthy < 0) return nullptr;
-  if (truthy == 0) return Py_NewRef(raised ? g_500 : Py_None);
-  if (PyLong_Check(status) && !PyBool_Check(status)) {
-    int overflow = 0;
-    const long code = PyLong_AsLongAndOverflow(status, &overflow);
-    if (overflow == 0 && code >= kFirstStatus && code < kEndStatus) {
-      return Py_NewRef(g_statuses[code - kFirstStatus]);
-    }
-  }
-  return Py_NewRef(status);
-}
-
 PyObject* ExchangeFinish(PyObject* self, PyObject* exc) {
   auto* ex = reinterpret_cast<HttpExchangeObject*>(self);
   if (ex->finished) {
@@ -468,8 +326,11 @@ PyObject* ExchangeFinish(PyObject* self, PyObject* exc) {
     return nullptr;
   }
   ex->finished = true;
-  PyObject* status = RecordedStatus(ex, raised);
-  PyObject* metadata = status != nullptr ? RequestMetadata(ex, status) : nullptr;
+  PyObject* status = RecordedStatus(ex->status, raised);
+  PyObject* metadata =
+      status != nullptr ? RequestMetadata(ex->scope, ex->method, ex->root_path,
+                                           ex->timing->joined, status)
+                        : nullptr;
   const int set = metadata != nullptr
                       ? PyObject_SetAttr(ex->tracker, g_metadata, metadata)
                       : -1;
@@ -485,7 +346,7 @@ PyObject* ExchangeFinish(PyObject* self, PyObject* exc) {
   } else {
     // A 5xx response fails the request (the raw status, as the app sent it).
     const int failed = ex->status != nullptr
-                           ? PyObject_RichCompareBool(ex->status, g_500, Py_GE)
+                           ? PyObject_RichCompareBool(ex->status, HttpStatus500(), Py_GE)
                            : 0;
     if (failed < 0) {
       r = ExitWithPendingError(ex);
@@ -532,45 +393,28 @@ int InitNames() {
     const char* text;
   };
   const Name names[] = {
-      {&g_type_key, "type"},         {&g_status_key, "status"},
-      {&g_headers_key, "headers"},   {&g_route_key, "route"},
-      {&g_root_path_key, "root_path"}, {&g_method_key, "method"},
-      {&g_status_code_key, "status_code"}, {&g_path_format, "path_format"},
-      {&g_path, "path"},             {&g_metadata, "metadata"},
-      {&g_enter, "__enter__"},       {&g_exit, "__exit__"},
-      {&g_response_start, "http.response.start"}, {&g_empty_str, ""},
+      {&g_type_key, "type"},       {&g_status_key, "status"},
+      {&g_headers_key, "headers"}, {&g_metadata, "metadata"},
+      {&g_enter, "__enter__"},     {&g_exit, "__exit__"},
+      {&g_response_start, "http.response.start"},
   };
   for (const Name& n : names) {
-    if (*n.slot == nullptr && (*n.slot = PyUnicode_InternFromString(n.text)) == nullptr) {
+    if (*n.slot == nullptr &&
+        (*n.slot = PyUnicode_InternFromString(n.text)) == nullptr) {
       return -1;
     }
   }
   if (g_method_kwnames == nullptr &&
-      (g_method_kwnames = PyTuple_Pack(1, g_method_key)) == nullptr) {
+      (g_method_kwnames = PyTuple_Pack(1, HttpMethodKey())) == nullptr) {
     return -1;
   }
-  if (g_methods == nullptr) {
-    if ((g_methods = PyDict_New()) == nullptr) return -1;
-    for (const char* m : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH",
-                          "OPTIONS", "TRACE", "CONNECT"}) {
-      PyObject* s = PyUnicode_InternFromString(m);
-      const int r = s != nullptr ? PyDict_SetItem(g_methods, s, s) : -1;
-      Py_XDECREF(s);
-      if (r < 0) return -1;
-    }
-  }
-  for (long code = kFirstStatus; code < kEndStatus; ++code) {
-    PyObject*& slot = g_statuses[code - kFirstStatus];
-    if (slot == nullptr && (slot = PyLong_FromLong(code)) == nullptr) return -1;
-  }
-  g_500 = g_statuses[500 - kFirstStatus];
   return 0;
 }
 
 }  // namespace
 
 int RegisterHttpExchangeTypes(PyObject* module) {
-  if (InitNames() < 0) return -1;
+  if (InitHttpRequestFields() < 0 || InitNames() < 0) return -1;
   HttpTimingType.tp_name = "ragperf._core._HttpTiming";
   HttpTimingType.tp_basicsize = sizeof(HttpTimingObject);
   HttpTimingType.tp_dealloc = TimingDealloc;

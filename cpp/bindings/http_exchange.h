@@ -21,10 +21,8 @@
 //       escaped the app (status 500 unless a response had started), with
 //       `failure(status)` for a 5xx response, else successfully.
 //
-// Values that name the same thing are handed over as the same object (one
-// str per HTTP method, one int per status code, one str per joined mount
-// route), so the monitor's metadata cache, which compares by identity,
-// serialises a route's metadata once.
+// What the request is recorded as (method, route, status, the header's
+// value) is http_request_fields.h.
 //
 // Example (Python; the middleware does exactly this):
 //
