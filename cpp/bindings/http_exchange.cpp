@@ -388,21 +388,14 @@ PyGetSetDef kExchangeGetSet[] = {
 };
 
 int InitNames() {
-  struct Name {
-    PyObject** slot;
-    const char* text;
-  };
-  const Name names[] = {
-      {&g_type_key, "type"},       {&g_status_key, "status"},
-      {&g_headers_key, "headers"}, {&g_metadata, "metadata"},
-      {&g_enter, "__enter__"},     {&g_exit, "__exit__"},
-      {&g_response_start, "http.response.start"},
-  };
-  for (const Name& n : names) {
-    if (*n.slot == nullptr &&
-        (*n.slot = PyUnicode_InternFromString(n.text)) == nullptr) {
-      return -1;
-    }
+  if (InternNames({{&g_type_key, "type"},
+                   {&g_status_key, "status"},
+                   {&g_headers_key, "headers"},
+                   {&g_metadata, "metadata"},
+                   {&g_enter, "__enter__"},
+                   {&g_exit, "__exit__"},
+                   {&g_response_start, "http.response.start"}}) < 0) {
+    return -1;
   }
   if (g_method_kwnames == nullptr &&
       (g_method_kwnames = PyTuple_Pack(1, HttpMethodKey())) == nullptr) {

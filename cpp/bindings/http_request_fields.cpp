@@ -89,21 +89,14 @@ PyObject* RouteTemplate(PyObject* scope, PyObject* root_path_at_start,
 }  // namespace
 
 int InitHttpRequestFields() {
-  struct Name {
-    PyObject** slot;
-    const char* text;
-  };
-  const Name names[] = {
-      {&g_method_key, "method"},           {&g_route_key, "route"},
-      {&g_root_path_key, "root_path"},     {&g_status_code_key, "status_code"},
-      {&g_path_format, "path_format"},     {&g_path, "path"},
-      {&g_empty_str, ""},
-  };
-  for (const Name& n : names) {
-    if (*n.slot == nullptr &&
-        (*n.slot = PyUnicode_InternFromString(n.text)) == nullptr) {
-      return -1;
-    }
+  if (InternNames({{&g_method_key, "method"},
+                   {&g_route_key, "route"},
+                   {&g_root_path_key, "root_path"},
+                   {&g_status_code_key, "status_code"},
+                   {&g_path_format, "path_format"},
+                   {&g_path, "path"},
+                   {&g_empty_str, ""}}) < 0) {
+    return -1;
   }
   if (g_methods == nullptr) {
     if ((g_methods = PyDict_New()) == nullptr) return -1;

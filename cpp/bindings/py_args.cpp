@@ -133,6 +133,16 @@ absl::string_view ExceptionTypeName(PyObject* exc_type) {
 
 // mapping.get(key): 1 with a new reference, 0 (no error) when missing, -1
 // with an exception.
+int InternNames(std::initializer_list<InternedName> names) {
+  for (const InternedName& n : names) {
+    if (*n.slot == nullptr &&
+        (*n.slot = PyUnicode_InternFromString(n.text)) == nullptr) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int GetOptional(PyObject* mapping, PyObject* key, PyObject** out) {
   *out = nullptr;
   if (PyDict_CheckExact(mapping)) {

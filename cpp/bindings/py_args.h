@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "absl/base/attributes.h"
@@ -98,6 +99,18 @@ inline bool KeywordIs(PyObject* key, const char* name) {
 // Name of an exception type without its module ("ValueError"). Points into
 // tp_name: no allocation on the exit path.
 absl::string_view ExceptionTypeName(PyObject* exc_type);
+
+// A module-level interned str and its text.
+struct InternedName {
+  PyObject** slot;
+  const char* text;
+};
+// Interns each name not interned yet into its slot (kept for the process).
+// -1 with a Python exception on failure.
+//
+// Example:
+//   if (InternNames({{&g_type_key, "type"}, {&g_status_key, "status"}}) < 0) ...
+int InternNames(std::initializer_list<InternedName> names);
 
 // mapping.get(key): 1 with a new reference in *out, 0 (no error, *out NULL)
 // when missing, -1 with an exception. A dict is read directly; any other

@@ -346,15 +346,9 @@ PyObject* g_completion_tokens_name = nullptr;
 }  // namespace
 
 int InitTrackerAttributeNames() {
-  if (g_tokens_name == nullptr) {
-    g_tokens_name = PyUnicode_InternFromString("tokens");
-    g_prompt_tokens_name = PyUnicode_InternFromString("prompt_tokens");
-    g_completion_tokens_name = PyUnicode_InternFromString("completion_tokens");
-  }
-  return g_tokens_name != nullptr && g_prompt_tokens_name != nullptr &&
-                 g_completion_tokens_name != nullptr
-             ? 0
-             : -1;
+  return InternNames({{&g_tokens_name, "tokens"},
+                      {&g_prompt_tokens_name, "prompt_tokens"},
+                      {&g_completion_tokens_name, "completion_tokens"}});
 }
 
 int TrackerSetAttr(PyObject* self, PyObject* name, PyObject* value) {
