@@ -415,6 +415,17 @@ PyMethodDef HotMethods[] = {
 
 }  // namespace
 
+HotPathObject* HotPathOfTrackOperation(PyObject* callable) {
+  if (!PyCFunction_Check(callable) ||
+      PyCFunction_GET_FUNCTION(callable) !=
+          reinterpret_cast<PyCFunction>(
+              reinterpret_cast<void (*)()>(HotTrackOperation))) {
+    return nullptr;
+  }
+  PyObject* self = PyCFunction_GET_SELF(callable);
+  return self != nullptr && Py_TYPE(self) == &HotPathType ? H(self) : nullptr;
+}
+
 PyObject* ResolveSlow(HotPathObject* hot, PyObject* op, int* id) {
   for (int i = 0; i < HotPathObject::kResolvedCacheSize; ++i) {
     const ResolvedOperation& r = hot->resolved[i];

@@ -9,6 +9,7 @@
 #include "http_request_fields.h"
 #include "py_args.h"
 #include "ragperf/clock.h"
+#include "tracker_objects.h"
 
 // CPython's type tables are designed to be partially initialised.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -30,10 +31,15 @@ struct HttpTimingObject {
   PyObject_HEAD
   vectorcallfunc vectorcall;
   PyObject* track;      // track_operation
+  // track's HotPath (strong) when it is a monitor's own track_operation:
+  // the block is then opened and closed without Python calls. NULL: through
+  // track(...), __enter__ and __exit__ (a monitor overriding track_operation).
+  PyObject* hot;
   PyObject* operation;  // its first argument
   PyObject* header;     // bytes, or Py_None for no header
   PyObject* failure;    // callable(status) -> exception instance (5xx)
-  PyObject* joined;     // RequestMetadata's joined_routes for this middleware
+  PyObject* joined;     // RequestRoute's joined_routes for this middleware
+  bool read_memory;     // the request's block reads RSS (if the monitor does)
 };
 
 struct HttpExchangeObject {
@@ -58,6 +64,7 @@ PyTypeObject HttpExchangeType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 int TimingTraverse(PyObject* self, visitproc visit, void* arg) {
   auto* t = reinterpret_cast<HttpTimingObject*>(self);
   Py_VISIT(t->track);
+  Py_VISIT(t->hot);
   Py_VISIT(t->operation);
   Py_VISIT(t->header);
   Py_VISIT(t->failure);
@@ -68,6 +75,7 @@ int TimingTraverse(PyObject* self, visitproc visit, void* arg) {
 int TimingClear(PyObject* self) {
   auto* t = reinterpret_cast<HttpTimingObject*>(self);
   Py_CLEAR(t->track);
+  Py_CLEAR(t->hot);
   Py_CLEAR(t->operation);
   Py_CLEAR(t->header);
   Py_CLEAR(t->failure);
@@ -88,11 +96,13 @@ PyObject* ExchangeCall(PyObject* callable, PyObject* const* args,
 
 PyObject* TimingNew(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* kNames[] = {"track_operation", "operation", "header",
-                                 "failure", nullptr};
+                                 "failure", "read_memory", nullptr};
   PyObject *track, *operation, *header, *failure;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:_HttpTiming",
+  int read_memory = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|$p:_HttpTiming",
                                    const_cast<char**>(kNames), &track,
-                                   &operation, &header, &failure)) {
+                                   &operation, &header, &failure,
+                                   &read_memory)) {
     return nullptr;
   }
   if (!PyCallable_Check(track) || !PyCallable_Check(failure)) {
@@ -120,6 +130,9 @@ PyObject* TimingNew(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   }
   t->vectorcall = TimingCall;
   t->track = Py_NewRef(track);
+  t->hot = reinterpret_cast<PyObject*>(HotPathOfTrackOperation(track));
+  Py_XINCREF(t->hot);
+  t->read_memory = read_memory != 0;
   t->operation = Py_NewRef(operation);
   t->header = Py_NewRef(header);
   t->failure = Py_NewRef(failure);
@@ -127,8 +140,22 @@ PyObject* TimingNew(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   return reinterpret_cast<PyObject*>(t);
 }
 
-// The request's block: track_operation(operation, method=method), entered.
+// The request's block, entered: track_operation(operation, method=method).
 PyObject* OpenBlock(HttpTimingObject* timing, PyObject* method) {
+  if (timing->hot != nullptr) {
+    auto* hot = reinterpret_cast<HotPathObject*>(timing->hot);
+    int id = -1;
+    PyObject* entry = ResolveCached(hot, timing->operation, &id);
+    PyObject* tracker = entry != nullptr ? NewTracker(hot, entry, id) : nullptr;
+    if (tracker == nullptr) return nullptr;
+    auto* t = reinterpret_cast<TrackerObject*>(tracker);
+    if (MetadataSet(&t->metadata, HttpMethodKey(), method) < 0 ||
+        EnterTracker(t, timing->read_memory) < 0) {
+      Py_DECREF(tracker);
+      return nullptr;
+    }
+    return tracker;
+  }
   PyObject* call_args[] = {timing->operation, method};
   PyObject* tracker =
       PyObject_Vectorcall(timing->track, call_args, 1, g_method_kwnames);
@@ -142,17 +169,10 @@ PyObject* OpenBlock(HttpTimingObject* timing, PyObject* method) {
   return tracker;
 }
 
-PyObject* TimingCall(PyObject* callable, PyObject* const* args, size_t nargsf,
-                     PyObject* kwnames) {
+}  // namespace
+
+PyObject* OpenExchange(PyObject* callable, PyObject* scope, PyObject* send) {
   auto* timing = reinterpret_cast<HttpTimingObject*>(callable);
-  if (PyVectorcall_NARGS(nargsf) != 2 ||
-      (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0)) {
-    PyErr_SetString(PyExc_TypeError,
-                    "_HttpTiming takes 2 positional arguments (scope, send)");
-    return nullptr;
-  }
-  PyObject* scope = args[0];
-  PyObject* send = args[1];
   PyObject* root_path = RequestRootPath(scope);
   PyObject* method = root_path != nullptr ? RequestMethod(scope) : nullptr;
   if (method == nullptr) {
@@ -183,6 +203,19 @@ PyObject* TimingCall(PyObject* callable, PyObject* const* args, size_t nargsf,
   }
   PyObject_GC_Track(ex);
   return reinterpret_cast<PyObject*>(ex);
+}
+
+namespace {
+
+PyObject* TimingCall(PyObject* callable, PyObject* const* args, size_t nargsf,
+                     PyObject* kwnames) {
+  if (PyVectorcall_NARGS(nargsf) != 2 ||
+      (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0)) {
+    PyErr_SetString(PyExc_TypeError,
+                    "_HttpTiming takes 2 positional arguments (scope, send)");
+    return nullptr;
+  }
+  return OpenExchange(callable, args[0], args[1]);
 }
 
 // ---------------------------------------------------------- _HttpExchange --
@@ -278,94 +311,107 @@ PyObject* ExchangeCall(PyObject* callable, PyObject* const* args,
   return r;
 }
 
-// tracker.__exit__(type, value, traceback); 0, or -1 with its exception.
-int ExitBlock(HttpExchangeObject* ex, PyObject* type, PyObject* value,
-              PyObject* traceback) {
-  PyObject* call_args[] = {ex->tracker, type, value, traceback};
+// Exits the block: successfully when `error` is NULL, else failed by
+// `error` (an exception instance). 0, or -1 with its exception.
+int ExitBlock(HttpExchangeObject* ex, PyObject* error) {
+  PyObject* type = error != nullptr
+                       ? reinterpret_cast<PyObject*>(Py_TYPE(error))
+                       : Py_None;
+  PyObject* value = error != nullptr ? error : Py_None;
+  if (ex->timing->hot != nullptr) {
+    return ExitTracker(reinterpret_cast<TrackerObject*>(ex->tracker), type,
+                       value);
+  }
+  PyObject* traceback =
+      error != nullptr ? PyException_GetTraceback(error) : nullptr;
+  PyObject* call_args[] = {ex->tracker, type, value,
+                           traceback != nullptr ? traceback : Py_None};
   PyObject* r = PyObject_VectorcallMethod(g_exit, call_args, 4, nullptr);
+  Py_XDECREF(traceback);
   if (r == nullptr) return -1;
   Py_DECREF(r);
   return 0;
 }
 
-// Exits the block as failed by `error` (an exception instance).
-int ExitFailed(HttpExchangeObject* ex, PyObject* error) {
-  PyObject* traceback = PyException_GetTraceback(error);
-  const int r = ExitBlock(ex, reinterpret_cast<PyObject*>(Py_TYPE(error)),
-                          error, traceback != nullptr ? traceback : Py_None);
-  Py_XDECREF(traceback);
-  return r;
-}
-
 // Exits the block as failed by the exception pending (a failure of ours),
 // which stays pending. Returns -1.
 int ExitWithPendingError(HttpExchangeObject* ex) {
-  PyObject *type, *value, *traceback;
-  PyErr_Fetch(&type, &value, &traceback);
-  PyErr_NormalizeException(&type, &value, &traceback);
-  if (value != nullptr && traceback != nullptr) {
-    PyException_SetTraceback(value, traceback);
-  }
-  if (value != nullptr && ExitFailed(ex, value) < 0) {
+  PyObject* error = TakeRaisedException();
+  if (error != nullptr && ExitBlock(ex, error) < 0) {
     PyErr_Clear();  // the first error is the one to report
   }
-  PyErr_Restore(type, value, traceback);
+  RestoreRaisedException(error);
   return -1;
 }
 
-PyObject* ExchangeFinish(PyObject* self, PyObject* exc) {
-  auto* ex = reinterpret_cast<HttpExchangeObject*>(self);
-  if (ex->finished) {
-    PyErr_SetString(PyExc_RuntimeError, "the request's block is finished already");
-    return nullptr;
+// metadata["route"] and metadata["status_code"], set in place: keys the
+// endpoint added to the request's metadata are kept.
+int SetRequestFields(HttpExchangeObject* ex, PyObject* route,
+                     PyObject* status) {
+  if (ex->timing->hot != nullptr) {
+    BlockMetadata* md =
+        &reinterpret_cast<TrackerObject*>(ex->tracker)->metadata;
+    if (MetadataSet(md, HttpRouteKey(), route) < 0) return -1;
+    return MetadataSet(md, HttpStatusCodeKey(), status);
   }
-  const bool raised = exc != Py_None;
-  if (raised && !PyExceptionInstance_Check(exc)) {
+  PyObject* md = PyObject_GetAttr(ex->tracker, g_metadata);
+  if (md == nullptr) return -1;
+  int r = PyObject_SetItem(md, HttpRouteKey(), route);
+  if (r == 0) r = PyObject_SetItem(md, HttpStatusCodeKey(), status);
+  Py_DECREF(md);
+  return r;
+}
+
+}  // namespace
+
+int FinishExchange(PyObject* exchange, PyObject* exc) {
+  auto* ex = reinterpret_cast<HttpExchangeObject*>(exchange);
+  if (ex->finished) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "the request's block is finished already");
+    return -1;
+  }
+  ex->finished = true;
+  const bool raised = exc != nullptr;
+  PyObject* status = RecordedStatus(ex->status, raised);
+  PyObject* route =
+      status != nullptr
+          ? RequestRoute(ex->scope, ex->root_path, ex->timing->joined)
+          : nullptr;
+  const int set = route != nullptr ? SetRequestFields(ex, route, status) : -1;
+  Py_XDECREF(route);
+  Py_XDECREF(status);
+  if (set < 0) return ExitWithPendingError(ex);
+  if (raised) return ExitBlock(ex, exc);
+  // A 5xx response fails the request (the raw status, as the app sent it).
+  const int failed =
+      ex->status != nullptr
+          ? PyObject_RichCompareBool(ex->status, HttpStatus500(), Py_GE)
+          : 0;
+  if (failed < 0) return ExitWithPendingError(ex);
+  if (failed == 0) return ExitBlock(ex, nullptr);
+  PyObject* error = PyObject_CallOneArg(ex->timing->failure, ex->status);
+  if (error != nullptr && !PyExceptionInstance_Check(error)) {
+    PyErr_Format(PyExc_TypeError,
+                 "the failure callable must return an exception, got %R",
+                 error);
+    Py_CLEAR(error);
+  }
+  if (error == nullptr) return ExitWithPendingError(ex);
+  const int r = ExitBlock(ex, error);
+  Py_DECREF(error);
+  return r;
+}
+
+namespace {
+
+PyObject* ExchangeFinish(PyObject* self, PyObject* exc) {
+  if (exc != Py_None && !PyExceptionInstance_Check(exc)) {
     PyErr_Format(PyExc_TypeError,
                  "finish() takes an exception instance or None, got %R", exc);
     return nullptr;
   }
-  ex->finished = true;
-  PyObject* status = RecordedStatus(ex->status, raised);
-  PyObject* metadata =
-      status != nullptr ? RequestMetadata(ex->scope, ex->method, ex->root_path,
-                                           ex->timing->joined, status)
-                        : nullptr;
-  const int set = metadata != nullptr
-                      ? PyObject_SetAttr(ex->tracker, g_metadata, metadata)
-                      : -1;
-  Py_XDECREF(metadata);
-  if (set < 0) {
-    Py_XDECREF(status);
-    ExitWithPendingError(ex);
-    return nullptr;
-  }
-  int r;
-  if (raised) {
-    r = ExitFailed(ex, exc);
-  } else {
-    // A 5xx response fails the request (the raw status, as the app sent it).
-    const int failed = ex->status != nullptr
-                           ? PyObject_RichCompareBool(ex->status, HttpStatus500(), Py_GE)
-                           : 0;
-    if (failed < 0) {
-      r = ExitWithPendingError(ex);
-    } else if (failed > 0) {
-      PyObject* error = PyObject_CallOneArg(ex->timing->failure, ex->status);
-      if (error != nullptr && !PyExceptionInstance_Check(error)) {
-        PyErr_Format(PyExc_TypeError,
-                     "the failure callable must return an exception, got %R",
-                     error);
-        Py_CLEAR(error);
-      }
-      r = error != nullptr ? ExitFailed(ex, error) : ExitWithPendingError(ex);
-      Py_XDECREF(error);
-    } else {
-      r = ExitBlock(ex, Py_None, Py_None, Py_None);
-    }
-  }
-  Py_DECREF(status);
-  if (r < 0) return nullptr;
+  if (FinishExchange(self, exc == Py_None ? nullptr : exc) < 0) return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -378,6 +424,15 @@ PyMethodDef kExchangeMethods[] = {
      "finish(exc): records the request (metadata, then the block's exit: "
      "failed by `exc` if not None, by the failure of a 5xx status, else "
      "successful). Once only."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyMethodDef kTimingMethods[] = {
+    {"serve",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(HttpServe)),
+     METH_FASTCALL,
+     "serve(app, scope, receive, send): the middleware's call; returns the "
+     "awaitable (an _HttpRequest for HTTP, else the app's own)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -418,10 +473,13 @@ int RegisterHttpExchangeTypes(PyObject* module) {
   HttpTimingType.tp_traverse = TimingTraverse;
   HttpTimingType.tp_clear = TimingClear;
   HttpTimingType.tp_new = TimingNew;
+  HttpTimingType.tp_methods = kTimingMethods;
   HttpTimingType.tp_doc =
-      "_HttpTiming(track_operation, operation, header, failure): the "
-      "per-request work of RagperfMiddleware; calling it with (scope, send) "
-      "opens the request's block and returns its _HttpExchange.";
+      "_HttpTiming(track_operation, operation, header, failure, *, "
+      "read_memory=False): the per-request work of RagperfMiddleware; "
+      "serve(app, scope, receive, send) is the middleware's call, and "
+      "calling it with (scope, send) opens the request's block and returns "
+      "its _HttpExchange.";
 
   HttpExchangeType.tp_name = "ragperf._core._HttpExchange";
   HttpExchangeType.tp_basicsize = sizeof(HttpExchangeObject);
@@ -439,7 +497,8 @@ int RegisterHttpExchangeTypes(PyObject* module) {
       "One HTTP request: the send() given to the app (notes the status, adds "
       "the response-time header) and finish(exc).";
   if (AddType(module, &HttpTimingType, "_HttpTiming") < 0 ||
-      AddType(module, &HttpExchangeType, "_HttpExchange") < 0) {
+      AddType(module, &HttpExchangeType, "_HttpExchange") < 0 ||
+      RegisterHttpRequestType(module) < 0) {
     return -1;
   }
   return 0;

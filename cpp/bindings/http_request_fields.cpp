@@ -45,7 +45,7 @@ PyObject* TemplateOf(PyObject* scope) {
   return tmpl;
 }
 
-// The route template with any mount prefix (see RequestMetadata).
+// The route template with any mount prefix (see RequestRoute).
 PyObject* RouteTemplate(PyObject* scope, PyObject* root_path_at_start,
                         PyObject* joined_routes) {
   PyObject* tmpl = TemplateOf(scope);
@@ -154,21 +154,13 @@ PyObject* RecordedStatus(PyObject* sent, bool raised) {
   return Py_NewRef(sent);
 }
 
-PyObject* RequestMetadata(PyObject* scope, PyObject* method,
-                          PyObject* root_path_at_start,
-                          PyObject* joined_routes, PyObject* status) {
-  PyObject* route = RouteTemplate(scope, root_path_at_start, joined_routes);
-  if (route == nullptr) return nullptr;
-  PyObject* metadata = PyDict_New();
-  if (metadata == nullptr ||
-      PyDict_SetItem(metadata, g_method_key, method) < 0 ||
-      PyDict_SetItem(metadata, g_route_key, route) < 0 ||
-      PyDict_SetItem(metadata, g_status_code_key, status) < 0) {
-    Py_CLEAR(metadata);
-  }
-  Py_DECREF(route);
-  return metadata;
+PyObject* RequestRoute(PyObject* scope, PyObject* root_path_at_start,
+                       PyObject* joined_routes) {
+  return RouteTemplate(scope, root_path_at_start, joined_routes);
 }
+
+PyObject* HttpRouteKey() { return g_route_key; }
+PyObject* HttpStatusCodeKey() { return g_status_code_key; }
 
 // Integer digits: glibc's printf("%.3f") costs ~1,000 instructions.
 int FormatMillis(int64_t ns, char* out) {

@@ -16,8 +16,9 @@
 //
 //   PyObject* method = RequestMethod(scope);            // "GET", interned
 //   PyObject* status = RecordedStatus(sent, /*raised=*/false);
-//   PyObject* md = RequestMetadata(scope, method, root_path, joined, status);
-//   // {"method": "GET", "route": "/items/{item_id}", "status_code": 200}
+//   PyObject* route = RequestRoute(scope, root_path, joined);
+//   // method "GET", route "/items/{item_id}", status 200: recorded under
+//   // HttpMethodKey(), HttpRouteKey() and HttpStatusCodeKey()
 
 #ifndef RAGPERF_BINDINGS_HTTP_REQUEST_FIELDS_H_
 #define RAGPERF_BINDINGS_HTTP_REQUEST_FIELDS_H_
@@ -34,6 +35,10 @@ int InitHttpRequestFields();
 // The interned str "method" (borrowed): the keyword a request's block is
 // opened with.
 PyObject* HttpMethodKey();
+// The interned str "route" and "status_code" (borrowed): the metadata keys
+// set when the request finishes.
+PyObject* HttpRouteKey();
+PyObject* HttpStatusCodeKey();
 // The int 500 (borrowed): the status a 5xx failure starts at.
 PyObject* HttpStatus500();
 
@@ -49,15 +54,14 @@ PyObject* RequestRootPath(PyObject* scope);
 // None.
 PyObject* RecordedStatus(PyObject* sent, bool raised);
 
-// {"method", "route", "status_code"} of a finished request. The route is
-// the template of scope["route"] (FastAPI's router leaves the matched route
-// there) with the prefix of any mount it went through (the part of
-// scope["root_path"] beyond `root_path_at_start`), or None when no route
-// matched. Joined routes are remembered in `joined_routes` (a dict, up to
-// kMaxJoinedRoutes entries) so that each is one object.
-PyObject* RequestMetadata(PyObject* scope, PyObject* method,
-                          PyObject* root_path_at_start,
-                          PyObject* joined_routes, PyObject* status);
+// The route of a finished request: the template of scope["route"]
+// (FastAPI's router leaves the matched route there) with the prefix of any
+// mount it went through (the part of scope["root_path"] beyond
+// `root_path_at_start`), or None when no route matched. Joined routes are
+// remembered in `joined_routes` (a dict, up to kMaxJoinedRoutes entries) so
+// that each is one object.
+PyObject* RequestRoute(PyObject* scope, PyObject* root_path_at_start,
+                       PyObject* joined_routes);
 // Mounts whose prefix holds a path parameter give one joined route per
 // value: the table of joined routes stops growing here.
 inline constexpr Py_ssize_t kMaxJoinedRoutes = 1024;

@@ -112,6 +112,13 @@ struct InternedName {
 //   if (InternNames({{&g_type_key, "type"}, {&g_status_key, "status"}}) < 0) ...
 int InternNames(std::initializer_list<InternedName> names);
 
+// The pending exception as one normalised instance with its traceback
+// attached (new reference), cleared; NULL when none is pending. Restore puts
+// it back (stealing the reference). Python 3.12's PyErr_GetRaisedException
+// and PyErr_SetRaisedException, also on 3.11.
+PyObject* TakeRaisedException();
+void RestoreRaisedException(PyObject* exc);
+
 // mapping.get(key): 1 with a new reference in *out, 0 (no error, *out NULL)
 // when missing, -1 with an exception. A dict is read directly; any other
 // mapping through __getitem__ (KeyError means missing).

@@ -178,6 +178,14 @@ int ReadyTrackerTypes(PyObject* module);
 // A new tracker of operation `id` whose (id, name) entry is `entry`, with
 // no metadata yet (the caller fills tracker->metadata).
 PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id);
+// The with statement's __enter__ / __exit__ for C callers (the ASGI
+// middleware, http_exchange.cpp), without the method calls. `read_memory`
+// false: this block reads no RSS, whatever the monitor's memory tracking.
+// `exc_type` NULL or None: the block succeeded. 0, or -1 with an exception
+// set (enter: the tracker is active already; exit: an exit hook raised
+// KeyboardInterrupt/SystemExit, the block is recorded).
+int EnterTracker(TrackerObject* tracker, bool read_memory);
+int ExitTracker(TrackerObject* tracker, PyObject* exc_type, PyObject* exc);
 // Counts (and logs the first) internal error; consumes the pending exception.
 void NoteInternalError(HotPathObject* hot, const char* where);
 // Imports the logging module NoteInternalError logs with (at module init);
@@ -268,6 +276,9 @@ void ForgetCachedStack(SpanStackObject* st);
 // of an operation (str or str-valued Enum) and its id in `*id`; NULL with an
 // exception.
 PyObject* ResolveSlow(HotPathObject* hot, PyObject* op, int* id);
+// The HotPath whose bound track_operation `callable` is (borrowed), or NULL
+// for any other callable (a monitor subclass overriding track_operation).
+HotPathObject* HotPathOfTrackOperation(PyObject* callable);
 inline PyObject* ResolveCached(HotPathObject* hot, PyObject* op, int* id) {
   const ResolvedOperation& last = hot->resolved[hot->resolved_last];
   if (last.op == op) {  // a loop tracking one name

@@ -147,7 +147,11 @@ int FreezeInTraceRing(TrackerObject* self) {
 
 // ----------------------------------------------------------- enter/exit ----
 
-PyObject* TrackerEnterImpl(TrackerObject* self) {
+// kMayReadMemory false: the block reads no RSS whatever the monitor's
+// setting (a C caller's choice, EnterTracker); the with statement's enter is
+// the <true> form, compiled as before.
+template <bool kMayReadMemory>
+PyObject* EnterImpl(TrackerObject* self) {
   if (self->state == kEntered) {
     PyErr_Format(PyExc_RuntimeError,
                  "the tracker of operation %R is already active; call "
@@ -180,7 +184,7 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
     if (gpu.ok()) self->gpu_start_mb = *gpu;
   }
   int64_t now = SteadyNowNanos();
-  if (self->hot->monitor->memory_tracking()) {
+  if (kMayReadMemory && self->hot->monitor->memory_tracking()) {
     const uint64_t reads = RssCache::Instance().reads();
     int64_t rss = 0;
     if (ReadRssBytes(*self->hot->monitor, now, &rss)) {
@@ -191,6 +195,10 @@ PyObject* TrackerEnterImpl(TrackerObject* self) {
   }
   self->start_ns = now;
   return AsObject(self);
+}
+
+PyObject* TrackerEnterImpl(TrackerObject* self) {
+  return EnterImpl<true>(self);
 }
 
 // Fills the failure fields from the exception being propagated.
@@ -479,6 +487,15 @@ PyObject* TrackerAEnterMethod(PyObject* self, PyObject* args) {
 PyObject* TrackerAExitMethod(PyObject* self, PyObject* const* args,
                              Py_ssize_t nargs) {
   return TrackerAExit(self, args, nargs);
+}
+
+int EnterTracker(TrackerObject* tracker, bool read_memory) {
+  PyObject* r = read_memory ? EnterImpl<true>(tracker) : EnterImpl<false>(tracker);
+  return r != nullptr ? 0 : -1;
+}
+
+int ExitTracker(TrackerObject* tracker, PyObject* exc_type, PyObject* exc) {
+  return TrackerExitImpl(tracker, exc_type, exc);
 }
 
 PyObject* NewTracker(HotPathObject* hot, PyObject* entry, int id) {

@@ -131,8 +131,25 @@ class _HttpTiming:
         operation: str,
         header: bytes | None,
         failure: Callable[[Any], BaseException],
+        *,
+        read_memory: bool = False,
     ) -> None: ...
     def __call__(self, scope: MutableMapping[str, Any], send: Callable[[Any], Any], /) -> _HttpExchange: ...
+    def serve(
+        self,
+        app: Callable[..., Awaitable[None]],
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+        /,
+    ) -> Awaitable[None]: ...
+
+class _HttpRequest:
+    """One HTTP request served by serve(): awaiting it awaits the app, then records the request."""
+    def __await__(self) -> Generator[Any, None, None]: ...
+    def send(self, value: Any, /) -> Any: ...
+    def throw(self, exc: Any, value: Any = ..., traceback: Any = ..., /) -> Any: ...
+    def close(self) -> None: ...
 
 class _HttpExchange:
     """One request: the send() given to the app, and finish(exc) once it returned or raised."""
