@@ -1,9 +1,10 @@
-"""The three ASGI apps that benchmarks/bench_asgi.py serves with uvicorn.
+"""The ASGI apps that benchmarks/bench_asgi.py serves with uvicorn.
 
 ``RAGPERF_BENCH_ASGI_VARIANT`` picks one: ``plain`` (a FastAPI app),
 ``noop`` (the same app behind a pure-ASGI middleware that only passes the
-call on: the floor any middleware pays) and ``ragperf`` (behind
-``RagperfMiddleware``). ``GET /count`` answers how many requests the
+call on: the floor any middleware pays), ``ragperf`` (behind
+``RagperfMiddleware`` with its defaults) and ``ragperf_no_header`` (the same
+with ``response_time_header=None``: what the header costs the server). ``GET /count`` answers how many requests the
 ragperf monitor recorded, so the benchmark can check exact counts.
 """
 
@@ -20,7 +21,7 @@ from ragperf.integrations.fastapi import RagperfMiddleware
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
-VARIANTS = ("plain", "noop", "ragperf")
+VARIANTS = ("plain", "noop", "ragperf", "ragperf_no_header")
 
 
 class NoopMiddleware:
@@ -42,6 +43,8 @@ def make_app(variant: str) -> FastAPI:
         app.add_middleware(NoopMiddleware)
     elif variant == "ragperf":
         app.add_middleware(RagperfMiddleware, monitor=monitor)
+    elif variant == "ragperf_no_header":
+        app.add_middleware(RagperfMiddleware, monitor=monitor, response_time_header=None)
 
     @app.get("/items/{item_id}")
     async def item(item_id: int) -> Dict[str, int]:

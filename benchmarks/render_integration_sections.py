@@ -12,9 +12,13 @@ import render_common as rd
 
 ASGI_INTRO = """\
 What `RagperfMiddleware` costs a real ASGI server, measured from outside.
-Three uvicorn servers (one worker each) serve the same FastAPI app side by
+Four uvicorn servers (one worker each) serve the same FastAPI app side by
 side on 127.0.0.1: plain, behind a pure-ASGI middleware that only calls the
-app (the floor any middleware pays), and behind `RagperfMiddleware`.
+app (the floor any middleware pays), behind `RagperfMiddleware` with its
+defaults, and behind `RagperfMiddleware(response_time_header=None)`: the
+difference of the last two is what the `X-Response-Time` header costs,
+most of it the server's (uvicorn checks every response header with two
+regular expressions).
 ApacheBench sends the same number of keep-alive GETs to each in turn, the
 order rotating every round. CPU is the server process's own (its threads'
 run time from `/proc/PID/task/*/schedstat`), so load from other processes is
@@ -58,7 +62,9 @@ def section_asgi(res: Any) -> List[str]:
     variants = data.get("variants", {})
     added = data.get("added_cpu_us_per_request", {})
     rows = []
-    for name in ("plain", "noop", "ragperf"):
+    for name in ("plain", "noop", "ragperf", "ragperf_no_header"):
+        if name not in variants:
+            continue  # results of an older run
         v = variants.get(name, {})
         cpu = v.get("cpu_us_per_request", {})
         rps = v.get("rps", {})

@@ -27,12 +27,20 @@ struct HttpRequestObject {
   PyObject* exchange;  // the request's _HttpExchange
   PyObject* inner;     // the app's awaitable's iterator; NULL once it ended
   bool finished;       // the exchange is finished
+  bool running;        // inside a send/throw/close of `inner`
 };
 
 PyTypeObject HttpRequestType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 HttpRequestObject* R(PyObject* self) {
   return reinterpret_cast<HttpRequestObject*>(self);
+}
+
+// A send/throw/close from inside the app's own step (as a coroutine's).
+bool Running(HttpRequestObject* r) {
+  if (!r->running) return false;
+  PyErr_SetString(PyExc_ValueError, "HTTP request already executing");
+  return true;
 }
 
 // Finishes the request: successfully (`error` NULL) or failed by `error`.
@@ -75,7 +83,13 @@ PySendResult RequestSend(PyObject* self, PyObject* arg, PyObject** result) {
     *result = nullptr;
     return PYGEN_ERROR;
   }
+  if (Running(r)) {
+    *result = nullptr;
+    return PYGEN_ERROR;
+  }
+  r->running = true;
   const PySendResult status = PyIter_Send(r->inner, arg, result);
+  r->running = false;
   if (status == PYGEN_NEXT) return status;
   Py_CLEAR(r->inner);
   if (status == PYGEN_ERROR) {
@@ -142,10 +156,13 @@ PyObject* RequestThrow(PyObject* self, PyObject* const* args,
     }
     return nullptr;
   }
+  if (Running(r)) return nullptr;
   PyObject* call_args[] = {r->inner, args[0], nargs > 1 ? args[1] : nullptr,
                            nargs > 2 ? args[2] : nullptr};
+  r->running = true;
   PyObject* yielded = PyObject_VectorcallMethod(
       g_throw, call_args, static_cast<size_t>(nargs) + 1, nullptr);
+  r->running = false;
   if (yielded != nullptr) return yielded;
   Py_CLEAR(r->inner);
   if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
@@ -173,10 +190,13 @@ int FinishClosed(HttpRequestObject* r) {
 
 PyObject* RequestClose(PyObject* self, PyObject*) {
   HttpRequestObject* r = R(self);
+  if (Running(r)) return nullptr;
   if (r->inner != nullptr) {
     PyObject* inner = r->inner;
     r->inner = nullptr;
+    r->running = true;
     PyObject* done = PyObject_CallMethodNoArgs(inner, g_close);
+    r->running = false;
     Py_DECREF(inner);
     if (done == nullptr) {
       FinishWithPending(r);
@@ -265,6 +285,7 @@ PyObject* HttpServe(PyObject* timing, PyObject* const* args,
   if (r == nullptr) return nullptr;
   r->inner = nullptr;
   r->finished = false;
+  r->running = false;
   r->exchange = OpenExchange(timing, scope, args[3]);  // the block opens
   if (r->exchange == nullptr) {
     r->finished = true;

@@ -45,12 +45,14 @@ def test_bench_asgi_quick(tmp_path: Path) -> None:
     if shutil.which("ab") is None:
         pytest.skip("ApacheBench (apache2-utils) is not installed")
     result = _run("bench_asgi.py", tmp_path / "asgi.json")
-    assert set(result["variants"]) == {"plain", "noop", "ragperf"}
+    variants = {"plain", "noop", "ragperf", "ragperf_no_header"}
+    assert set(result["variants"]) == variants
     assert len(result["rounds"]) == result["context"]["rounds"] == 3
     for rd in result["rounds"]:
-        for v in ("plain", "noop", "ragperf"):
+        for v in variants:
             assert rd[v]["cpu_us_per_request"] > 0 and rd[v]["rps"] > 0
-    assert set(result["added_cpu_us_per_request"]) == {"noop", "ragperf"}
+    assert set(result["added_cpu_us_per_request"]) == variants - {"plain"}
+    assert result["throughput_ratio_ragperf_no_header_vs_plain"]["median"] > 0
 
 
 def test_bench_asgi_counts_instructions_under_callgrind(tmp_path: Path) -> None:
@@ -63,12 +65,12 @@ def test_bench_asgi_counts_instructions_under_callgrind(tmp_path: Path) -> None:
     counted = result["instructions"]
     assert counted["requests"] == 40
     per_request = counted["per_request"]
-    assert set(per_request) == {"plain", "noop", "ragperf"}
+    assert set(per_request) == {"plain", "noop", "ragperf", "ragperf_no_header"}
     # A FastAPI request is hundreds of thousands of instructions. Over 40
     # requests the servers' batching moves a count by a few thousand per
     # request, more than the middleware adds: only the arithmetic is checked.
     assert all(n > 100_000 for n in per_request.values())
-    for v in ("noop", "ragperf"):
+    for v in ("noop", "ragperf", "ragperf_no_header"):
         assert counted["added_per_request"][v] == pytest.approx(per_request[v] - per_request["plain"])
     line = [t for t in result["targets"] if "instructions" in t["name"]]
     assert len(line) == 1 and line[0]["informational"] is True

@@ -264,3 +264,25 @@ def test_serve_checks_its_arguments(monitor: PerformanceMonitor) -> None:
     with pytest.raises(KeyError, match="type"):
         timing.serve(ok_app, {}, receive, Sink().send)
     assert records(monitor) == []
+
+
+def test_the_request_cannot_be_resumed_or_closed_from_inside_the_app(monitor: PerformanceMonitor) -> None:
+    holder: list[Any] = []
+    errors: list[str] = []
+
+    async def reentrant(scope: Any, receive: Any, send: Any) -> None:
+        for call in (lambda: holder[0].close(), lambda: holder[0].send(None), lambda: holder[0].throw(KeyError)):
+            try:
+                call()
+            except ValueError as e:
+                errors.append(str(e))
+        await ok_app(scope, receive, send)
+
+    async def main() -> None:
+        holder.append(RagperfMiddleware(reentrant, monitor=monitor)(http_scope(), receive, Sink().send))
+        await holder[0]
+
+    asyncio.run(main())
+    assert errors == ["HTTP request already executing"] * 3
+    [rec] = records(monitor)
+    assert rec["success"] and rec["metadata"]["status_code"] == 200
