@@ -27,9 +27,12 @@ none failed, and ragperf recorded each one. "Added" is a variant's CPU per
 request minus plain's in the same round (median over rounds). Rounds are
 many: on this shared machine the throughput ratio of two servers of the
 very same app has a standard deviation of 11–16% per round of 1,000
-requests, so the median of 200 rounds is good to ~1.5–2%; every server is
-replaced by a fresh process every few rounds, so that no one process's
-memory layout decides the result. "Instructions" are
+requests, so the median of 200 rounds should be good to ~1–1.5%; yet two
+runs of the same build on 2026-12-07 gave 0.984× and 0.943× for the
+server without the header (slow drifts in the machine's load do not
+average out within a run). Every server is replaced by a fresh process
+every few rounds, so that no one process's memory layout decides the
+result. "Instructions" are
 counted exactly by running each server under callgrind for a fixed number
 of requests (user-space only: the kernel's side of a `/proc` read is not
 in them)."""
