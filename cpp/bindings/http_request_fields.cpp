@@ -45,9 +45,10 @@ PyObject* TemplateOf(PyObject* scope) {
   return tmpl;
 }
 
-// The route template with any mount prefix (see RequestRoute).
-PyObject* RouteTemplate(PyObject* scope, PyObject* root_path_at_start,
-                        PyObject* joined_routes) {
+}  // namespace
+
+PyObject* RequestRoute(PyObject* scope, PyObject* root_path_at_start,
+                       PyObject* joined_routes) {
   PyObject* tmpl = TemplateOf(scope);
   if (tmpl == nullptr || tmpl == Py_None) return tmpl;
   PyObject* prefix = nullptr;
@@ -85,8 +86,6 @@ PyObject* RouteTemplate(PyObject* scope, PyObject* root_path_at_start,
   Py_DECREF(tmpl);
   return joined;
 }
-
-}  // namespace
 
 int InitHttpRequestFields() {
   if (InternNames({{&g_method_key, "method"},
@@ -152,11 +151,6 @@ PyObject* RecordedStatus(PyObject* sent, bool raised) {
     }
   }
   return Py_NewRef(sent);
-}
-
-PyObject* RequestRoute(PyObject* scope, PyObject* root_path_at_start,
-                       PyObject* joined_routes) {
-  return RouteTemplate(scope, root_path_at_start, joined_routes);
 }
 
 PyObject* HttpRouteKey() { return g_route_key; }

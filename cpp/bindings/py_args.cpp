@@ -131,8 +131,6 @@ absl::string_view ExceptionTypeName(PyObject* exc_type) {
   return dot != nullptr ? absl::string_view(dot + 1) : absl::string_view(full);
 }
 
-// mapping.get(key): 1 with a new reference, 0 (no error) when missing, -1
-// with an exception.
 int InternNames(std::initializer_list<InternedName> names) {
   for (const InternedName& n : names) {
     if (*n.slot == nullptr &&
@@ -170,6 +168,8 @@ void RestoreRaisedException(PyObject* exc) {
 #endif
 }
 
+// mapping.get(key): 1 with a new reference, 0 (no error) when missing, -1
+// with an exception.
 int GetOptional(PyObject* mapping, PyObject* key, PyObject** out) {
   *out = nullptr;
   if (PyDict_CheckExact(mapping)) {

@@ -101,10 +101,10 @@ class RagperfMiddleware:
             see the module docstring).
 
     Raises:
-        TypeError: ``app`` is not callable, ``monitor`` is not a monitor, or
-            ``response_time_header`` is not a str or None.
+        TypeError: ``app`` is not callable, ``monitor`` is not a monitor,
+            ``response_time_header`` is not a str or None, or
+            ``track_memory`` is not a bool.
         ValueError: ``operation`` or ``response_time_header`` is empty.
-        TypeError: ``track_memory`` is not a bool.
 
     Example:
         >>> app.add_middleware(RagperfMiddleware, monitor=monitor)    # doctest: +SKIP
