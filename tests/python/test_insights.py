@@ -9,6 +9,7 @@ import doctest
 import importlib
 import json
 import random
+import statistics
 import time
 from typing import Any
 
@@ -223,6 +224,39 @@ def test_tail_latency(monitor: PerformanceMonitor) -> None:
     assert s["operation"] == "llm_inference"
     assert s["evidence"]["p99_over_p50"] == pytest.approx(15.0, rel=0.02)
     assert list(found) == ["tail_latency"]
+
+
+def test_tail_latency_peers_are_the_median_of_the_others() -> None:
+    # The rule's peer median (computed from one sorted list) against its
+    # definition: the median of every other operation's p99/p50.
+    from ragperf.stats import PerformanceStats
+    from ragperf.watch.suggestions import tail_latency
+
+    rng = random.Random(7)
+    for n in (2, 3, 4, 5, 40, 41):
+        ratios = [rng.choice([1.5, 2.0, 2.0, 30.0, rng.uniform(1, 40)]) for _ in range(n)]
+        ops = [PerformanceStats(f"op{i:02d}", total_operations=100, p50_duration=1.0, p99_duration=r)
+               for i, r in enumerate(ratios)]
+        expected = {}
+        for i, r in enumerate(ratios):
+            peer = statistics.median(ratios[:i] + ratios[i + 1:])
+            if r >= 5 and r >= 3 * peer:
+                expected[f"op{i:02d}"] = peer
+        got = {s["operation"]: s["evidence"]["peer_median_p99_over_p50"] for s in tail_latency(ops)}
+        assert got == expected, (n, ratios)
+
+
+def test_error_burst_of_one_operation_among_many(monitor: PerformanceMonitor) -> None:
+    # The rule reads the last 5 minutes only of operations with enough
+    # failures all-time: the others' windows are skipped, this one's is not.
+    monitor.set_evaluation_clock(lambda: T0)
+    for i in range(30):
+        record_at(monitor, f"quiet_{i:02d}", 0.1, T0 - 60, times=20)
+    record_at(monitor, "llm_inference", 0.5, T0 - 60, times=20)
+    record_at(monitor, "llm_inference", 0.5, T0 - 60, success=False, times=5)
+    found = [s for s in monitor.get_suggestions() if s["rule"] == "error_burst"]
+    assert [s["operation"] for s in found] == ["llm_inference"]
+    assert found[0]["evidence"]["recent_failures"] == 5
 
 
 def test_error_burst(monitor: PerformanceMonitor) -> None:

@@ -122,9 +122,13 @@ class Insights(Component):
             for op, s in full.items()
             if s.cold_start_duration is not None and s.cold_start_duration * 1.5 >= s.p99_duration
         }
+        # The last 5 minutes are a subset of all time: an operation with
+        # fewer failures than error_burst asks for and no output tokens can
+        # fire no rule that reads them, so most reports skip most windows.
         recent = {
             op: PerformanceStats._from_core(self._core.get_window_stats(op, 5, now_s), op, window_minutes=5)
-            for op in full
+            for op, s in full.items()
+            if s.failed_operations >= rules.ERROR_BURST_MIN_FAILURES or s.completion_tokens > 0
         }
         hour = {
             op: PerformanceStats._from_core(self._core.get_window_stats(op, 60, now_s), op, window_minutes=60)
@@ -136,7 +140,7 @@ class Insights(Component):
         out += rules.low_cache_hit_rate(self._caches.stats())
         out += rules.cold_start((full[op], warm[op]) for op in full if op in warm)
         out += rules.tail_latency(full.values())
-        out += rules.error_burst((full[op], recent[op]) for op in full)
+        out += rules.error_burst((full[op], recent[op]) for op in recent)
         out += rules.memory_growth(full.values())
         out += rules.output_tokens_drop((hour[op], recent[op]) for op in hour)
         return out
