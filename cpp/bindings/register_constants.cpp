@@ -95,7 +95,7 @@ void RegisterConstants(py::module_& m) {
   m.attr("SAMPLER_MIN_INTERVAL_S") = ResourceSampler::kMinIntervalS;
   m.attr("SAMPLER_MAX_INTERVAL_S") = ResourceSampler::kMaxIntervalS;
   // Names (STATE_SCHEMA_VERSION is registered with the state, register_state.cpp).
-  m.attr("OVERFLOW_NAME") = std::string(kOverflowOperation);
+  m.attr("OVERFLOW_NAME") = std::string(kOverflowName);
   // The statistics of an operation, each field once (stats_fields.h).
   m.attr("STATS_FIELDS") = StatsFields();
 }

@@ -25,23 +25,32 @@ namespace py = pybind11;
 namespace ragperf::bindings {
 namespace {
 
-// The one warning of an operation-name overflow, on the `ragperf` logger (not
-// warnings.warn: with warnings turned into errors it would raise into the
-// user's `with` statement). Runs on the thread that used the new name.
-void WarnOperationOverflow(absl::string_view name, size_t max_operations) {
+// The one warning of a name overflow (`what`: "operation" or "model"), on
+// the `ragperf` logger (not warnings.warn: with warnings turned into errors
+// it would raise into the user's `with` statement). Runs on the thread that
+// used the new name.
+void WarnOverflow(const char* what, absl::string_view name, size_t cap) {
   py::gil_scoped_acquire gil;
   try {
     py::module_::import("logging")
         .attr("getLogger")("ragperf")
         .attr("warning")(
-            "ragperf: more than %d distinct operation names; %r and every "
-            "later new name are recorded as '__other__' (raise "
+            "ragperf: more than %d distinct %s names; %r and every later new "
+            "name are recorded as '__other__' (raise "
             "PerformanceMonitor(max_operations=...) if this is expected)",
-            max_operations, py::str(name.data(), name.size()));
+            cap, what, py::str(name.data(), name.size()));
   } catch (py::error_already_set&) {
     // Dropped: a broken logging set-up must not fail the block that used
-    // the name (the count stays readable as Monitor.overflow_names).
+    // the name (the operation count stays readable as Monitor.overflow_names).
   }
+}
+
+void WarnOperationOverflow(absl::string_view name, size_t max_operations) {
+  WarnOverflow("operation", name, max_operations);
+}
+
+void WarnModelOverflow(absl::string_view name, size_t max_models) {
+  WarnOverflow("model", name, max_models);
 }
 
 }  // namespace
@@ -98,6 +107,7 @@ Example:
              ThrowIfError(Monitor::ValidateOptions(o));
              auto monitor = std::make_shared<Monitor>(o);
              monitor->operation_cap().SetOverflowCallback(&WarnOperationOverflow);
+             monitor->models().SetOverflowCallback(&WarnModelOverflow);
              return monitor;
            }),
            // The defaults are Options{}'s (also _core.DEFAULT_*).

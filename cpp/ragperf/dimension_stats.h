@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "ragperf/overflow_name.h"
 #include "ragperf/response_time_tracker.h"
 
 namespace ragperf {
@@ -43,7 +44,7 @@ namespace ragperf {
 class DimensionStats {
  public:
   static constexpr size_t kDefaultMaxValues = 100;
-  static constexpr absl::string_view kOtherValue = "__other__";
+  static constexpr absl::string_view kOtherValue = kOverflowName;
 
   // `max_values` >= 1: distinct values kept per (operation, dimension).
   DimensionStats(size_t max_history, double relative_accuracy,

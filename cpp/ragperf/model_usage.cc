@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
@@ -148,13 +149,27 @@ std::optional<double> ModelUsage::CostOf(absl::string_view model,
   return CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
 }
 
-ModelUsageEntry& ModelUsage::EntryLocked(absl::string_view model) {
+ModelUsageEntry& ModelUsage::EntryLocked(absl::string_view model,
+                                         OverflowCallback* notify) {
   // Names are capped like operation names so a runaway label cannot grow
   // one entry without bound.
+  const absl::string_view name = Utf8Prefix(model, kMaxModelNameLength);
+  if (auto it = totals_.find(name); it != totals_.end()) return *it->second;
+  const bool overflow = name != kOverflowName && own_models_ >= max_models_;
+  if (overflow) {
+    if (!std::exchange(overflowed_, true)) *notify = callback_;
+  } else if (name != kOverflowName) {
+    ++own_models_;
+  }
   std::unique_ptr<ModelUsageEntry>& e =
-      totals_[Utf8Prefix(model, kMaxModelNameLength)];
+      totals_[overflow ? kOverflowName : name];
   if (e == nullptr) e = std::make_unique<ModelUsageEntry>();
   return *e;
+}
+
+void ModelUsage::NotifyOverflow(const OverflowCallback& notify,
+                                absl::string_view model) const {
+  if (notify) notify(Utf8Prefix(model, kMaxModelNameLength), max_models_);
 }
 
 std::optional<double> ModelUsage::Record(absl::string_view model,
@@ -164,24 +179,33 @@ std::optional<double> ModelUsage::Record(absl::string_view model,
                                          int64_t total_tokens,
                                          double duration_s) {
   if (model.empty()) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  OverflowCallback notify;
   std::optional<double> cost;
-  if (const ModelPrice* price = LookUp(model, response_model)) {
-    cost = CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
+  {
+    absl::MutexLock lock(&mu_);
+    // Priced by the model's own name, also when it adds to __other__.
+    if (const ModelPrice* price = LookUp(model, response_model)) {
+      cost = CostWith(*price, prompt_tokens, completion_tokens, total_tokens);
+    }
+    ModelUsageEntry& e = EntryLocked(model, &notify);
+    Add(e, prompt_tokens, completion_tokens, total_tokens, duration_s, cost);
+    if (!response_model.empty()) AddResponseModel(e, response_model);
   }
-  ModelUsageEntry& e = EntryLocked(model);
-  Add(e, prompt_tokens, completion_tokens, total_tokens, duration_s, cost);
-  if (!response_model.empty()) AddResponseModel(e, response_model);
+  NotifyOverflow(notify, model);
   return cost;
 }
 
 void ModelUsage::Resolve(absl::string_view model, ModelUsageHandle* handle) {
-  absl::MutexLock lock(&mu_);
-  handle->entry = &EntryLocked(model);
-  const ModelPrice* price = LookUp(model, {});
-  handle->has_price = price != nullptr;
-  handle->price = price != nullptr ? *price : ModelPrice();
-  handle->prices_version = prices_version_.load(std::memory_order_relaxed);
+  OverflowCallback notify;
+  {
+    absl::MutexLock lock(&mu_);
+    handle->entry = &EntryLocked(model, &notify);
+    const ModelPrice* price = LookUp(model, {});
+    handle->has_price = price != nullptr;
+    handle->price = price != nullptr ? *price : ModelPrice();
+    handle->prices_version = prices_version_.load(std::memory_order_relaxed);
+  }
+  NotifyOverflow(notify, model);
 }
 
 std::vector<ModelTotals> ModelUsage::GetAll() const {
@@ -226,9 +250,16 @@ std::vector<ModelTotals> ModelUsage::GetAll() const {
 
 void ModelUsage::MergeTotals(const ModelTotals& m) {
   if (m.model.empty()) return;
+  OverflowCallback notify;
+  {
+    absl::MutexLock lock(&mu_);
+    MergeLocked(EntryLocked(m.model, &notify), m);
+  }
+  NotifyOverflow(notify, m.model);
+}
+
+void ModelUsage::MergeLocked(ModelUsageEntry& t, const ModelTotals& m) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  absl::MutexLock lock(&mu_);
-  ModelUsageEntry& t = EntryLocked(m.model);
   t.listed.store(true, kRelaxed);
   t.operations.fetch_add(m.operations, kRelaxed);
   model_usage_internal::AddSaturating(t.prompt_tokens, m.prompt_tokens);
@@ -258,6 +289,16 @@ void ModelUsage::Clear() {
     t.unpriced_operations.store(0, kRelaxed);
     t.response_models.clear();
   }
+}
+
+bool ModelUsage::overflowed() const {
+  absl::MutexLock lock(&mu_);
+  return overflowed_;
+}
+
+void ModelUsage::SetOverflowCallback(OverflowCallback callback) {
+  absl::MutexLock lock(&mu_);
+  callback_ = std::move(callback);
 }
 
 }  // namespace ragperf

@@ -23,6 +23,16 @@
 // without a dated suffix ("name-YYYY-MM-DD" -> "name"). The first name with
 // a price wins (PriceFor).
 //
+// Distinct model names are capped like operation names (`max_models`, the
+// monitor passes its `max_operations`): the first `max_models` names get
+// their own totals, every later new name adds to the model `__other__`
+// (kOverflowName) and the first such name calls the overflow callback once,
+// outside the lock (the bindings log one warning). Costs are computed with
+// the real model's price before they are added, so `__other__`'s cost is
+// the sum of known costs. The count covers the object's lifetime (names
+// survive Clear()), so model names built from unbounded data (a request
+// field) cannot grow memory or an exporter's label set without limit.
+//
 // Thread-safe. One absl::Mutex guards the tables; a model's counters are
 // atomics, so a caller that records one model again and again can keep a
 // ModelUsageHandle (Resolve) and add through it without the lock, as the
@@ -47,7 +57,9 @@
 #define RAGPERF_MODEL_USAGE_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -61,6 +73,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "ragperf/overflow_name.h"
 
 namespace ragperf {
 
@@ -150,12 +163,19 @@ class ModelUsage {
   static constexpr size_t kMaxModelNameLength = 800;
   // Response models listed per requested model.
   static constexpr size_t kMaxResponseModels = 16;
+  // Distinct model names with their own totals (OperationCap's default).
+  static constexpr size_t kDefaultMaxModels = 1000;
+  // Called once, with the first model name that overflowed and the cap,
+  // outside every ragperf lock.
+  using OverflowCallback = std::function<void(absl::string_view, size_t)>;
 
   // "gpt-4o-mini" for "gpt-4o-mini-2024-07-18"; `model` itself when it has
   // no "-YYYY-MM-DD" suffix.
   static absl::string_view WithoutDateSuffix(absl::string_view model);
 
-  ModelUsage() = default;
+  // `max_models` >= 1 (0 is taken as 1).
+  explicit ModelUsage(size_t max_models = kDefaultMaxModels)
+      : max_models_(max_models > 0 ? max_models : 1) {}
   ModelUsage(const ModelUsage&) = delete;
   ModelUsage& operator=(const ModelUsage&) = delete;
 
@@ -240,6 +260,13 @@ class ModelUsage {
   // Forgets the totals; prices stay.
   void Clear() ABSL_LOCKS_EXCLUDED(mu_);
 
+  size_t max_models() const { return max_models_; }
+  // Whether a model name past the cap was added to `__other__` (the
+  // object's lifetime). Names past the cap are not remembered (that would
+  // grow without limit), so there is no count of distinct ones.
+  bool overflowed() const ABSL_LOCKS_EXCLUDED(mu_);
+  void SetOverflowCallback(OverflowCallback callback) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   static void AddResponseModel(ModelUsageEntry& e,
                                absl::string_view response_model);
@@ -263,9 +290,17 @@ class ModelUsage {
       e.unpriced_operations.fetch_add(1, std::memory_order_relaxed);
     }
   }
-  // `model`'s entry (its name capped at kMaxModelNameLength), created if new.
-  ModelUsageEntry& EntryLocked(absl::string_view model)
+  // `model`'s entry (its name capped at kMaxModelNameLength), created if new;
+  // `__other__`'s for a new name past the cap. Sets `*notify` to the
+  // callback to call (after unlocking) when this was the first such name.
+  ModelUsageEntry& EntryLocked(absl::string_view model, OverflowCallback* notify)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds saved totals `m` to `t`.
+  void MergeLocked(ModelUsageEntry& t, const ModelTotals& m)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls `notify` (if set) for `model`; the caller holds no lock.
+  void NotifyOverflow(const OverflowCallback& notify, absl::string_view model)
+      const ABSL_LOCKS_EXCLUDED(mu_);
   const ModelPrice* LookUp(absl::string_view model,
                            absl::string_view response_model) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -294,6 +329,10 @@ class ModelUsage {
   // Entries by model; never erased, so ModelUsageHandle pointers stay valid.
   absl::flat_hash_map<std::string, std::unique_ptr<ModelUsageEntry>> totals_
       ABSL_GUARDED_BY(mu_);
+  const size_t max_models_;
+  size_t own_models_ ABSL_GUARDED_BY(mu_) = 0;  // entries other than __other__
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  OverflowCallback callback_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ragperf

@@ -34,11 +34,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "ragperf/overflow_name.h"
 #include "ragperf/response_time_tracker.h"
 
 namespace ragperf {
 
-inline constexpr absl::string_view kOverflowOperation = "__other__";
+inline constexpr absl::string_view kOverflowOperation = kOverflowName;
 
 class OperationCap {
  public:

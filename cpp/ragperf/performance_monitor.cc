@@ -76,7 +76,8 @@ PerformanceMonitor::PerformanceMonitor(const Options& options)
       gpu_memory_percent_threshold_(options.gpu_memory_percent_threshold),
       cpu_percent_threshold_(options.cpu_percent_threshold),
       sampler_(options.max_resource_samples,
-               [] { return SnapshotOf(GpuMonitor::Default().Read()); }) {}
+               [] { return SnapshotOf(GpuMonitor::Default().Read()); }),
+      models_(options.max_operations) {}
 
 absl::Status PerformanceMonitor::ValidateOptions(const Options& options) {
   if (options.max_history < 1) {

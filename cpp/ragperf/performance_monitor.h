@@ -133,7 +133,8 @@ class PerformanceMonitor {
     // Distinct values kept per (operation, dimension); see DimensionStats.
     size_t max_dimension_values = DimensionStats::kDefaultMaxValues;
     // Distinct operation names with their own statistics; later new names
-    // record as "__other__" (operation_cap.h). At least 1.
+    // record as "__other__" (operation_cap.h). At least 1. Also the cap of
+    // distinct model names in the per-model usage (model_usage.h).
     size_t max_operations = OperationCap::kDefaultMaxOperations;
   };
 
