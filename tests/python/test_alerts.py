@@ -18,10 +18,6 @@ from ragperf.watch.alert_evaluator import AlertEvaluator
 from _clock_helpers import T0, record_at
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def warnings_of(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "ragperf" and r.levelno == level]

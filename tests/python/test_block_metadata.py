@@ -14,10 +14,6 @@ import pytest
 from ragperf import OperationType, PerformanceMonitor, _core
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def recent(monitor: PerformanceMonitor, name: str = "x") -> List[Dict[str, Any]]:
     return list(monitor.get_recent_operations(name))

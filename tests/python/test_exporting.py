@@ -30,10 +30,6 @@ from ragperf.export.exporting import (
 )
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def _record(monitor: PerformanceMonitor, op: str = "llm_inference", n: int = 1, **extra: Any) -> None:
     for _ in range(n):

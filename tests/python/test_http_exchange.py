@@ -51,10 +51,6 @@ def records(monitor: PerformanceMonitor) -> list[dict[str, Any]]:
     return monitor.get_recent_operations("http_request", limit=1000)
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def test_the_apps_messages_are_left_as_they_were(monitor: PerformanceMonitor) -> None:
     headers = [(b"content-type", b"text/plain")]

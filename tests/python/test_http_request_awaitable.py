@@ -55,10 +55,6 @@ def cancelled(monitor: PerformanceMonitor) -> int:
     return int(monitor.get_all_stats()["http_request"].cancelled_operations)
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def test_non_http_scopes_get_the_apps_own_awaitable(monitor: PerformanceMonitor) -> None:
     made: list[Any] = []

@@ -30,10 +30,6 @@ MODULES = (
 )
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def node(op: str, start: float, duration: float, *children: dict[str, Any]) -> dict[str, Any]:
     return {"operation": op, "start_time_s": start, "duration_s": duration, "children": list(children)}

@@ -15,10 +15,6 @@ from ragperf.watch.alert_rules import AlertEvent
 from _clock_helpers import T0, record_at
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def hour_of_traffic(
     monitor: PerformanceMonitor, end_s: float, *, slow: int = 0, failed: int = 0, minutes: int = 60

@@ -81,10 +81,6 @@ def make_app(monitor: PerformanceMonitor, **options: Any) -> FastAPI:
     return app
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 @pytest.fixture
 def client(monitor: PerformanceMonitor) -> Iterator[TestClient]:

@@ -65,10 +65,6 @@ def rag_chain(retriever: Any, llm: Any) -> Any:
     return {"context": retriever, "question": RunnablePassthrough()} | prompt | llm | StrOutputParser()
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def _ops(node: dict[str, Any]) -> tuple[Any, ...]:
     """A ragperf trace node as (operation, name, children...)."""

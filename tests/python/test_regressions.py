@@ -15,10 +15,6 @@ from ragperf.export.persistence import StateError
 from _clock_helpers import T0, record_at
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def test_all_time_baseline_flags_a_threefold_slowdown(monitor: PerformanceMonitor) -> None:
     record_at(monitor, "llm", 0.1, T0 - 1800, times=50)

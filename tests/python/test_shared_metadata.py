@@ -15,10 +15,6 @@ import pytest
 from ragperf import PerformanceMonitor
 
 
-@pytest.fixture
-def monitor() -> PerformanceMonitor:
-    return PerformanceMonitor(enable_memory_tracking=False)
-
 
 def recent(monitor: PerformanceMonitor, name: str = "x") -> List[Dict[str, Any]]:
     return list(monitor.get_recent_operations(name))
