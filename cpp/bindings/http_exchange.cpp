@@ -461,6 +461,10 @@ int InitNames() {
 
 }  // namespace
 
+bool IsHttpTiming(PyObject* obj) {
+  return PyObject_TypeCheck(obj, &HttpTimingType);
+}
+
 int RegisterHttpExchangeTypes(PyObject* module) {
   if (InitHttpRequestFields() < 0 || InitNames() < 0) return -1;
   HttpTimingType.tp_name = "ragperf._core._HttpTiming";
@@ -498,7 +502,8 @@ int RegisterHttpExchangeTypes(PyObject* module) {
       "the response-time header) and finish(exc).";
   if (AddType(module, &HttpTimingType, "_HttpTiming") < 0 ||
       AddType(module, &HttpExchangeType, "_HttpExchange") < 0 ||
-      RegisterHttpRequestType(module) < 0) {
+      RegisterHttpRequestType(module) < 0 ||
+      RegisterAsgiMiddlewareType(module) < 0) {
     return -1;
   }
   return 0;

@@ -4,8 +4,9 @@
 // -----------------------------------------------------------------------------
 // The per-request work of the ASGI middleware (ragperf.integrations.fastapi)
 // as plain CPython types, so that a request runs no Python code of ragperf
-// beyond the middleware's one-line __call__ (issue #20 item 4: under
-// uvicorn the Python form cost ~26,000 instructions per request):
+// at all (the middleware's call is _AsgiMiddleware's C slot; issue #20
+// item 4: under uvicorn the Python form cost ~26,000 instructions per
+// request):
 //
 //   _core._HttpTiming(track_operation, operation, header, failure,
 //                     *, read_memory=False)
@@ -39,7 +40,7 @@
 // What the request is recorded as (method, route, status, the header's
 // value) is http_request_fields.h.
 //
-// Example (Python; the middleware's __call__ is the first line):
+// Example (Python; what the middleware's call does is the first line):
 //
 //   timing = _core._HttpTiming(monitor.track_operation, "http_request",
 //                              b"x-response-time", failure_for_status)
@@ -60,8 +61,8 @@
 
 namespace ragperf::bindings {
 
-// Readies _HttpTiming, _HttpExchange and _HttpRequest and adds them to
-// `module`. -1 with a Python exception set on failure.
+// Readies _HttpTiming, _HttpExchange, _HttpRequest and _AsgiMiddleware and
+// adds them to `module`. -1 with a Python exception set on failure.
 int RegisterHttpExchangeTypes(PyObject* module);
 
 // ---- between http_exchange.cpp and http_request_awaitable.cpp
@@ -75,6 +76,14 @@ int FinishExchange(PyObject* exchange, PyObject* exc);
 PyObject* HttpServe(PyObject* timing, PyObject* const* args, Py_ssize_t nargs);
 // Readies _HttpRequest and adds it to `module`.
 int RegisterHttpRequestType(PyObject* module);
+// Whether `obj` is a _HttpTiming.
+bool IsHttpTiming(PyObject* obj);
+
+// ---- asgi_middleware_type.cpp
+// Readies _AsgiMiddleware (RagperfMiddleware's base: its call is
+// HttpServe(_exchange, app, scope, receive, send) without a Python frame)
+// and adds it to `module`.
+int RegisterAsgiMiddlewareType(PyObject* module);
 
 }  // namespace ragperf::bindings
 

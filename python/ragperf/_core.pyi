@@ -144,6 +144,25 @@ class _HttpTiming:
         /,
     ) -> Awaitable[None]: ...
 
+
+class _AsgiMiddleware:
+    """Base of RagperfMiddleware: calling it returns
+    ``_exchange.serve(app, scope, receive, send)`` from a C slot
+    (cpp/bindings/asgi_middleware_type.cpp).
+
+    Example:
+        >>> awaitable = RagperfMiddleware(app)(scope, receive, send)  # doctest: +SKIP
+    """
+    app: Callable[..., Awaitable[None]]
+    _exchange: _HttpTiming
+    def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+        /,
+    ) -> Awaitable[None]: ...
+
 class _HttpRequest:
     """One HTTP request served by serve(): awaiting it awaits the app, then records the request."""
     def __await__(self) -> Generator[Any, None, None]: ...

@@ -106,6 +106,28 @@ def test_the_middleware_is_detected_as_asgi3_and_as_a_coroutine_function(monitor
     assert config.interface == "asgi3"
 
 
+def test_the_middleware_call_is_the_c_slot_and_checks_its_state(monitor: PerformanceMonitor) -> None:
+    mw = RagperfMiddleware(ok_app, monitor=monitor)
+    # Calls go through the C base's slot; the instance's __call__ (what
+    # uvicorn inspects) is the same call.
+    assert "__call__" not in RagperfMiddleware.__dict__
+    assert isinstance(mw, _core._AsgiMiddleware)
+    for call in (mw, mw.__call__):
+        asyncio.run(call(http_scope(), receive, Sink().send))  # type: ignore[arg-type]
+    assert monitor.get_operation_count("http_request") == 2
+    with pytest.raises(TypeError, match="3 positional arguments"):
+        mw(http_scope(), receive)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="_exchange must be a _core._HttpTiming, got 1"):
+        mw._exchange = 1  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="app must be an ASGI app"):
+        mw.app = "not callable"  # type: ignore[assignment]
+    bare = _core._AsgiMiddleware()
+    with pytest.raises(TypeError, match="not initialised"):
+        bare(http_scope(), receive, Sink().send)
+    with pytest.raises(AttributeError):
+        bare.app
+
+
 def test_an_app_that_raises_at_once_or_returns_no_awaitable(monitor: PerformanceMonitor) -> None:
     def raises(scope: Any, receive: Any, send: Any) -> Any:
         raise LookupError("no such thing")

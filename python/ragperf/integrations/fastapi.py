@@ -87,7 +87,7 @@ def _http_failure(status: object) -> BaseException:
     return error_class(f"HTTP{status}")(f"HTTP {status} response")
 
 
-class RagperfMiddleware:
+class RagperfMiddleware(_core._AsgiMiddleware):
     """Times each HTTP request as an ``http_request`` operation with its
     route template and status code, and adds ``X-Response-Time`` (see the
     module docstring).
@@ -144,12 +144,21 @@ class RagperfMiddleware:
             self._track, self.operation, self._header, _http_failure, read_memory=track_memory
         )
 
+        # Calls go through the base class's C slot (no Python frame; see
+        # cpp/bindings/asgi_middleware_type.cpp). uvicorn tells ASGI 3 from
+        # ASGI 2 by getattr(app, "__call__"): the instance answers with the
+        # same call, marked as a coroutine function.
+        self.__dict__["__call__"] = self._asgi3_call
+
     @_marked_coroutine_function
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # All of a request is C++ (_core._HttpTiming.serve, http_exchange.h):
-        # the request's block is entered here, in the request's own context
-        # (blocks the endpoint opens nest under it); the awaitable returned
-        # awaits the app and records the request when it ends. Not an async
-        # def: its coroutine frame cost more than the rest of the request's
-        # bookkeeping. Non-HTTP scopes get the app's own awaitable.
-        return self._exchange.serve(self.app, scope, receive, send)
+    def _asgi3_call(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The middleware's call (what ``getattr(middleware, "__call__")``
+        answers): for an HTTP request, the block is entered in the caller's
+        context (blocks the endpoint opens nest under it) and the awaitable
+        returned awaits the app and records the request when it ends (C++,
+        http_exchange.h); other scopes get the app's own awaitable.
+
+        Example:
+            >>> await middleware(scope, receive, send)  # doctest: +SKIP
+        """
+        return _core._AsgiMiddleware.__call__(self, scope, receive, send)
