@@ -373,7 +373,8 @@ int FinishExchange(PyObject* exchange, PyObject* exc) {
   }
   ex->finished = true;
   const bool raised = exc != nullptr;
-  PyObject* status = RecordedStatus(ex->status, raised);
+  long code = -1;
+  PyObject* status = RecordedStatus(ex->status, raised, &code);
   PyObject* route =
       status != nullptr
           ? RequestRoute(ex->scope, ex->root_path, ex->timing->joined)
@@ -383,11 +384,12 @@ int FinishExchange(PyObject* exchange, PyObject* exc) {
   Py_XDECREF(status);
   if (set < 0) return ExitWithPendingError(ex);
   if (raised) return ExitBlock(ex, exc);
-  // A 5xx response fails the request (the raw status, as the app sent it).
+  // A 5xx response fails the request (the raw status, as the app sent it;
+  // compared in C when it is a code in 100..599).
   const int failed =
-      ex->status != nullptr
-          ? PyObject_RichCompareBool(ex->status, HttpStatus500(), Py_GE)
-          : 0;
+      ex->status == nullptr ? 0
+      : code >= 0           ? code >= 500
+                            : PyObject_RichCompareBool(ex->status, HttpStatus500(), Py_GE);
   if (failed < 0) return ExitWithPendingError(ex);
   if (failed == 0) return ExitBlock(ex, nullptr);
   PyObject* error = PyObject_CallOneArg(ex->timing->failure, ex->status);

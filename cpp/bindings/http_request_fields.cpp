@@ -139,16 +139,24 @@ PyObject* RequestRootPath(PyObject* scope) {
   return root_path != nullptr ? root_path : Py_NewRef(g_empty_str);
 }
 
-PyObject* RecordedStatus(PyObject* sent, bool raised) {
+PyObject* RecordedStatus(PyObject* sent, bool raised, long* code) {
+  *code = -1;
+  // The usual case first: an int code (no truth test needed, it is not 0).
+  if (sent != nullptr && PyLong_Check(sent) && !PyBool_Check(sent)) {
+    int overflow = 0;
+    const long c = PyLong_AsLongAndOverflow(sent, &overflow);
+    if (overflow == 0 && c >= kFirstStatus && c < kEndStatus) {
+      *code = c;
+      return Py_NewRef(g_statuses[c - kFirstStatus]);
+    }
+    if (c == -1 && PyErr_Occurred()) return nullptr;
+  }
   const int truthy = sent != nullptr ? PyObject_IsTrue(sent) : 0;
   if (truthy < 0) return nullptr;
-  if (truthy == 0) return Py_NewRef(raised ? HttpStatus500() : Py_None);
-  if (PyLong_Check(sent) && !PyBool_Check(sent)) {
-    int overflow = 0;
-    const long code = PyLong_AsLongAndOverflow(sent, &overflow);
-    if (overflow == 0 && code >= kFirstStatus && code < kEndStatus) {
-      return Py_NewRef(g_statuses[code - kFirstStatus]);
-    }
+  if (truthy == 0) {
+    if (!raised) return Py_NewRef(Py_None);
+    *code = 500;
+    return Py_NewRef(HttpStatus500());
   }
   return Py_NewRef(sent);
 }

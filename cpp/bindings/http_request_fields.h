@@ -15,7 +15,8 @@
 // Example (inside the extension):
 //
 //   PyObject* method = RequestMethod(scope);            // "GET", interned
-//   PyObject* status = RecordedStatus(sent, /*raised=*/false);
+//   long code;
+//   PyObject* status = RecordedStatus(sent, /*raised=*/false, &code);
 //   PyObject* route = RequestRoute(scope, root_path, joined);
 //   // method "GET", route "/items/{item_id}", status 200: recorded under
 //   // HttpMethodKey(), HttpRouteKey() and HttpStatusCodeKey()
@@ -51,8 +52,8 @@ PyObject* RequestRootPath(PyObject* scope);
 // The status code to record: `sent` (the response's; NULL when none
 // started) as the one plain int of a code in 100..599 (of any int type,
 // such as HTTPStatus), else 500 when an exception escaped (`raised`), else
-// None.
-PyObject* RecordedStatus(PyObject* sent, bool raised);
+// None. `*code` is the code for a result in 100..599, else -1.
+PyObject* RecordedStatus(PyObject* sent, bool raised, long* code);
 
 // The route of a finished request: the template of scope["route"]
 // (FastAPI's router leaves the matched route there) with the prefix of any
