@@ -121,6 +121,15 @@ def test_the_middleware_call_is_the_c_slot_and_checks_its_state(monitor: Perform
         mw._exchange = 1  # type: ignore[assignment]
     with pytest.raises(TypeError, match="app must be an ASGI app"):
         mw.app = "not callable"  # type: ignore[assignment]
+    class Subclass(RagperfMiddleware):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            scope["seen_by_subclass"] = True
+            await super().__call__(scope, receive, send)
+
+    sub = Subclass(ok_app, monitor=monitor)
+    scope = http_scope()
+    asyncio.run(sub.__call__(scope, receive, Sink().send))
+    assert scope["seen_by_subclass"] and monitor.get_operation_count("http_request") == 3
     bare = _core._AsgiMiddleware()
     with pytest.raises(TypeError, match="not initialised"):
         bare(http_scope(), receive, Sink().send)

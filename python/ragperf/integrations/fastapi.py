@@ -147,8 +147,10 @@ class RagperfMiddleware(_core._AsgiMiddleware):
         # Calls go through the base class's C slot (no Python frame; see
         # cpp/bindings/asgi_middleware_type.cpp). uvicorn tells ASGI 3 from
         # ASGI 2 by getattr(app, "__call__"): the instance answers with the
-        # same call, marked as a coroutine function.
-        self.__dict__["__call__"] = self._asgi3_call
+        # same call, marked as a coroutine function (unless a subclass
+        # defines its own __call__, which then answers for itself).
+        if type(self).__call__ is _core._AsgiMiddleware.__call__:
+            self.__dict__["__call__"] = self._asgi3_call
 
     @_marked_coroutine_function
     def _asgi3_call(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
