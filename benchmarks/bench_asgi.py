@@ -295,9 +295,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     throughput = spread([rd["ragperf"]["rps"] / rd["plain"]["rps"] for rd in rounds])
     throughput_no_header = spread([rd["ragperf_no_header"]["rps"] / rd["plain"]["rps"] for rd in rounds])
-    cpu_ratio = added["ragperf"]["median"] / added["noop"]["median"] if added["noop"]["median"] > 0 else None
+    cpu_target = common.target(
+        "ragperf middleware added CPU / no-op middleware added CPU",
+        added["ragperf"]["median"] / added["noop"]["median"] if added["noop"]["median"] > 0 else None,
+        "<=", 2.0, unit="x")
+    if added["noop"]["median"] <= 0 < added["ragperf"]["median"]:
+        # No ratio, yet not a skip: the no-op's cost was lost in the noise
+        # while ragperf's was not, which is a miss of "at most twice".
+        cpu_target["status"] = "MISS"
+        cpu_target["detail"] = (f"the no-op middleware added no measurable CPU (median {added['noop']['median']:.1f} us) "
+                                f"while ragperf added {added['ragperf']['median']:.1f} us")
     targets = [
-        common.target("ragperf middleware added CPU / no-op middleware added CPU", cpu_ratio, "<=", 2.0, unit="x"),
+        cpu_target,
         common.target("ragperf app throughput / plain app throughput", throughput["median"], ">=", 0.95, unit="x"),
         common.target(
             "ragperf app without the response-time header: throughput / plain app throughput",
