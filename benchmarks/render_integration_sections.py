@@ -30,7 +30,16 @@ very same app has a standard deviation of 11–16% per round of 1,000
 requests, so the median of 200 rounds should be good to ~1–1.5%; yet two
 runs of the same build on 2026-12-07 gave 0.984× and 0.943× for the
 server without the header (slow drifts in the machine's load do not
-average out within a run). Every server is replaced by a fresh process
+average out within a run). Instruction counts of separate server processes
+also move by up to ~2,000 per request from run to run (the no-op
+middleware measured -479 to +2,183 on 2026-12-07), so a ratio to the
+no-op's ~1,000 instructions is not settled by one run either. Why a
+ragperf instruction costs ~3x the server's average in wall time: under
+callgrind's cache simulation (a 512 KiB L2 as its last level) ragperf adds
+~680 L1i, ~350 L1d and ~640 L2 misses per request to plain's ~21,000,
+~12,600 and ~2,700 (+3%, +3%, +23%), while its instructions add ~2%: the
+cost follows the code and data a request touches, not the instruction
+count. Every server is replaced by a fresh process
 every few rounds, so that no one process's memory layout decides the
 result. "Instructions" are
 counted exactly by running each server under callgrind for a fixed number
