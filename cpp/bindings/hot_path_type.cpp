@@ -133,13 +133,27 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   return entry;  // borrowed from hot->ids, which never drops entries
 }
 
+// The remembered KeywordSet of `kwnames`, or NULL.
+const KeywordSet* FindKeywords(HotPathObject* hot, PyObject* kwnames) {
+  const KeywordSet* last = &hot->keyword_sets[hot->keyword_last];
+  if (last->kwnames == kwnames) return last;
+  for (int i = 0; i < HotPathObject::kKeywordSets; ++i) {
+    if (hot->keyword_sets[i].kwnames == kwnames) {
+      hot->keyword_last = i;
+      return &hot->keyword_sets[i];
+    }
+  }
+  return nullptr;
+}
+
 // Which keywords of a track_operation call name the operation
 // ("operation"/"operation_type", unless given positionally) and the metadata
-// dict ("metadata", unless given positionally); -1 when none. Remembered for
-// the last keyword tuple: a call site passes the same constant one.
+// dict ("metadata", unless given positionally); -1 when none. Remembered per
+// keyword tuple (FindKeywords).
 void ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
                       Py_ssize_t* op_kw, Py_ssize_t* metadata_kw) {
-  if (kwnames != hot->last_kwnames) {
+  const KeywordSet* known = FindKeywords(hot, kwnames);
+  if (known == nullptr) {
     Py_ssize_t op = -1;
     Py_ssize_t metadata = -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
@@ -151,16 +165,21 @@ void ClassifyKeywords(HotPathObject* hot, PyObject* kwnames, Py_ssize_t nargs,
         metadata = i;
       }
     }
+    const int slot = hot->keyword_next;
+    hot->keyword_next = (slot + 1) % HotPathObject::kKeywordSets;
+    hot->keyword_last = slot;
+    KeywordSet* set = &hot->keyword_sets[slot];
     Py_INCREF(kwnames);
-    Py_XSETREF(hot->last_kwnames, kwnames);
-    hot->last_kw_operation = op;
-    hot->last_kw_metadata = metadata;
-    hot->last_kw_all_pairs = op < 0 && metadata < 0 &&
-                             PyTuple_GET_SIZE(kwnames) <= BlockMetadata::kInlinePairs;
+    Py_XSETREF(set->kwnames, kwnames);
+    set->operation = op;
+    set->metadata = metadata;
+    set->all_pairs = op < 0 && metadata < 0 &&
+                     PyTuple_GET_SIZE(kwnames) <= BlockMetadata::kInlinePairs;
+    known = set;
   }
   // Given positionally, the keyword is a metadata pair like any other.
-  *op_kw = nargs >= 1 ? -1 : hot->last_kw_operation;
-  *metadata_kw = nargs >= 2 ? -1 : hot->last_kw_metadata;
+  *op_kw = nargs >= 1 ? -1 : known->operation;
+  *metadata_kw = nargs >= 2 ? -1 : known->metadata;
 }
 
 // track_operation(operation, metadata=None, /, **metadata_kwargs)
@@ -219,8 +238,11 @@ ABSL_ATTRIBUTE_NOINLINE PyObject* TrackWithKnownKeywords(PyObject* self,
                                                          Py_ssize_t nargs,
                                                          PyObject* kwnames) {
   HotPathObject* hot = H(self);
-  if (nargs == 1 && kwnames == hot->last_kwnames && hot->last_kw_all_pairs &&
-      hot->metadata_json != nullptr) {
+  const KeywordSet* known = nargs == 1 && kwnames != nullptr &&
+                                    hot->metadata_json != nullptr
+                                ? FindKeywords(hot, kwnames)
+                                : nullptr;
+  if (known != nullptr && known->all_pairs) {
     InternedMetadata* shared = hot->metadata_json->InternKeywords(kwnames, args + 1);
     if (shared != nullptr) {
       // Ours before anything below can run Python code (a collection's
@@ -339,7 +361,7 @@ int HotTraverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(hot->current);
   Py_VISIT(hot->exit_hook);
   Py_VISIT(hot->dimensions);
-  Py_VISIT(hot->last_kwnames);
+  for (const KeywordSet& k : hot->keyword_sets) Py_VISIT(k.kwnames);
   for (const ModelHandleEntry& e : hot->model_handles) Py_VISIT(e.model);
   for (PyObject* t : hot->traces) Py_VISIT(t);
   return hot->metadata_json != nullptr ? hot->metadata_json->Traverse(visit, arg) : 0;
@@ -355,7 +377,7 @@ int HotClear(PyObject* self) {
   Py_CLEAR(hot->current);
   Py_CLEAR(hot->exit_hook);
   Py_CLEAR(hot->dimensions);
-  Py_CLEAR(hot->last_kwnames);
+  for (KeywordSet& k : hot->keyword_sets) Py_CLEAR(k.kwnames);
   for (ModelHandleEntry& e : hot->model_handles) Py_CLEAR(e.model);
   if (hot->metadata_json != nullptr) hot->metadata_json->Clear();
   if (hot->cached_stack != nullptr) {
@@ -483,11 +505,10 @@ PyObject* NewHotPath(std::shared_ptr<PerformanceMonitor> monitor) {
   hot->cached_stack = nullptr;
   hot->internal_errors = 0;
   hot->dimensions = nullptr;
-  hot->last_kwnames = nullptr;
+  for (KeywordSet& k : hot->keyword_sets) k = KeywordSet{nullptr, -1, -1, false};
+  hot->keyword_last = hot->keyword_next = 0;
   for (ModelHandleEntry& e : hot->model_handles) e = ModelHandleEntry{nullptr, ModelUsageHandle()};
   hot->model_last = hot->model_next = 0;
-  hot->last_kw_operation = hot->last_kw_metadata = -1;
-  hot->last_kw_all_pairs = false;
   hot->monitor = monitor.get();
   hot->owner = new std::shared_ptr<PerformanceMonitor>(std::move(monitor));
   hot->in_flight = new InFlightCounts();

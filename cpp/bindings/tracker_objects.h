@@ -62,6 +62,18 @@ struct ModelHandleEntry {
   ModelUsageHandle handle;
 };
 
+// One keyword-name tuple of track_operation and which of its keywords name
+// the operation ("operation"/"operation_type") and the metadata dict
+// ("metadata"); -1: none.
+struct KeywordSet {
+  PyObject* kwnames;  // strong, or NULL for an unused entry
+  Py_ssize_t operation;
+  Py_ssize_t metadata;
+  // All its keywords are metadata pairs, at most BlockMetadata::kInlinePairs
+  // (`track_operation(op, model=..., tenant=...)`: the LLM block's call).
+  bool all_pairs;
+};
+
 struct HotPathObject {
   PyObject_HEAD
   std::shared_ptr<PerformanceMonitor>* owner;  // keeps the monitor alive
@@ -101,21 +113,19 @@ struct HotPathObject {
   DimensionResolver* resolver;
   // The JSON of the last metadata recorded (see block_metadata.h).
   MetadataJsonCache* metadata_json;
-  // The last keyword-name tuple track_operation saw (strong; call sites
-  // pass the same constant tuple every time) and which of its keywords name
-  // the operation and the metadata dict (-1: none).
   // The model (str, strong) whose usage handle is kept: blocks naming the
   // same str object record its usage without a lookup or lock.
   static constexpr int kModelHandles = 8;
   ModelHandleEntry model_handles[kModelHandles];
   int model_last;  // the entry of the last hit, tested first
   int model_next;  // the entry replaced next (round robin)
-  PyObject* last_kwnames;
-  Py_ssize_t last_kw_operation;
-  Py_ssize_t last_kw_metadata;
-  // last_kwnames are all metadata pairs, at most BlockMetadata::kInlinePairs
-  // (`track_operation(op, model=..., tenant=...)`: the LLM block's call).
-  bool last_kw_all_pairs;
+  // The keyword-name tuples of the last few track_operation call sites
+  // (strong; a call site passes the same constant tuple every time): a
+  // query's blocks pass different keywords, so one entry would miss on each.
+  static constexpr int kKeywordSets = 8;
+  KeywordSet keyword_sets[kKeywordSets];
+  int keyword_last;  // the entry of the last hit, tested first
+  int keyword_next;  // the entry replaced next (round robin)
 };
 
 struct TrackerObject {

@@ -175,3 +175,41 @@ def test_blocks_tracked_by_a_finalizer_during_tracking() -> None:
     rows = recent(monitor)
     assert rows and all(r["metadata"] == {"model": "qwen", "k": 7} for r in rows)
     assert monitor.get_model_stats()["qwen"]["operations"] == 200
+
+
+def test_many_call_sites_with_their_own_keywords(monitor: PerformanceMonitor) -> None:
+    # More keyword sets than the hot path remembers (8), cycling: each call
+    # site's keywords still name the operation, the metadata dict and the
+    # pairs correctly when its remembered entry was replaced meanwhile.
+    t = monitor.track_operation
+    sites = [
+        lambda i: t("a", index="docs", k=i),
+        lambda i: t("b", top_n=i),
+        lambda i: t(operation="c", model="qwen", n=i),
+        lambda i: t(operation_type="d", tenant="acme", n=i),
+        lambda i: t("e", {"from_dict": i}, extra=1),
+        lambda i: t("f", metadata={"dict_kw": i}, extra=2),
+        lambda i: t("g", model="m1", temperature=0.5, top_p=i),
+        lambda i: t("h", a=1, b=2, c=3, d=i),
+        lambda i: t("i", a=1, b=2, c=3, d=4, e=i),  # more than the inline pairs
+        lambda i: t("j", user="u", n=i),
+    ]
+    for i in range(30):
+        for site in sites:
+            with site(i):
+                pass
+    expect = {
+        "a": {"index": "docs", "k": 29},
+        "b": {"top_n": 29},
+        "c": {"model": "qwen", "n": 29},
+        "d": {"tenant": "acme", "n": 29},
+        "e": {"from_dict": 29, "extra": 1},
+        "f": {"dict_kw": 29, "extra": 2},
+        "g": {"model": "m1", "temperature": 0.5, "top_p": 29},
+        "h": {"a": 1, "b": 2, "c": 3, "d": 29},
+        "i": {"a": 1, "b": 2, "c": 3, "d": 4, "e": 29},
+        "j": {"user": "u", "n": 29},
+    }
+    for name, metadata in expect.items():
+        assert monitor.get_operation_count(name) == 30, name
+        assert recent(monitor, name)[-1]["metadata"] == metadata, name
