@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "py_error.h"
 #include "ragperf/record_validator.h"
 #include "tracker_objects.h"
@@ -133,10 +134,8 @@ PyObject* ResolveOperation(HotPathObject* hot, PyObject* op) {
   return entry;  // borrowed from hot->ids, which never drops entries
 }
 
-// The remembered KeywordSet of `kwnames`, or NULL.
-const KeywordSet* FindKeywords(HotPathObject* hot, PyObject* kwnames) {
-  const KeywordSet* last = &hot->keyword_sets[hot->keyword_last];
-  if (last->kwnames == kwnames) return last;
+ABSL_ATTRIBUTE_NOINLINE const KeywordSet* FindKeywordsSlow(HotPathObject* hot,
+                                                           PyObject* kwnames) {
   for (int i = 0; i < HotPathObject::kKeywordSets; ++i) {
     if (hot->keyword_sets[i].kwnames == kwnames) {
       hot->keyword_last = i;
@@ -144,6 +143,14 @@ const KeywordSet* FindKeywords(HotPathObject* hot, PyObject* kwnames) {
     }
   }
   return nullptr;
+}
+
+// The remembered KeywordSet of `kwnames`, or NULL. The last call site's is
+// tested inline: a loop of blocks from one call site pays one compare.
+inline const KeywordSet* FindKeywords(HotPathObject* hot, PyObject* kwnames) {
+  const KeywordSet* last = &hot->keyword_sets[hot->keyword_last];
+  if (ABSL_PREDICT_TRUE(last->kwnames == kwnames)) return last;
+  return FindKeywordsSlow(hot, kwnames);
 }
 
 // Which keywords of a track_operation call name the operation
