@@ -52,6 +52,9 @@
 //   ragperf::ModelUsageHandle h;
 //   usage.Resolve("gpt-4o-mini", &h);
 //   if (usage.IsCurrent(h)) usage.Record(h, 1000, 200, 1200, 0.8);  // no lock
+//   ragperf::ModelUsage capped(/*max_models=*/1);
+//   capped.Record("a", 1, 1, 2, 0.1);
+//   capped.Record("b", 1, 1, 2, 0.1);  // adds to "__other__"; overflowed()
 
 #ifndef RAGPERF_MODEL_USAGE_H_
 #define RAGPERF_MODEL_USAGE_H_
