@@ -121,9 +121,7 @@ class RagperfMiddleware(_core._AsgiMiddleware):
         response_time_header: str | None = "X-Response-Time",
         track_memory: bool = False,
     ) -> None:
-        if not callable(app):
-            raise TypeError(f"app must be an ASGI app (a callable), got {app!r}")
-        self.app = app
+        self.app = app  # the base's slot: TypeError naming a non-callable app
         self.monitor = resolve_monitor(monitor)
         self._track = self.monitor.track_operation
         from .._validate import operation_name
